@@ -1,0 +1,95 @@
+// Backend: the compute engine of the batched NIO step, one small interface
+// with a CPU implementation (the reference, cpu/) and a CUDA one (cuda/).
+//
+// A backend owns max_rows track slots. Slot state (row-major, one row per
+// track; n_in = model inputs, K = number of movable columns):
+//   fixed  (rows, H1)  x0 with the movable columns zeroed, times W1^T, plus b1
+//   p, p0, m, v, lo, hi (rows, K) floats; mask (rows, K) bytes
+//   lr, lambda (rows) floats; k, step (rows) ints
+// The movable columns are fixed when the backend is made (every feature that
+// any request may move); a row's mask says which of them move for its track.
+//
+// Thread-compatible: one caller at a time (the scheduler owns its backend).
+#ifndef NIO_KERNELS_BACKEND_H_
+#define NIO_KERNELS_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernels/mlp_weights.h"
+
+namespace nio::kernels {
+
+// Starting state of `count` consecutive slots. All pointers are host memory,
+// row-major, borrowed for the duration of LoadRows.
+struct NioRows {
+  int count = 0;
+  const float* x0 = nullptr;       // (count, n_in) scaled inputs
+  const uint8_t* mask = nullptr;   // (count, K) 1 = this column moves
+  const float* lo = nullptr;       // (count, K) scaled lower bound per step
+  const float* hi = nullptr;       // (count, K) scaled upper bound per step
+  const float* lr = nullptr;       // (count)
+  const float* lambda = nullptr;   // (count)
+};
+
+enum class BackendKind { kCpu, kCuda };
+
+struct BackendOptions {
+  // Track slots: the most rows one Step may run.
+  int max_rows = 1024;
+  // CPU worker threads (0 = hardware concurrency). Ignored by CUDA.
+  int threads = 0;
+  // CUDA only: allow TF32 tensor-core GEMMs (faster, ~1e-3 relative error).
+  bool allow_tf32 = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "cpu" or "cuda", with details for the start-up log line.
+  virtual std::string Describe() const = 0;
+  virtual BackendKind Kind() const = 0;
+  virtual int MaxRows() const = 0;
+  virtual int InputSize() const = 0;
+  // The movable columns (indices into the inputs), in slot column order.
+  virtual const std::vector<int>& MovableColumns() const = 0;
+
+  // Resets slots [first_row, first_row + rows.count) to the given starting
+  // points: p = p0 = x0[movable], m = v = 0, step = 0.
+  virtual absl::Status LoadRows(int first_row, const NioRows& rows) = 0;
+
+  // Copies the whole state of slot `from` into slot `to` (compaction when a
+  // track leaves the batch).
+  virtual absl::Status MoveRow(int from, int to) = 0;
+
+  // One NIO step for slots [0, rows): forward, input gradient, fused update.
+  // Also records each row's prediction f(x(p)) at the start of the step.
+  virtual absl::Status Step(int rows) = 0;
+
+  // Copies p of slots [first_row, first_row + count) into p (count, K), and,
+  // when prediction is not null, the prediction recorded by the last Step.
+  virtual absl::Status ReadRows(int first_row, int count, float* p,
+                                float* prediction) = 0;
+
+  // Plain forward pass: x (rows, n_in) -> out (rows). Any number of rows.
+  virtual absl::Status Predict(const float* x, int rows, float* out) = 0;
+
+  // df/dx at x (rows, n_in) for the movable columns: df_dx (rows, K), through
+  // the same forward/backward code the NIO step runs. At most MaxRows() rows;
+  // uses (and clobbers) the slots [0, rows).
+  virtual absl::Status InputGradient(const float* x, int rows, float* df_dx) = 0;
+};
+
+// The CPU backend, always available.
+absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
+    const MlpWeights& mlp, std::vector<int> movable_columns,
+    const BackendOptions& options);
+
+}  // namespace nio::kernels
+
+#endif  // NIO_KERNELS_BACKEND_H_

@@ -1,0 +1,348 @@
+// The CPU backend: the reference implementation of Backend.
+//
+// Shapes (rows = slots in a chunk, n_in inputs, K movable columns, H_l the
+// width of layer l, L layers, H_L = 1):
+//   w1_movable_ (H1, K) = W1[:, movable]      row-major
+//   fixed_      (max_rows, H1)                x0[movable := 0] W1^T + b1
+//   act[l]      (chunk, H_l) for l < L        relu activations, kept for backward
+//   grad_a/b    (chunk, max H)                ping-pong input gradients
+//
+// Rows are split into chunks of at most kMaxChunkRows so a chunk's activations
+// stay in cache; chunks run on the worker pool, each with single-threaded BLAS.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/backend.h"
+#include "kernels/cpu/gemm_cblas.h"
+#include "kernels/cpu/worker_pool.h"
+#include "kernels/gemm_args.h"
+#include "kernels/mlp_math.h"
+#include "kernels/status_macros.h"
+
+namespace nio::kernels {
+namespace {
+
+constexpr int kMaxChunkRows = 128;
+
+// Per-worker scratch for one chunk.
+struct ChunkScratch {
+  std::vector<std::vector<float>> act;  // act[l]: (chunk, H_{l+1})
+  std::vector<float> grad_a;
+  std::vector<float> grad_b;
+  std::vector<float> ones;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const MlpWeights& mlp, std::vector<int> movable,
+             const BackendOptions& options)
+      : mlp_(mlp),
+        movable_(std::move(movable)),
+        max_rows_(options.max_rows),
+        k_cols_(static_cast<int>(movable_.size())),
+        pool_(options.threads > 0
+                  ? options.threads
+                  : std::max(1u, std::thread::hardware_concurrency())) {
+    const DenseLayer& first = mlp_.layers.front();
+    h1_ = first.out;
+    w1_movable_.resize(static_cast<size_t>(h1_) * k_cols_);
+    for (int o = 0; o < h1_; ++o) {
+      for (int c = 0; c < k_cols_; ++c) {
+        w1_movable_[static_cast<size_t>(o) * k_cols_ + c] =
+            first.weight[static_cast<size_t>(o) * first.in + movable_[c]];
+      }
+    }
+    const size_t rows = max_rows_;
+    const size_t k = k_cols_;
+    fixed_.assign(rows * h1_, 0.0f);
+    p_.assign(rows * k, 0.0f);
+    p0_.assign(rows * k, 0.0f);
+    m_.assign(rows * k, 0.0f);
+    v_.assign(rows * k, 0.0f);
+    lo_.assign(rows * k, 0.0f);
+    hi_.assign(rows * k, 0.0f);
+    df_dp_.assign(rows * k, 0.0f);
+    mask_.assign(rows * k, 0);
+    lr_.assign(rows, 0.0f);
+    lambda_.assign(rows, 0.0f);
+    k_.assign(rows, 0);
+    step_.assign(rows, 0);
+    prediction_.assign(rows, 0.0f);
+
+    int max_width = mlp_.InputSize();
+    for (const DenseLayer& l : mlp_.layers) max_width = std::max(max_width, l.out);
+    scratch_.resize(pool_.Workers());
+    for (ChunkScratch& s : scratch_) {
+      s.act.resize(mlp_.layers.size());
+      for (size_t l = 0; l < mlp_.layers.size(); ++l) {
+        s.act[l].resize(static_cast<size_t>(kMaxChunkRows) * mlp_.layers[l].out);
+      }
+      s.grad_a.resize(static_cast<size_t>(kMaxChunkRows) * max_width);
+      s.grad_b.resize(static_cast<size_t>(kMaxChunkRows) * max_width);
+      s.ones.assign(kMaxChunkRows, 1.0f);
+    }
+    // Our workers parallelise over chunks; BLAS runs on the calling thread.
+    SetBlasThreads(1);
+  }
+
+  std::string Describe() const override {
+    return absl::StrCat("cpu (OpenBLAS, ", pool_.Workers(), " threads, ",
+                        max_rows_, " slots)");
+  }
+  BackendKind Kind() const override { return BackendKind::kCpu; }
+  int MaxRows() const override { return max_rows_; }
+  int InputSize() const override { return mlp_.InputSize(); }
+  const std::vector<int>& MovableColumns() const override { return movable_; }
+
+  absl::Status LoadRows(int first_row, const NioRows& rows) override {
+    if (first_row < 0 || rows.count < 0 || first_row + rows.count > max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "LoadRows: rows [", first_row, ", ", first_row + rows.count,
+          ") outside the ", max_rows_, " slots"));
+    }
+    const int n_in = mlp_.InputSize();
+    const DenseLayer& first = mlp_.layers.front();
+    std::vector<float> x_fixed(static_cast<size_t>(rows.count) * n_in);
+    std::memcpy(x_fixed.data(), rows.x0, x_fixed.size() * sizeof(float));
+    for (int r = 0; r < rows.count; ++r) {
+      for (int c = 0; c < k_cols_; ++c) {
+        const size_t src = static_cast<size_t>(r) * n_in + movable_[c];
+        const size_t dst = static_cast<size_t>(first_row + r) * k_cols_ + c;
+        p_[dst] = p0_[dst] = rows.x0[src];
+        x_fixed[src] = 0.0f;
+        m_[dst] = v_[dst] = 0.0f;
+        const size_t in = static_cast<size_t>(r) * k_cols_ + c;
+        mask_[dst] = rows.mask[in] ? 1 : 0;
+        lo_[dst] = rows.lo[in];
+        hi_[dst] = rows.hi[in];
+      }
+      const int row = first_row + r;
+      lr_[row] = rows.lr[r];
+      lambda_[row] = rows.lambda[r];
+      int k = 0;
+      for (int c = 0; c < k_cols_; ++c) k += mask_[static_cast<size_t>(row) * k_cols_ + c];
+      k_[row] = k;
+      step_[row] = 0;
+      prediction_[row] = 0.0f;
+    }
+    float* fixed = fixed_.data() + static_cast<size_t>(first_row) * h1_;
+    GemmCblas(LayerForward(rows.count, n_in, h1_), first.weight.data(),
+              x_fixed.data(), fixed);
+    for (int r = 0; r < rows.count; ++r) {
+      float* z = fixed + static_cast<size_t>(r) * h1_;
+      for (int o = 0; o < h1_; ++o) z[o] += first.bias[o];
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status MoveRow(int from, int to) override {
+    if (from < 0 || to < 0 || from >= max_rows_ || to >= max_rows_) {
+      return absl::OutOfRangeError(
+          absl::StrCat("MoveRow: ", from, " -> ", to, " outside the slots"));
+    }
+    if (from == to) return absl::OkStatus();
+    auto move = [&](auto& vec, size_t width) {
+      std::copy_n(vec.begin() + from * width, width, vec.begin() + to * width);
+    };
+    move(fixed_, h1_);
+    for (auto* vec : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_}) move(*vec, k_cols_);
+    move(mask_, k_cols_);
+    move(lr_, 1);
+    move(lambda_, 1);
+    move(k_, 1);
+    move(step_, 1);
+    move(prediction_, 1);
+    return absl::OkStatus();
+  }
+
+  absl::Status Step(int rows) override {
+    if (rows < 0 || rows > max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat("Step: ", rows, " rows, ",
+                                                max_rows_, " slots"));
+    }
+    const int chunk = ChunkRows(rows);
+    const int chunks = (rows + chunk - 1) / chunk;
+    pool_.ParallelFor(chunks, [&](int task, int worker) {
+      const int first = task * chunk;
+      StepChunk(first, std::min(chunk, rows - first), scratch_[worker]);
+    });
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadRows(int first_row, int count, float* p,
+                        float* prediction) override {
+    if (first_row < 0 || count < 0 || first_row + count > max_rows_) {
+      return absl::OutOfRangeError("ReadRows: rows outside the slots");
+    }
+    std::copy_n(p_.begin() + static_cast<size_t>(first_row) * k_cols_,
+                static_cast<size_t>(count) * k_cols_, p);
+    if (prediction != nullptr) {
+      std::copy_n(prediction_.begin() + first_row, count, prediction);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Predict(const float* x, int rows, float* out) override {
+    if (rows <= 0) return absl::OkStatus();
+    const int chunk = ChunkRows(rows);
+    const int chunks = (rows + chunk - 1) / chunk;
+    pool_.ParallelFor(chunks, [&](int task, int worker) {
+      const int first = task * chunk;
+      const int n = std::min(chunk, rows - first);
+      const DenseLayer& l0 = mlp_.layers.front();
+      ChunkScratch& s = scratch_[worker];
+      GemmCblas(LayerForward(n, l0.in, l0.out),
+                l0.weight.data(), x + static_cast<size_t>(first) * l0.in,
+                s.act[0].data());
+      BiasActivation(s.act[0].data(), l0.bias.data(), n, l0.out, 0,
+                     mlp_.layers.size() > 1);
+      const float* out_layer = ForwardFromLayer(1, n, s);
+      std::copy_n(out_layer, n, out + first);
+    });
+    return absl::OkStatus();
+  }
+
+  absl::Status InputGradient(const float* x, int rows, float* df_dx) override {
+    if (rows < 0 || rows > max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat("InputGradient: ", rows,
+                                                " rows, ", max_rows_, " slots"));
+    }
+    const size_t k = k_cols_;
+    std::vector<uint8_t> mask(rows * k, 1);
+    std::vector<float> bound(rows * k, 0.0f), rate(rows, 0.0f);
+    NioRows load{rows, x, mask.data(), bound.data(), bound.data(), rate.data(),
+                 rate.data()};
+    NIO_RETURN_IF_ERROR(LoadRows(0, load));
+    const int chunk = ChunkRows(rows);
+    const int chunks = (rows + chunk - 1) / chunk;
+    pool_.ParallelFor(chunks, [&](int task, int worker) {
+      const int first = task * chunk;
+      ForwardBackwardChunk(first, std::min(chunk, rows - first), scratch_[worker]);
+    });
+    std::copy_n(df_dp_.begin(), rows * k, df_dx);
+    return absl::OkStatus();
+  }
+
+ private:
+  int ChunkRows(int rows) const {
+    const int per_worker = (rows + pool_.Workers() - 1) / pool_.Workers();
+    return std::clamp(per_worker, 1, kMaxChunkRows);
+  }
+
+  // z (rows, cols) <- act(z + bias), bias a row (stride 0) or a matrix.
+  static void BiasActivation(float* z, const float* bias, int rows, int cols,
+                             int bias_row_stride, bool relu) {
+    for (int r = 0; r < rows; ++r) {
+      float* zr = z + static_cast<size_t>(r) * cols;
+      const float* br = bias + static_cast<size_t>(r) * bias_row_stride;
+      if (relu) {
+        for (int c = 0; c < cols; ++c) zr[c] = Relu(zr[c] + br[c]);
+      } else {
+        for (int c = 0; c < cols; ++c) zr[c] = zr[c] + br[c];
+      }
+    }
+  }
+
+  // Runs layers [first_layer, L) on s.act[first_layer - 1]; returns the
+  // output (rows) column.
+  const float* ForwardFromLayer(size_t first_layer, int rows, ChunkScratch& s) {
+    for (size_t l = first_layer; l < mlp_.layers.size(); ++l) {
+      const DenseLayer& layer = mlp_.layers[l];
+      GemmCblas(LayerForward(rows, layer.in, layer.out), layer.weight.data(),
+                s.act[l - 1].data(), s.act[l].data());
+      BiasActivation(s.act[l].data(), layer.bias.data(), rows, layer.out, 0,
+                     l + 1 < mlp_.layers.size());
+    }
+    return s.act.back().data();
+  }
+
+  // Forward and backward of slots [first, first + rows): records each row's
+  // prediction and writes df/dp of the movable columns into df_dp_.
+  void ForwardBackwardChunk(int first, int rows, ChunkScratch& s) {
+    const size_t num_layers = mlp_.layers.size();
+    const float* p = p_.data() + static_cast<size_t>(first) * k_cols_;
+    // Forward: Z1 = P W1[:, movable]^T + fixed, then the remaining layers.
+    GemmCblas(LayerForward(rows, k_cols_, h1_), w1_movable_.data(), p,
+              s.act[0].data());
+    BiasActivation(s.act[0].data(),
+                   fixed_.data() + static_cast<size_t>(first) * h1_, rows, h1_,
+                   h1_, num_layers > 1);
+    const float* f = ForwardFromLayer(1, rows, s);
+    std::copy_n(f, rows, prediction_.begin() + first);
+
+    // Backward from df/df = 1 through the layers to the movable inputs.
+    float* grad = s.grad_a.data();
+    float* next = s.grad_b.data();
+    for (size_t l = num_layers; l-- > 1;) {
+      const DenseLayer& layer = mlp_.layers[l];
+      const float* upstream = (l == num_layers - 1) ? s.ones.data() : grad;
+      GemmCblas(LayerInputGrad(rows, layer.in, layer.out), layer.weight.data(),
+                upstream, next);
+      // The input of layer l is act[l-1], a ReLU output.
+      const float* h = s.act[l - 1].data();
+      const size_t n = static_cast<size_t>(rows) * layer.in;
+      for (size_t i = 0; i < n; ++i) next[i] = ReluBackward(next[i], h[i]);
+      std::swap(grad, next);
+    }
+    float* df_dp = df_dp_.data() + static_cast<size_t>(first) * k_cols_;
+    GemmCblas(LayerInputGrad(rows, k_cols_, h1_), w1_movable_.data(),
+              num_layers == 1 ? s.ones.data() : grad, df_dp);
+  }
+
+  void StepChunk(int first, int rows, ChunkScratch& s) {
+    ForwardBackwardChunk(first, rows, s);
+    // Fused update: proximity gradient + Adam + clamp, per movable element.
+    for (int r = first; r < first + rows; ++r) {
+      const int t = ++step_[r];
+      const size_t base = static_cast<size_t>(r) * k_cols_;
+      for (int c = 0; c < k_cols_; ++c) {
+        const size_t i = base + c;
+        if (!mask_[i]) continue;
+        p_[i] = NioUpdate(p_[i], p0_[i], df_dp_[i], &m_[i], &v_[i], t, lr_[r],
+                          lambda_[r], k_[r], lo_[i], hi_[i]);
+      }
+    }
+  }
+
+  const MlpWeights mlp_;
+  const std::vector<int> movable_;
+  const int max_rows_;
+  const int k_cols_;
+  int h1_ = 0;
+  std::vector<float> w1_movable_;
+  WorkerPool pool_;
+  std::vector<ChunkScratch> scratch_;  // one per worker
+
+  // Slot state, see the top of the file.
+  std::vector<float> fixed_, p_, p0_, m_, v_, lo_, hi_, df_dp_, lr_, lambda_,
+      prediction_;
+  std::vector<uint8_t> mask_;
+  std::vector<int> k_, step_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
+    const MlpWeights& mlp, std::vector<int> movable_columns,
+    const BackendOptions& options) {
+  if (absl::Status s = ValidateMlp(mlp); !s.ok()) return s;
+  if (options.max_rows <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_rows must be positive, got ", options.max_rows));
+  }
+  for (int c : movable_columns) {
+    if (c < 0 || c >= mlp.InputSize()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "movable column ", c, " outside the ", mlp.InputSize(), " inputs"));
+    }
+  }
+  return std::unique_ptr<Backend>(
+      new CpuBackend(mlp, std::move(movable_columns), options));
+}
+
+}  // namespace nio::kernels

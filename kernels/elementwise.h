@@ -1,0 +1,154 @@
+// Kernel bodies for the elementwise work of the batched NIO step. Each body is
+// a trivially copyable struct of raw pointers and sizes; operator() computes
+// the global index, checks bounds, and calls the scalar math in mlp_math.h.
+// The CUDA launcher (cuda/launch.cuh) and RunOnHost (host_grid.h) run the very
+// same bodies. No shared memory, no synchronisation.
+//
+// Layouts: all matrices row-major, one row per track slot.
+#ifndef NIO_KERNELS_ELEMENTWISE_H_
+#define NIO_KERNELS_ELEMENTWISE_H_
+
+#include <cstdint>
+
+#include "kernels/host_device.h"
+#include "kernels/launch_geometry.h"
+#include "kernels/mlp_math.h"
+
+namespace nio::kernels {
+
+// z: (rows, cols); bias: a row of cols (bias_row_stride 0, the layer bias) or
+// a (rows, cols) matrix (bias_row_stride = cols, the first layer's fixed part
+// x0 W1^T + b1 per track). z <- act(z + bias), act = relu or identity.
+struct BiasActivationBody {
+  float* z;
+  const float* bias;
+  int rows;
+  int cols;
+  int bias_row_stride;
+  bool relu;
+
+  NIO_HD int64_t Size() const { return static_cast<int64_t>(rows) * cols; }
+  NIO_HD void operator()(ThreadIndex t) const {
+    const int64_t i = t.Global();
+    if (i >= Size()) return;
+    const int64_t row = i / cols;
+    const int64_t col = i - row * cols;
+    const float value = z[i] + bias[row * bias_row_stride + col];
+    z[i] = relu ? Relu(value) : value;
+  }
+};
+
+// grad, h: (rows, cols). grad <- grad * [h > 0] (the ReLU backward mask).
+struct ReluBackwardBody {
+  float* grad;
+  const float* h;
+  int64_t n;
+
+  NIO_HD int64_t Size() const { return n; }
+  NIO_HD void operator()(ThreadIndex t) const {
+    const int64_t i = t.Global();
+    if (i >= n) return;
+    grad[i] = ReluBackward(grad[i], h[i]);
+  }
+};
+
+// x: (n) <- value. Seeds the backward pass with df/df = 1.
+struct FillBody {
+  float* x;
+  float value;
+  int64_t n;
+
+  NIO_HD int64_t Size() const { return n; }
+  NIO_HD void operator()(ThreadIndex t) const {
+    const int64_t i = t.Global();
+    if (i >= n) return;
+    x[i] = value;
+  }
+};
+
+// step: (rows) <- step + 1. Run once per NIO step before NioUpdateBody, so the
+// update sees the 1-based Adam step number.
+struct AdvanceStepBody {
+  int* step;
+  int rows;
+
+  NIO_HD int64_t Size() const { return rows; }
+  NIO_HD void operator()(ThreadIndex t) const {
+    const int64_t i = t.Global();
+    if (i >= rows) return;
+    step[i] += 1;
+  }
+};
+
+// The fused per-element NIO update over (rows, cols) movable features:
+// L2 proximity gradient + Adam + clamp to [lo, hi], only where mask is set.
+// p, p0, df_dp, m, v, mask, lo, hi: (rows, cols); lr, lambda, k, step: (rows).
+struct NioUpdateBody {
+  float* p;
+  const float* p0;
+  const float* df_dp;
+  float* m;
+  float* v;
+  const uint8_t* mask;
+  const float* lo;
+  const float* hi;
+  const float* lr;
+  const float* lambda;
+  const int* k;
+  const int* step;
+  int rows;
+  int cols;
+
+  NIO_HD int64_t Size() const { return static_cast<int64_t>(rows) * cols; }
+  NIO_HD void operator()(ThreadIndex t) const {
+    const int64_t i = t.Global();
+    if (i >= Size()) return;
+    if (!mask[i]) return;
+    const int64_t row = i / cols;
+    p[i] = NioUpdate(p[i], p0[i], df_dp[i], &m[i], &v[i], step[row], lr[row],
+                     lambda[row], k[row], lo[i], hi[i]);
+  }
+};
+
+// x: (rows, n_in); p: (rows, cols); columns: (cols) indices into n_in.
+// x[row, columns[c]] <- p[row, c]: writes the movable features into inputs.
+struct ScatterColumnsBody {
+  float* x;
+  const float* p;
+  const int* columns;
+  int rows;
+  int cols;
+  int n_in;
+
+  NIO_HD int64_t Size() const { return static_cast<int64_t>(rows) * cols; }
+  NIO_HD void operator()(ThreadIndex t) const {
+    const int64_t i = t.Global();
+    if (i >= Size()) return;
+    const int64_t row = i / cols;
+    const int64_t c = i - row * cols;
+    x[row * n_in + columns[c]] = p[i];
+  }
+};
+
+// x: (rows, n_in); p: (rows, cols). p[row, c] <- x[row, columns[c]].
+struct GatherColumnsBody {
+  float* p;
+  const float* x;
+  const int* columns;
+  int rows;
+  int cols;
+  int n_in;
+
+  NIO_HD int64_t Size() const { return static_cast<int64_t>(rows) * cols; }
+  NIO_HD void operator()(ThreadIndex t) const {
+    const int64_t i = t.Global();
+    if (i >= Size()) return;
+    const int64_t row = i / cols;
+    const int64_t c = i - row * cols;
+    p[i] = x[row * n_in + columns[c]];
+  }
+};
+
+}  // namespace nio::kernels
+
+#endif  // NIO_KERNELS_ELEMENTWISE_H_

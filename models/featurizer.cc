@@ -1,0 +1,104 @@
+#include "models/featurizer.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace nio::models {
+
+Featurizer::Featurizer(const ModelSpec& spec) : spec_(spec) {
+  for (size_t i = 0; i < spec_.features.size(); ++i) {
+    const FeatureSpec& f = spec_.features[i];
+    feature_index_[f.name] = static_cast<int>(i);
+    if (f.kind == FeatureKind::kOneHot) genre_column_[f.category] = static_cast<int>(i);
+  }
+  genre_column_[spec_.categorical.reference] = -1;
+}
+
+int Featurizer::FeatureIndex(const std::string& name) const {
+  auto it = feature_index_.find(name);
+  return it == feature_index_.end() ? -1 : it->second;
+}
+
+int Featurizer::GenreColumn(const std::string& genre) const {
+  auto it = genre_column_.find(genre);
+  return it == genre_column_.end() ? -2 : it->second;
+}
+
+float Featurizer::Scale(int feature, double raw) const {
+  const FeatureSpec& f = spec_.features[feature];
+  return static_cast<float>((raw - f.mean) / f.scale);
+}
+
+double Featurizer::Unscale(int feature, float scaled) const {
+  const FeatureSpec& f = spec_.features[feature];
+  return static_cast<double>(scaled) * f.scale + f.mean;
+}
+
+absl::StatusOr<std::vector<float>> Featurizer::ToScaled(const RawTrack& track) const {
+  const std::string who = absl::StrCat("track '", track.id, "'");
+  std::vector<double> raw(spec_.features.size());
+  std::vector<bool> given(spec_.features.size(), false);
+  for (size_t i = 0; i < spec_.features.size(); ++i) {
+    // Missing numeric features take the training mean; one-hots start at 0.
+    raw[i] = spec_.features[i].kind == FeatureKind::kOneHot ? 0.0 : spec_.features[i].mean;
+  }
+  for (const auto& [name, value] : track.features) {
+    const int idx = FeatureIndex(name);
+    if (idx < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(who, ": feature '", name, "': unknown feature name"));
+    }
+    if (spec_.features[idx].kind == FeatureKind::kOneHot) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          who, ": feature '", name, "': a one-hot column; give the ",
+          spec_.categorical.name, " by name instead"));
+    }
+    if (!std::isfinite(value)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          who, ": feature '", name, "': value must be finite, got ", value));
+    }
+    if (given[idx]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(who, ": feature '", name, "': given twice"));
+    }
+    given[idx] = true;
+    raw[idx] = value;
+  }
+  if (track.genre.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        who, ": ", spec_.categorical.name, ": missing (one of the model's ",
+        spec_.categorical.values.size(), " values)"));
+  }
+  const int column = GenreColumn(track.genre);
+  if (column == -2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        who, ": ", spec_.categorical.name, ": unknown value '", track.genre, "'"));
+  }
+  if (column >= 0) raw[column] = 1.0;
+  std::vector<float> x(spec_.features.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = Scale(static_cast<int>(i), raw[i]);
+  return x;
+}
+
+RawTrack Featurizer::FromScaled(const float* x, std::string id) const {
+  RawTrack t;
+  t.id = std::move(id);
+  t.genre = spec_.categorical.reference;
+  double best = 0.5;
+  for (size_t i = 0; i < spec_.features.size(); ++i) {
+    const FeatureSpec& f = spec_.features[i];
+    const double raw = Unscale(static_cast<int>(i), x[i]);
+    if (f.kind == FeatureKind::kOneHot) {
+      if (raw > best) {
+        best = raw;
+        t.genre = f.category;
+      }
+    } else {
+      t.features.emplace_back(f.name, raw);
+    }
+  }
+  return t;
+}
+
+}  // namespace nio::models

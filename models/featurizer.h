@@ -1,0 +1,58 @@
+// Raw track <-> scaled model input. A track is named raw features plus a
+// genre name; missing numeric features take the training mean, the genre is
+// one-hot encoded as the training did (reference value = all zeros), and
+// every column is standardized: scaled = (raw - mean) / scale, in double.
+#ifndef NIO_MODELS_FEATURIZER_H_
+#define NIO_MODELS_FEATURIZER_H_
+
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/model_spec.h"
+
+namespace nio::models {
+
+struct RawTrack {
+  std::string id;
+  std::vector<std::pair<std::string, double>> features;  // raw values
+  std::string genre;
+};
+
+class Featurizer {
+ public:
+  // spec must outlive the featurizer (it is a validated ModelSpec).
+  explicit Featurizer(const ModelSpec& spec);
+
+  const ModelSpec& Spec() const { return spec_; }
+  int InputSize() const { return static_cast<int>(spec_.features.size()); }
+
+  // The scaled model input of a track (InputSize() floats). INVALID_ARGUMENT,
+  // naming the track and field, for an unknown feature or genre, a one-hot
+  // column given directly, a repeated feature, or a NaN/infinite value.
+  absl::StatusOr<std::vector<float>> ToScaled(const RawTrack& track) const;
+
+  // Raw values of every non-one-hot feature and the genre decoded from the
+  // one-hot columns.
+  RawTrack FromScaled(const float* x, std::string id) const;
+
+  float Scale(int feature, double raw) const;
+  double Unscale(int feature, float scaled) const;
+
+  // Index of a feature name, or -1.
+  int FeatureIndex(const std::string& name) const;
+  // Index of the one-hot column of a genre; -1 for the reference genre;
+  // -2 for an unknown genre.
+  int GenreColumn(const std::string& genre) const;
+
+ private:
+  const ModelSpec& spec_;
+  std::unordered_map<std::string, int> feature_index_;
+  std::unordered_map<std::string, int> genre_column_;
+};
+
+}  // namespace nio::models
+
+#endif  // NIO_MODELS_FEATURIZER_H_

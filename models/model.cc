@@ -1,0 +1,100 @@
+#include "models/model.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "kernels/status_macros.h"
+#include "models/safetensors.h"
+
+#ifndef NIO_BUNDLED_MODEL_DIR
+#define NIO_BUNDLED_MODEL_DIR "models/bundled"
+#endif
+
+namespace nio::models {
+namespace {
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+}  // namespace
+
+std::string WeightTensorName(int layer) {
+  return absl::StrCat("layers.", layer, ".weight");
+}
+std::string BiasTensorName(int layer) {
+  return absl::StrCat("layers.", layer, ".bias");
+}
+
+std::string DefaultModelDir() {
+  if (const char* env = std::getenv("NIO_MODEL_DIR"); env && *env) return env;
+  return NIO_BUNDLED_MODEL_DIR;
+}
+
+absl::StatusOr<Model> LoadModel(const std::string& dir) {
+  Model model;
+  model.dir = dir;
+  const std::string json_path = absl::StrCat(dir, "/", kModelJsonFile);
+  NIO_ASSIGN_OR_RETURN(std::string json_text, ReadText(json_path));
+  NIO_ASSIGN_OR_RETURN(model.spec, ParseModelSpec(json_text, json_path));
+
+  const std::string weights_path = absl::StrCat(dir, "/", kWeightsFile);
+  NIO_ASSIGN_OR_RETURN(auto tensors, ReadSafetensors(weights_path));
+
+  const std::vector<int>& sizes = model.spec.layer_sizes;
+  const int num_layers = static_cast<int>(sizes.size()) - 1;
+  for (int l = 0; l < num_layers; ++l) {
+    kernels::DenseLayer layer;
+    layer.in = sizes[l];
+    layer.out = sizes[l + 1];
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {
+        {WeightTensorName(l), {layer.out, layer.in}},
+        {BiasTensorName(l), {layer.out}}};
+    for (const auto& [name, shape] : expected) {
+      auto it = tensors.find(name);
+      if (it == tensors.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            weights_path, ": tensor '", name, "' is missing (expected shape ",
+            ShapeText(shape), ")"));
+      }
+      if (it->second.shape != shape) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            weights_path, ": tensor '", name, "' has shape ",
+            ShapeText(it->second.shape), ", model.json's layer_sizes need ",
+            ShapeText(shape)));
+      }
+      for (size_t i = 0; i < it->second.values.size(); ++i) {
+        if (!std::isfinite(it->second.values[i])) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              weights_path, ": tensor '", name, "' has a non-finite value at flat index ", i));
+        }
+      }
+    }
+    layer.weight = std::move(tensors[WeightTensorName(l)].values);
+    layer.bias = std::move(tensors[BiasTensorName(l)].values);
+    tensors.erase(WeightTensorName(l));
+    tensors.erase(BiasTensorName(l));
+    model.mlp.layers.push_back(std::move(layer));
+  }
+  if (!tensors.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        weights_path, ": unexpected tensor '", tensors.begin()->first,
+        "' (the model has ", num_layers, " layers)"));
+  }
+  NIO_RETURN_IF_ERROR(kernels::ValidateMlp(model.mlp));
+  return model;
+}
+
+}  // namespace nio::models

@@ -1,0 +1,321 @@
+#include "models/model_spec.h"
+
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace nio::models {
+namespace {
+
+using Json = nlohmann::json;
+
+// Reads fields of one JSON object with errors that name the field path.
+class Fields {
+ public:
+  Fields(const Json& object, std::string path, const std::string& source)
+      : object_(object), path_(std::move(path)), source_(source) {}
+
+  absl::Status Error(const std::string& field, const std::string& what) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_, ": ", Path(field), ": ", what));
+  }
+  std::string Path(const std::string& field) const {
+    return path_.empty() ? field : absl::StrCat(path_, ".", field);
+  }
+  bool Has(const std::string& field) const { return object_.contains(field); }
+
+  absl::Status String(const std::string& field, std::string* out,
+                      bool required = true) const {
+    auto it = object_.find(field);
+    if (it == object_.end()) return required ? Error(field, "missing") : absl::OkStatus();
+    if (!it->is_string()) return Error(field, "must be a string");
+    *out = it->get<std::string>();
+    return absl::OkStatus();
+  }
+  absl::Status Number(const std::string& field, double* out,
+                      bool required = true) const {
+    auto it = object_.find(field);
+    if (it == object_.end()) return required ? Error(field, "missing") : absl::OkStatus();
+    if (!it->is_number()) return Error(field, "must be a number");
+    *out = it->get<double>();
+    if (!std::isfinite(*out)) return Error(field, "must be finite");
+    return absl::OkStatus();
+  }
+  absl::Status Int(const std::string& field, int* out, bool required = true) const {
+    auto it = object_.find(field);
+    if (it == object_.end()) return required ? Error(field, "missing") : absl::OkStatus();
+    if (!it->is_number_integer()) return Error(field, "must be an integer");
+    const int64_t v = it->get<int64_t>();
+    if (v < INT32_MIN || v > INT32_MAX) return Error(field, "out of range");
+    *out = static_cast<int>(v);
+    return absl::OkStatus();
+  }
+  absl::Status Bool(const std::string& field, bool* out, bool required = true) const {
+    auto it = object_.find(field);
+    if (it == object_.end()) return required ? Error(field, "missing") : absl::OkStatus();
+    if (!it->is_boolean()) return Error(field, "must be true or false");
+    *out = it->get<bool>();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<const Json*> Object(const std::string& field) const {
+    auto it = object_.find(field);
+    if (it == object_.end()) return Error(field, "missing");
+    if (!it->is_object()) return Error(field, "must be an object");
+    return &*it;
+  }
+  absl::StatusOr<const Json*> Array(const std::string& field) const {
+    auto it = object_.find(field);
+    if (it == object_.end()) return Error(field, "missing");
+    if (!it->is_array()) return Error(field, "must be an array");
+    return &*it;
+  }
+
+ private:
+  const Json& object_;
+  std::string path_;
+  const std::string& source_;
+};
+
+absl::Status ParseFeature(const Json& j, const std::string& path,
+                          const std::string& source, FeatureSpec* f) {
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", path, ": must be an object"));
+  }
+  Fields fields(j, path, source);
+  NIO_RETURN_IF_ERROR(fields.String("name", &f->name));
+  if (f->name.empty()) return fields.Error("name", "must not be empty");
+  std::string kind;
+  NIO_RETURN_IF_ERROR(fields.String("kind", &kind));
+  if (kind == "numeric") {
+    f->kind = FeatureKind::kNumeric;
+  } else if (kind == "binary") {
+    f->kind = FeatureKind::kBinary;
+  } else if (kind == "one_hot") {
+    f->kind = FeatureKind::kOneHot;
+    NIO_RETURN_IF_ERROR(fields.String("category", &f->category));
+  } else {
+    return fields.Error("kind", absl::StrCat("unknown kind '", kind,
+                                             "' (numeric, binary or one_hot)"));
+  }
+  NIO_RETURN_IF_ERROR(fields.Number("mean", &f->mean));
+  NIO_RETURN_IF_ERROR(fields.Number("scale", &f->scale));
+  if (!(f->scale > 0)) return fields.Error("scale", "must be positive");
+  if (f->kind == FeatureKind::kOneHot) {
+    f->range_min = 0;
+    f->range_max = 1;
+  } else {
+    auto range = fields.Array("range");
+    if (!range.ok()) return range.status();
+    const Json& r = **range;
+    if (r.size() != 2 || !r[0].is_number() || !r[1].is_number() ||
+        !std::isfinite(r[0].get<double>()) || !std::isfinite(r[1].get<double>())) {
+      return fields.Error("range", "must be [min, max], two finite numbers");
+    }
+    f->range_min = r[0].get<double>();
+    f->range_max = r[1].get<double>();
+    if (f->range_min > f->range_max) return fields.Error("range", "min > max");
+  }
+  NIO_RETURN_IF_ERROR(fields.Bool("mutable", &f->mutable_by_default, false));
+  if (f->mutable_by_default && f->kind == FeatureKind::kOneHot) {
+    return fields.Error("mutable", "one-hot columns cannot move");
+  }
+  NIO_RETURN_IF_ERROR(fields.String("description", &f->description, false));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int ModelSpec::FeatureIndex(const std::string& feature_name) const {
+  for (size_t i = 0; i < features.size(); ++i) {
+    if (features[i].name == feature_name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const char* FeatureKindName(FeatureKind kind) {
+  switch (kind) {
+    case FeatureKind::kNumeric: return "numeric";
+    case FeatureKind::kBinary: return "binary";
+    case FeatureKind::kOneHot: return "one_hot";
+  }
+  return "?";
+}
+
+const char* NioModeName(NioMode mode) {
+  return mode == NioMode::kProjected ? "projected" : "reference";
+}
+
+absl::StatusOr<NioMode> ParseNioMode(const std::string& text) {
+  if (text == "reference") return NioMode::kReference;
+  if (text == "projected") return NioMode::kProjected;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown mode '", text, "' (reference or projected)"));
+}
+
+absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
+                                         const std::string& source) {
+  Json root = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
+  }
+  if (!root.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": must be a JSON object"));
+  }
+  Fields top(root, "", source);
+  ModelSpec spec;
+  NIO_RETURN_IF_ERROR(top.Int("format_version", &spec.format_version));
+  if (spec.format_version != kModelFormatVersion) {
+    return top.Error("format_version",
+                     absl::StrCat("version ", spec.format_version,
+                                  " is not supported (this build reads ",
+                                  kModelFormatVersion, ")"));
+  }
+  NIO_RETURN_IF_ERROR(top.String("name", &spec.name));
+  if (spec.name.empty()) return top.Error("name", "must not be empty");
+  NIO_RETURN_IF_ERROR(top.String("version", &spec.version));
+  if (spec.version.empty()) return top.Error("version", "must not be empty");
+  NIO_RETURN_IF_ERROR(top.String("description", &spec.description, false));
+  NIO_RETURN_IF_ERROR(top.String("output_name", &spec.output_name, false));
+
+  // Network.
+  auto network = top.Object("network");
+  if (!network.ok()) return network.status();
+  Fields net(**network, "network", source);
+  auto sizes = net.Array("layer_sizes");
+  if (!sizes.ok()) return sizes.status();
+  for (const Json& s : **sizes) {
+    if (!s.is_number_integer() || s.get<int64_t>() <= 0 || s.get<int64_t>() > (1 << 20)) {
+      return net.Error("layer_sizes", "entries must be positive integers");
+    }
+    spec.layer_sizes.push_back(static_cast<int>(s.get<int64_t>()));
+  }
+  if (spec.layer_sizes.size() < 2) return net.Error("layer_sizes", "needs at least inputs and output");
+  if (spec.layer_sizes.back() != 1) return net.Error("layer_sizes", "the last size (outputs) must be 1");
+  NIO_RETURN_IF_ERROR(net.String("activation", &spec.activation));
+  if (spec.activation != "relu") {
+    return net.Error("activation", absl::StrCat("'", spec.activation, "' is not supported (relu)"));
+  }
+
+  // Categorical.
+  auto cat = top.Object("categorical");
+  if (!cat.ok()) return cat.status();
+  Fields catf(**cat, "categorical", source);
+  NIO_RETURN_IF_ERROR(catf.String("name", &spec.categorical.name));
+  NIO_RETURN_IF_ERROR(catf.String("reference", &spec.categorical.reference));
+  auto values = catf.Array("values");
+  if (!values.ok()) return values.status();
+  std::set<std::string> value_set;
+  for (const Json& v : **values) {
+    if (!v.is_string() || v.get<std::string>().empty()) {
+      return catf.Error("values", "entries must be non-empty strings");
+    }
+    if (!value_set.insert(v.get<std::string>()).second) {
+      return catf.Error("values", absl::StrCat("duplicate value '", v.get<std::string>(), "'"));
+    }
+    spec.categorical.values.push_back(v.get<std::string>());
+  }
+  if (!value_set.count(spec.categorical.reference)) {
+    return catf.Error("reference", absl::StrCat("'", spec.categorical.reference,
+                                                "' is not one of values"));
+  }
+
+  // Features.
+  auto features = top.Array("features");
+  if (!features.ok()) return features.status();
+  std::set<std::string> names;
+  std::set<std::string> one_hot_values;
+  for (size_t i = 0; i < (*features)->size(); ++i) {
+    FeatureSpec f;
+    const std::string path = absl::StrCat("features[", i, "]");
+    NIO_RETURN_IF_ERROR(ParseFeature((**features)[i], path, source, &f));
+    if (!names.insert(f.name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": ", path, ".name: duplicate feature '", f.name, "'"));
+    }
+    if (f.kind == FeatureKind::kOneHot) {
+      if (!value_set.count(f.category) || f.category == spec.categorical.reference) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": ", path, ".category: '", f.category,
+            "' is not a non-reference value of ", spec.categorical.name));
+      }
+      if (!one_hot_values.insert(f.category).second) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": ", path, ".category: '", f.category, "' has two columns"));
+      }
+    }
+    spec.features.push_back(std::move(f));
+  }
+  if (one_hot_values.size() + 1 != value_set.size()) {
+    return top.Error("features", absl::StrCat(
+        "has one-hot columns for ", one_hot_values.size(), " of the ",
+        value_set.size() - 1, " non-reference values of ", spec.categorical.name));
+  }
+  if (static_cast<int>(spec.features.size()) != spec.layer_sizes.front()) {
+    return top.Error("features", absl::StrCat(
+        spec.features.size(), " features but network.layer_sizes[0] is ",
+        spec.layer_sizes.front()));
+  }
+
+  // NIO defaults (optional: the design's defaults otherwise).
+  if (top.Has("nio_defaults")) {
+    auto d = top.Object("nio_defaults");
+    if (!d.ok()) return d.status();
+    Fields df(**d, "nio_defaults", source);
+    NIO_RETURN_IF_ERROR(df.Int("steps", &spec.defaults.steps, false));
+    NIO_RETURN_IF_ERROR(df.Number("lr", &spec.defaults.lr, false));
+    NIO_RETURN_IF_ERROR(df.Number("lambda", &spec.defaults.lambda, false));
+    std::string mode = "reference";
+    NIO_RETURN_IF_ERROR(df.String("mode", &mode, false));
+    auto m = ParseNioMode(mode);
+    if (!m.ok()) return df.Error("mode", std::string(m.status().message()));
+    spec.defaults.mode = *m;
+    if (spec.defaults.steps <= 0) return df.Error("steps", "must be positive");
+    if (!(spec.defaults.lr > 0)) return df.Error("lr", "must be positive");
+    if (spec.defaults.lambda < 0) return df.Error("lambda", "must be >= 0");
+  }
+
+  // Presets (optional).
+  if (top.Has("presets")) {
+    auto presets = top.Array("presets");
+    if (!presets.ok()) return presets.status();
+    std::set<std::string> preset_names;
+    for (size_t i = 0; i < (*presets)->size(); ++i) {
+      const std::string path = absl::StrCat("presets[", i, "]");
+      const Json& pj = (**presets)[i];
+      if (!pj.is_object()) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": ", path, ": must be an object"));
+      }
+      Fields pf(pj, path, source);
+      Preset p;
+      NIO_RETURN_IF_ERROR(pf.String("name", &p.name));
+      if (p.name.empty() || !preset_names.insert(p.name).second) {
+        return pf.Error("name", "must be non-empty and unique");
+      }
+      NIO_RETURN_IF_ERROR(pf.String("label", &p.label, false));
+      NIO_RETURN_IF_ERROR(pf.String("description", &p.description, false));
+      NIO_RETURN_IF_ERROR(pf.String("genre", &p.genre));
+      if (!value_set.count(p.genre)) {
+        return pf.Error("genre", absl::StrCat("unknown genre '", p.genre, "'"));
+      }
+      auto fo = pf.Object("features");
+      if (!fo.ok()) return fo.status();
+      for (const auto& [fname, fval] : (*fo)->items()) {
+        const int idx = spec.FeatureIndex(fname);
+        if (idx < 0 || spec.features[idx].kind == FeatureKind::kOneHot) {
+          return pf.Error("features", absl::StrCat("unknown feature '", fname, "'"));
+        }
+        if (!fval.is_number() || !std::isfinite(fval.get<double>())) {
+          return pf.Error(absl::StrCat("features.", fname), "must be a finite number");
+        }
+        p.features.emplace_back(fname, fval.get<double>());
+      }
+      spec.presets.push_back(std::move(p));
+    }
+  }
+  return spec;
+}
+
+}  // namespace nio::models

@@ -1,0 +1,93 @@
+// The model description (model.json of the artifact format, see README.md):
+// the features in model order with their scaler and ranges, the genre list,
+// the network shape, default NIO options and presets.
+#ifndef NIO_MODELS_MODEL_SPEC_H_
+#define NIO_MODELS_MODEL_SPEC_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace nio::models {
+
+inline constexpr int kModelFormatVersion = 1;
+
+enum class FeatureKind { kNumeric, kBinary, kOneHot };
+
+// One model input column.
+struct FeatureSpec {
+  std::string name;
+  FeatureKind kind = FeatureKind::kNumeric;
+  // kOneHot: the categorical value this column stands for.
+  std::string category;
+  // StandardScaler: scaled = (raw - mean) / scale.
+  double mean = 0.0;
+  double scale = 1.0;
+  // Realistic raw range: the post-hoc clamp in reference mode, the projection
+  // in projected mode, the slider range in a UI.
+  double range_min = 0.0;
+  double range_max = 1.0;
+  // Moves in NIO when a request does not say which features move.
+  bool mutable_by_default = false;
+  // One line for tooltips.
+  std::string description;
+};
+
+// The single categorical input (the genre), one-hot encoded with the
+// reference value (the first, alphabetically) dropped.
+struct CategoricalSpec {
+  std::string name;
+  std::vector<std::string> values;  // all values, reference included
+  std::string reference;
+};
+
+enum class NioMode { kReference, kProjected };
+
+struct NioDefaults {
+  int steps = 300;
+  double lr = 0.05;
+  double lambda = 0.1;
+  NioMode mode = NioMode::kReference;
+};
+
+// A named starting point for a track (the original app's presets).
+struct Preset {
+  std::string name;   // machine name, e.g. "chill"
+  std::string label;  // human label, e.g. "Chill"
+  std::string description;
+  std::string genre;
+  std::vector<std::pair<std::string, double>> features;  // raw values
+};
+
+struct ModelSpec {
+  int format_version = kModelFormatVersion;
+  std::string name;
+  std::string version;
+  std::string description;
+  std::string output_name = "popularity";
+  std::vector<int> layer_sizes;  // inputs, hidden..., 1
+  std::string activation = "relu";
+  std::vector<FeatureSpec> features;
+  CategoricalSpec categorical;
+  NioDefaults defaults;
+  std::vector<Preset> presets;
+
+  // Index of the feature with this name, or -1.
+  int FeatureIndex(const std::string& feature_name) const;
+};
+
+const char* FeatureKindName(FeatureKind kind);
+const char* NioModeName(NioMode mode);
+// "reference" / "projected" -> mode; INVALID_ARGUMENT otherwise.
+absl::StatusOr<NioMode> ParseNioMode(const std::string& text);
+
+// Parses and checks model.json text; errors name `source` and the field
+// (e.g. "model.json: features[3].scale: must be positive").
+absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
+                                         const std::string& source);
+
+}  // namespace nio::models
+
+#endif  // NIO_MODELS_MODEL_SPEC_H_

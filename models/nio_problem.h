@@ -1,0 +1,104 @@
+// One track's NIO problem in the backend's scaled terms, built from a raw
+// track and per-request options, and the report built from its solution.
+//
+// The backend moves a fixed set of "movable columns": every non-one-hot
+// feature of the model, in model order. A track's mask says which of them
+// move for it; lo/hi are the scaled box each step clamps to:
+//   reference mode  [-3, 3] (as the original app), realistic ranges applied
+//                   once after the loop (the post-hoc clamp);
+//   projected mode  the image of realistic range & bounds, intersected with
+//                   [-3, 3], inside every step.
+// Per-feature bounds and max_delta narrow the realistic range in both modes.
+#ifndef NIO_MODELS_NIO_PROBLEM_H_
+#define NIO_MODELS_NIO_PROBLEM_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/featurizer.h"
+#include "models/model_spec.h"
+
+namespace nio::models {
+
+// Requests may not ask for more steps than this.
+inline constexpr int kMaxSteps = 100000;
+
+// Raw-unit limits for one feature.
+struct FeatureBounds {
+  std::optional<double> min;
+  std::optional<double> max;
+  std::optional<double> max_delta;  // |optimized - original| <= max_delta
+};
+
+// Per-request options; unset fields take the model's defaults.
+struct NioOptions {
+  std::optional<int> steps;
+  std::optional<double> lr;
+  std::optional<double> lambda;
+  std::optional<NioMode> mode;
+  std::vector<std::string> mutable_features;  // empty: the model's defaults
+  std::map<std::string, FeatureBounds> bounds;
+};
+
+// A track and how to optimize it.
+struct TrackRequest {
+  RawTrack track;
+  NioOptions options;
+};
+
+// The non-one-hot features of the model, in model order.
+std::vector<int> MovableColumns(const ModelSpec& spec);
+
+struct NioProblem {
+  std::string id;
+  std::vector<float> x0;       // (n_in) scaled input
+  std::vector<uint8_t> mask;   // (K) over MovableColumns
+  std::vector<float> lo, hi;   // (K) scaled per-step box
+  std::vector<double> raw_lo, raw_hi;  // (K) post-hoc clamp, raw units
+  float lr = 0;
+  float lambda = 0;
+  int steps = 0;
+  NioMode mode = NioMode::kReference;
+};
+
+// Validates options against the model (INVALID_ARGUMENT naming the track and
+// field) and builds the problem.
+absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
+                                           const RawTrack& track,
+                                           const NioOptions& options);
+
+struct FeatureChange {
+  std::string name;
+  double original = 0;
+  double optimized = 0;  // after the range clamp: the suggestion
+  double delta = 0;      // optimized - original
+  double unclamped = 0;  // straight from the loop, before the range clamp
+};
+
+struct NioResult {
+  std::string id;
+  double prediction_before = 0;  // f(x0)
+  double prediction_raw = 0;     // f(x(p)), p straight from the loop
+  double prediction_after = 0;   // f(x(clamp(p))), the reported result
+  double delta = 0;              // after - before
+  int steps_run = 0;
+  std::vector<FeatureChange> changes;  // the features that moved, model order
+};
+
+// The three inputs whose predictions a result needs, row after row:
+// x0, x(p) and x(clamp(p)), each (n_in). p: (K) the loop's final features.
+std::vector<float> ResultInputs(const Featurizer& featurizer,
+                                const NioProblem& problem,
+                                const std::vector<float>& p);
+
+// The report, from ResultInputs and the three predictions of them.
+NioResult BuildNioResult(const Featurizer& featurizer, const NioProblem& problem,
+                         const std::vector<float>& result_inputs,
+                         const float predictions[3], int steps_run);
+
+}  // namespace nio::models
+
+#endif  // NIO_MODELS_NIO_PROBLEM_H_

@@ -1,0 +1,385 @@
+// Numerics: scalar math, kernel bodies through the host grid executor, GEMM
+// descriptors through cblas, and the CPU backend's gradient and step.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/backend.h"
+#include "kernels/cpu/gemm_cblas.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm_args.h"
+#include "kernels/host_grid.h"
+#include "kernels/launch_geometry.h"
+#include "kernels/mlp_math.h"
+#include "tests/test_util.h"
+
+namespace nio::kernels {
+namespace {
+
+using nio::testing::AllClose;
+using nio::testing::RandomFloats;
+
+// Sizes that are not multiples of the block size, as STYLE.md asks.
+const int kSizes[] = {1, 255, 257, 1000};
+
+// ---------------------------------------------------------------- scalar math
+
+TEST(MlpMathTest, AdamMatchesTorchFormulaInDouble) {
+  // torch.optim.Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+  // p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+  float p = 0.3f, m = 0, v = 0;
+  double pd = 0.3, md = 0, vd = 0;
+  const double grads[] = {0.5, -1.25, 2.0, 0.001, -0.3, 0.0, 7.0};
+  int t = 0;
+  for (double g : grads) {
+    ++t;
+    p = AdamStep(p, static_cast<float>(g), &m, &v, t, 0.05f);
+    md = 0.9 * md + 0.1 * g;
+    vd = 0.999 * vd + 0.001 * g * g;
+    pd -= 0.05 / (1 - std::pow(0.9, t)) * md /
+          (std::sqrt(vd) / std::sqrt(1 - std::pow(0.999, t)) + 1e-8);
+    EXPECT_NEAR(p, pd, 1e-6) << "step " << t;
+  }
+}
+
+TEST(MlpMathTest, FirstAdamStepMovesByLrAgainstTheGradientSign) {
+  float m = 0, v = 0;
+  EXPECT_NEAR(AdamStep(1.0f, 4.0f, &m, &v, 1, 0.05f), 0.95f, 1e-6);
+  m = v = 0;
+  EXPECT_NEAR(AdamStep(1.0f, -0.001f, &m, &v, 1, 0.05f), 1.05f, 1e-5);
+}
+
+TEST(MlpMathTest, ProximityGradIsTheDerivativeOfTheMeanSquare) {
+  // d/dp_j lambda * mean((p - p0)^2) over k = 4 dims.
+  EXPECT_FLOAT_EQ(ProximityGrad(1.5f, 0.5f, 0.1f, 4), 2 * 0.1f / 4 * 1.0f);
+  EXPECT_FLOAT_EQ(ProximityGrad(1.5f, 0.5f, 0.1f, 0), 0.0f);
+  EXPECT_FLOAT_EQ(NioLossGrad(2.0f, 0.5f, 0.5f, 0.1f, 3), -2.0f);
+}
+
+TEST(MlpMathTest, ReluAndClamp) {
+  EXPECT_EQ(Relu(-1.0f), 0.0f);
+  EXPECT_EQ(Relu(2.5f), 2.5f);
+  EXPECT_EQ(ReluBackward(3.0f, 0.0f), 0.0f);
+  EXPECT_EQ(ReluBackward(3.0f, 0.1f), 3.0f);
+  EXPECT_EQ(ClampTo(5.0f, -3.0f, 3.0f), 3.0f);
+  EXPECT_EQ(ClampTo(-5.0f, -3.0f, 3.0f), -3.0f);
+  EXPECT_EQ(ClampTo(0.5f, -3.0f, 3.0f), 0.5f);
+}
+
+// ------------------------------------------------------------ launch geometry
+
+TEST(LaunchGeometryTest, CoversEveryElementOnce) {
+  for (int n : {0, 1, 255, 256, 257, 1000}) {
+    const LaunchGeometry g = ElementwiseGeometry(n);
+    EXPECT_GE(int64_t{g.blocks} * g.block_size, n);
+    EXPECT_LT(int64_t{g.blocks - 1} * g.block_size, std::max(n, 1));
+  }
+  EXPECT_EQ(ElementwiseGeometry(0).blocks, 0);
+}
+
+// --------------------------------------------------------------- kernel bodies
+// Each body runs through RunOnHost on buffers with a guard zone after the end:
+// a missing bounds check writes into the guard and fails the test.
+
+constexpr float kGuard = 12345.0f;
+constexpr int kGuardSize = 300;
+
+std::vector<float> WithGuard(std::vector<float> v) {
+  v.insert(v.end(), kGuardSize, kGuard);
+  return v;
+}
+
+void ExpectGuardIntact(const std::vector<float>& v, size_t n) {
+  for (size_t i = n; i < v.size(); ++i) {
+    ASSERT_EQ(v[i], kGuard) << "write past the end at " << i - n;
+  }
+}
+
+TEST(ElementwiseBodyTest, BiasActivationMatchesNaiveLoop) {
+  for (int n : kSizes) {
+    for (bool relu : {true, false}) {
+      for (bool per_row : {false, true}) {
+        const int cols = 7;
+        const int rows = (n + cols - 1) / cols;
+        const size_t size = static_cast<size_t>(rows) * cols;
+        auto z = WithGuard(RandomFloats(size, n));
+        const auto bias = RandomFloats(per_row ? size : cols, n + 1);
+        std::vector<float> expected(size);
+        for (int r = 0; r < rows; ++r) {
+          for (int c = 0; c < cols; ++c) {
+            const float v = z[r * cols + c] + bias[(per_row ? r * cols : 0) + c];
+            expected[r * cols + c] = relu ? std::max(v, 0.0f) : v;
+          }
+        }
+        RunElementwiseOnHost(BiasActivationBody{z.data(), bias.data(), rows, cols,
+                                                per_row ? cols : 0, relu});
+        EXPECT_TRUE(AllClose(std::vector<float>(z.begin(), z.begin() + size),
+                             expected, 0, 0))
+            << "n=" << n << " relu=" << relu << " per_row=" << per_row;
+        ExpectGuardIntact(z, size);
+      }
+    }
+  }
+}
+
+TEST(ElementwiseBodyTest, ReluBackwardMatchesNaiveLoop) {
+  for (int n : kSizes) {
+    auto grad = WithGuard(RandomFloats(n, 3 * n));
+    const auto h = RandomFloats(n, 5 * n, -0.5f, 1.0f);
+    std::vector<float> expected(n);
+    for (int i = 0; i < n; ++i) expected[i] = h[i] > 0 ? grad[i] : 0.0f;
+    RunElementwiseOnHost(ReluBackwardBody{grad.data(), h.data(), n});
+    EXPECT_TRUE(AllClose(std::vector<float>(grad.begin(), grad.begin() + n), expected, 0, 0))
+        << "n=" << n;
+    ExpectGuardIntact(grad, n);
+  }
+}
+
+TEST(ElementwiseBodyTest, FillAndAdvanceStep) {
+  for (int n : kSizes) {
+    auto x = WithGuard(std::vector<float>(n, 0.0f));
+    RunElementwiseOnHost(FillBody{x.data(), 1.0f, n});
+    for (int i = 0; i < n; ++i) ASSERT_EQ(x[i], 1.0f) << i;
+    ExpectGuardIntact(x, n);
+    std::vector<int> step(n + kGuardSize, 4);
+    RunElementwiseOnHost(AdvanceStepBody{step.data(), n});
+    for (int i = 0; i < n; ++i) ASSERT_EQ(step[i], 5) << i;
+    for (int i = n; i < n + kGuardSize; ++i) ASSERT_EQ(step[i], 4) << "past end " << i;
+  }
+}
+
+TEST(ElementwiseBodyTest, NioUpdateMatchesNaiveLoop) {
+  for (int n : kSizes) {
+    const int cols = 9;
+    const int rows = (n + cols - 1) / cols;
+    const size_t size = static_cast<size_t>(rows) * cols;
+    auto p = WithGuard(RandomFloats(size, n, -4, 4));
+    const auto p0 = RandomFloats(size, n + 1);
+    const auto df = RandomFloats(size, n + 2, -3, 3);
+    auto m = WithGuard(RandomFloats(size, n + 3, -0.1f, 0.1f));
+    auto v = WithGuard(RandomFloats(size, n + 4, 0.0f, 0.1f));
+    std::vector<uint8_t> mask(size);
+    for (size_t i = 0; i < size; ++i) mask[i] = (i % 3) != 1;
+    const auto lo = RandomFloats(size, n + 5, -3, -1);
+    const auto hi = RandomFloats(size, n + 6, 1, 3);
+    const auto lr = RandomFloats(rows, n + 7, 0.01f, 0.1f);
+    const auto lambda = RandomFloats(rows, n + 8, 0.0f, 1.0f);
+    std::vector<int> k(rows), step(rows);
+    for (int r = 0; r < rows; ++r) {
+      k[r] = 1 + r % cols;
+      step[r] = 1 + r % 300;
+    }
+    std::vector<float> ep(p.begin(), p.begin() + size), em(m.begin(), m.begin() + size),
+        ev(v.begin(), v.begin() + size);
+    for (size_t i = 0; i < size; ++i) {
+      if (!mask[i]) continue;
+      const int r = static_cast<int>(i / cols);
+      // Spelled out from DESIGN.md, in double.
+      const double g = -double(df[i]) + 2.0 * lambda[r] / k[r] * (double(p[i]) - p0[i]);
+      const double mm = 0.9 * m[i] + 0.1 * g;
+      const double vv = 0.999 * v[i] + 0.001 * g * g;
+      double pp = p[i] - lr[r] / (1 - std::pow(0.9, step[r])) * mm /
+                             (std::sqrt(vv) / std::sqrt(1 - std::pow(0.999, step[r])) + 1e-8);
+      pp = std::min<double>(std::max<double>(pp, lo[i]), hi[i]);
+      ep[i] = static_cast<float>(pp);
+      em[i] = static_cast<float>(mm);
+      ev[i] = static_cast<float>(vv);
+    }
+    RunElementwiseOnHost(NioUpdateBody{p.data(), p0.data(), df.data(), m.data(), v.data(),
+                                       mask.data(), lo.data(), hi.data(), lr.data(),
+                                       lambda.data(), k.data(), step.data(), rows, cols});
+    EXPECT_TRUE(AllClose(std::vector<float>(p.begin(), p.begin() + size), ep, 1e-5, 1e-5)) << "n=" << n;
+    EXPECT_TRUE(AllClose(std::vector<float>(m.begin(), m.begin() + size), em, 1e-6, 1e-5)) << "n=" << n;
+    EXPECT_TRUE(AllClose(std::vector<float>(v.begin(), v.begin() + size), ev, 1e-7, 1e-5)) << "n=" << n;
+    ExpectGuardIntact(p, size);
+    ExpectGuardIntact(m, size);
+    ExpectGuardIntact(v, size);
+  }
+}
+
+TEST(ElementwiseBodyTest, ScatterAndGatherColumns) {
+  for (int n : kSizes) {
+    const int n_in = 11, cols = 4;
+    const int rows = (n + cols - 1) / cols;
+    const std::vector<int> columns = {1, 4, 5, 9};
+    auto x = WithGuard(RandomFloats(static_cast<size_t>(rows) * n_in, n));
+    const auto p = RandomFloats(static_cast<size_t>(rows) * cols, n + 1);
+    auto expected = std::vector<float>(x.begin(), x.begin() + rows * n_in);
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) expected[r * n_in + columns[c]] = p[r * cols + c];
+    RunElementwiseOnHost(ScatterColumnsBody{x.data(), p.data(), columns.data(), rows, cols, n_in});
+    EXPECT_TRUE(AllClose(std::vector<float>(x.begin(), x.begin() + rows * n_in), expected, 0, 0));
+    ExpectGuardIntact(x, static_cast<size_t>(rows) * n_in);
+    auto back = WithGuard(std::vector<float>(static_cast<size_t>(rows) * cols, 0));
+    RunElementwiseOnHost(GatherColumnsBody{back.data(), x.data(), columns.data(), rows, cols, n_in});
+    EXPECT_TRUE(AllClose(std::vector<float>(back.begin(), back.begin() + rows * cols), p, 0, 0));
+    ExpectGuardIntact(back, static_cast<size_t>(rows) * cols);
+  }
+}
+
+// ---------------------------------------------------------------------- GEMMs
+// The descriptors the GPU will receive, executed by cblas, against naive loops
+// over the row-major meaning they claim.
+
+TEST(GemmArgsTest, LayerForwardIsXTimesWTransposed) {
+  for (int rows : {1, 3, 64, 257}) {
+    for (auto [in, out] : {std::pair{13, 7}, std::pair{128, 768}, std::pair{9, 1}}) {
+      const auto x = RandomFloats(static_cast<size_t>(rows) * in, rows + in);
+      const auto w = RandomFloats(static_cast<size_t>(out) * in, out);
+      for (float beta : {0.0f, 1.0f}) {
+        auto z = RandomFloats(static_cast<size_t>(rows) * out, 99);
+        std::vector<double> expected(z.size());
+        for (int r = 0; r < rows; ++r)
+          for (int o = 0; o < out; ++o) {
+            double acc = beta * z[r * out + o];
+            for (int i = 0; i < in; ++i) acc += double(x[r * in + i]) * w[o * in + i];
+            expected[r * out + o] = acc;
+          }
+        GemmCblas(LayerForward(rows, in, out, beta), w.data(), x.data(), z.data());
+        EXPECT_TRUE(AllClose(z, expected, 1e-4, 1e-4))
+            << "rows=" << rows << " in=" << in << " out=" << out << " beta=" << beta;
+      }
+    }
+  }
+}
+
+TEST(GemmArgsTest, LayerInputGradIsDzTimesW) {
+  for (int rows : {1, 3, 64, 257}) {
+    for (auto [in, out] : {std::pair{13, 7}, std::pair{768, 512}, std::pair{128, 1}}) {
+      const auto dz = RandomFloats(static_cast<size_t>(rows) * out, rows + out);
+      const auto w = RandomFloats(static_cast<size_t>(out) * in, in);
+      std::vector<float> dx(static_cast<size_t>(rows) * in, -7.0f);
+      std::vector<double> expected(dx.size());
+      for (int r = 0; r < rows; ++r)
+        for (int i = 0; i < in; ++i) {
+          double acc = 0;
+          for (int o = 0; o < out; ++o) acc += double(dz[r * out + o]) * w[o * in + i];
+          expected[r * in + i] = acc;
+        }
+      GemmCblas(LayerInputGrad(rows, in, out), w.data(), dz.data(), dx.data());
+      EXPECT_TRUE(AllClose(dx, expected, 1e-4, 1e-4))
+          << "rows=" << rows << " in=" << in << " out=" << out;
+    }
+  }
+}
+
+TEST(GemmArgsTest, BuildersSpellTheColumnMajorArguments) {
+  // The exact arguments STYLE.md gives for dX = dZ W.
+  const GemmArgs g = LayerInputGrad(/*rows=*/5, /*in=*/128, /*out=*/768);
+  EXPECT_EQ(g.trans_a, GemmOp::kNoTrans);
+  EXPECT_EQ(g.trans_b, GemmOp::kNoTrans);
+  EXPECT_EQ(g.m, 128);
+  EXPECT_EQ(g.n, 5);
+  EXPECT_EQ(g.k, 768);
+  EXPECT_EQ(g.lda, 128);
+  EXPECT_EQ(g.ldb, 768);
+  EXPECT_EQ(g.ldc, 128);
+  const GemmArgs f = LayerForward(5, 128, 768);
+  EXPECT_EQ(f.trans_a, GemmOp::kTrans);
+  EXPECT_EQ(f.m, 768);
+  EXPECT_EQ(f.n, 5);
+  EXPECT_EQ(f.k, 128);
+  EXPECT_EQ(f.lda, 128);
+  EXPECT_EQ(f.ldb, 128);
+  EXPECT_EQ(f.ldc, 768);
+}
+
+// ------------------------------------------------------------- CPU backend
+
+class CpuBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mlp_ = nio::testing::RandomMlp({10, 32, 24, 16, 1}, 42);
+    movable_ = {1, 2, 4, 7, 8};
+  }
+  std::unique_ptr<Backend> Make(int max_rows, int threads = 2) {
+    BackendOptions o;
+    o.max_rows = max_rows;
+    o.threads = threads;
+    auto b = CreateCpuBackend(mlp_, movable_, o);
+    EXPECT_TRUE(b.ok()) << b.status();
+    return std::move(b).value();
+  }
+  MlpWeights mlp_;
+  std::vector<int> movable_;
+};
+
+TEST_F(CpuBackendTest, PredictMatchesDoubleForward) {
+  auto backend = Make(16);
+  const int rows = 300;  // more than the slots: Predict chunks
+  const auto x = RandomFloats(static_cast<size_t>(rows) * 10, 5, -2, 2);
+  std::vector<float> out(rows);
+  ASSERT_TRUE(backend->Predict(x.data(), rows, out.data()).ok());
+  std::vector<double> expected(rows);
+  for (int r = 0; r < rows; ++r)
+    expected[r] = nio::testing::ForwardDouble(
+        mlp_, std::vector<double>(x.begin() + r * 10, x.begin() + (r + 1) * 10));
+  EXPECT_TRUE(AllClose(out, expected, 1e-4, 1e-4));
+}
+
+TEST_F(CpuBackendTest, InputGradientMatchesCentralFiniteDifferences) {
+  const int rows = 37;
+  auto backend = Make(64);
+  const auto x = RandomFloats(static_cast<size_t>(rows) * 10, 8, -2, 2);
+  std::vector<float> grad(rows * movable_.size());
+  ASSERT_TRUE(backend->InputGradient(x.data(), rows, grad.data()).ok());
+  std::vector<double> fd(grad.size());
+  const double eps = 1e-5;
+  for (int r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < movable_.size(); ++c) {
+      std::vector<double> xp(x.begin() + r * 10, x.begin() + (r + 1) * 10), xm = xp;
+      xp[movable_[c]] += eps;
+      xm[movable_[c]] -= eps;
+      fd[r * movable_.size() + c] =
+          (nio::testing::ForwardDouble(mlp_, xp) - nio::testing::ForwardDouble(mlp_, xm)) / (2 * eps);
+    }
+  }
+  EXPECT_TRUE(AllClose(grad, fd, 1e-4, 1e-3));
+}
+
+TEST_F(CpuBackendTest, StepRecordsPredictionAndMovesOnlyMaskedColumns) {
+  auto backend = Make(8);
+  const int rows = 3, k = static_cast<int>(movable_.size());
+  const auto x = RandomFloats(rows * 10, 9);
+  std::vector<uint8_t> mask(rows * k, 1);
+  mask[1] = 0;  // row 0 keeps column 1 fixed
+  std::vector<float> lo(rows * k, -3), hi(rows * k, 3), lr(rows, 0.05f), lambda(rows, 0.1f);
+  ASSERT_TRUE(backend->LoadRows(0, NioRows{rows, x.data(), mask.data(), lo.data(), hi.data(),
+                                           lr.data(), lambda.data()}).ok());
+  ASSERT_TRUE(backend->Step(rows).ok());
+  std::vector<float> p(rows * k), pred(rows);
+  ASSERT_TRUE(backend->ReadRows(0, rows, p.data(), pred.data()).ok());
+  for (int r = 0; r < rows; ++r) {
+    EXPECT_NEAR(pred[r], nio::testing::ForwardDouble(
+                             mlp_, std::vector<double>(x.begin() + r * 10, x.begin() + (r + 1) * 10)),
+                1e-4);
+    for (int c = 0; c < k; ++c) {
+      const float p0 = x[r * 10 + movable_[c]];
+      if (mask[r * k + c]) {
+        // First Adam step: |dp| = lr (up to eps) unless the gradient is 0.
+        EXPECT_NEAR(std::fabs(p[r * k + c] - p0), 0.05f, 1e-4) << r << "," << c;
+      } else {
+        EXPECT_EQ(p[r * k + c], p0);
+      }
+    }
+  }
+}
+
+TEST_F(CpuBackendTest, RejectsBadShapesAndRanges) {
+  MlpWeights broken = mlp_;
+  broken.layers[1].in = 31;
+  EXPECT_EQ(CreateCpuBackend(broken, movable_, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CreateCpuBackend(mlp_, {10}, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  BackendOptions zero;
+  zero.max_rows = 0;
+  EXPECT_FALSE(CreateCpuBackend(mlp_, movable_, zero).ok());
+  auto backend = Make(4);
+  EXPECT_EQ(backend->Step(5).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(backend->MoveRow(0, 4).code(), absl::StatusCode::kOutOfRange);
+}
+
+}  // namespace
+}  // namespace nio::kernels
