@@ -32,4 +32,16 @@ GemmArgs LayerInputGrad(int rows, int in, int out) {
   return g;
 }
 
+GemmSlice SliceM(const GemmArgs& args, int m_begin, int m_count) {
+  GemmSlice s;
+  s.args = args;
+  s.args.m = m_count;
+  // Row i of op(A) is row i of A, or column i of A when A is transposed.
+  s.a_offset = args.trans_a == GemmOp::kNoTrans
+                   ? m_begin
+                   : static_cast<long long>(m_begin) * args.lda;
+  s.c_offset = m_begin;
+  return s;
+}
+
 }  // namespace nio::kernels

@@ -38,6 +38,16 @@ GemmArgs LayerForward(int rows, int in, int out, float beta = 0.0f);
 // dz^T (out, rows), no transposes. Call as Gemm(args, a = w, b = dz, c = dx).
 GemmArgs LayerInputGrad(int rows, int in, int out);
 
+// A GEMM restricted to rows [m_begin, m_begin + m_count) of C (the feature
+// dimension of row-major data), with the element offsets into A and C: how
+// one product is split across cores when the batch is too small to split.
+struct GemmSlice {
+  GemmArgs args;
+  long long a_offset = 0;
+  long long c_offset = 0;
+};
+GemmSlice SliceM(const GemmArgs& args, int m_begin, int m_count);
+
 }  // namespace nio::kernels
 
 #endif  // NIO_KERNELS_GEMM_ARGS_H_

@@ -285,6 +285,35 @@ TEST(GemmArgsTest, BuildersSpellTheColumnMajorArguments) {
   EXPECT_EQ(f.ldc, 768);
 }
 
+TEST(GemmArgsTest, SlicesOfTheFeatureDimensionComposeTheWholeProduct) {
+  // How a single track's products are split across cores: the slices must
+  // write exactly the whole product, each element once.
+  for (int rows : {1, 5}) {
+    const int in = 37, out = 45;
+    const auto w = RandomFloats(static_cast<size_t>(out) * in, 1);
+    const auto x = RandomFloats(static_cast<size_t>(rows) * in, 2);
+    const auto dz = RandomFloats(static_cast<size_t>(rows) * out, 3);
+    std::vector<float> z_whole(rows * out), dx_whole(rows * in);
+    GemmCblas(LayerForward(rows, in, out), w.data(), x.data(), z_whole.data());
+    GemmCblas(LayerInputGrad(rows, in, out), w.data(), dz.data(), dx_whole.data());
+    for (int parts : {2, 3}) {
+      std::vector<float> z(rows * out, 1e9f), dx(rows * in, 1e9f);
+      for (int p = 0; p < parts; ++p) {
+        const int per = (out + parts - 1) / parts;
+        const int b = std::min(out, p * per), e = std::min(out, b + per);
+        const GemmSlice f = SliceM(LayerForward(rows, in, out), b, e - b);
+        GemmCblas(f.args, w.data() + f.a_offset, x.data(), z.data() + f.c_offset);
+        const int per_in = (in + parts - 1) / parts;
+        const int bi = std::min(in, p * per_in), ei = std::min(in, bi + per_in);
+        const GemmSlice g = SliceM(LayerInputGrad(rows, in, out), bi, ei - bi);
+        GemmCblas(g.args, w.data() + g.a_offset, dz.data(), dx.data() + g.c_offset);
+      }
+      EXPECT_TRUE(AllClose(z, z_whole, 1e-5, 1e-5)) << "rows=" << rows << " parts=" << parts;
+      EXPECT_TRUE(AllClose(dx, dx_whole, 1e-5, 1e-5)) << "rows=" << rows << " parts=" << parts;
+    }
+  }
+}
+
 // ------------------------------------------------------------- CPU backend
 
 class CpuBackendTest : public ::testing::Test {
@@ -319,7 +348,8 @@ TEST_F(CpuBackendTest, PredictMatchesDoubleForward) {
 }
 
 TEST_F(CpuBackendTest, InputGradientMatchesCentralFiniteDifferences) {
-  const int rows = 37;
+  // 37 rows run as row chunks; 1 row runs split across the cores.
+  for (int rows : {37, 1}) {
   auto backend = Make(64);
   const auto x = RandomFloats(static_cast<size_t>(rows) * 10, 8, -2, 2);
   std::vector<float> grad(rows * movable_.size());
@@ -335,7 +365,8 @@ TEST_F(CpuBackendTest, InputGradientMatchesCentralFiniteDifferences) {
           (nio::testing::ForwardDouble(mlp_, xp) - nio::testing::ForwardDouble(mlp_, xm)) / (2 * eps);
     }
   }
-  EXPECT_TRUE(AllClose(grad, fd, 1e-4, 1e-3));
+  EXPECT_TRUE(AllClose(grad, fd, 1e-4, 1e-3)) << rows << " rows";
+  }
 }
 
 TEST_F(CpuBackendTest, StepRecordsPredictionAndMovesOnlyMaskedColumns) {

@@ -165,11 +165,9 @@ class CpuBackend final : public Backend {
       return absl::OutOfRangeError(absl::StrCat("Step: ", rows, " rows, ",
                                                 max_rows_, " slots"));
     }
-    const int chunk = ChunkRows(rows);
-    const int chunks = (rows + chunk - 1) / chunk;
-    pool_.ParallelFor(chunks, [&](int task, int worker) {
-      const int first = task * chunk;
-      StepChunk(first, std::min(chunk, rows - first), scratch_[worker]);
+    ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
+      ForwardBackwardChunk(first, n, parts, s);
+      UpdateRows(first, n);
     });
     return absl::OkStatus();
   }
@@ -189,20 +187,14 @@ class CpuBackend final : public Backend {
 
   absl::Status Predict(const float* x, int rows, float* out) override {
     if (rows <= 0) return absl::OkStatus();
-    const int chunk = ChunkRows(rows);
-    const int chunks = (rows + chunk - 1) / chunk;
-    pool_.ParallelFor(chunks, [&](int task, int worker) {
-      const int first = task * chunk;
-      const int n = std::min(chunk, rows - first);
+    ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
       const DenseLayer& l0 = mlp_.layers.front();
-      ChunkScratch& s = scratch_[worker];
-      GemmCblas(LayerForward(n, l0.in, l0.out),
-                l0.weight.data(), x + static_cast<size_t>(first) * l0.in,
-                s.act[0].data());
-      BiasActivation(s.act[0].data(), l0.bias.data(), n, l0.out, 0,
-                     mlp_.layers.size() > 1);
-      const float* out_layer = ForwardFromLayer(1, n, s);
-      std::copy_n(out_layer, n, out + first);
+      ForParts(parts, [&](int part) {
+        LayerForwardPart(0, l0.weight.data(), x + static_cast<size_t>(first) * l0.in,
+                         l0.in, l0.bias.data(), 0, n, s, part, parts);
+      });
+      const float* f = ForwardFromLayer(1, n, parts, s);
+      std::copy_n(f, n, out + first);
     });
     return absl::OkStatus();
   }
@@ -218,61 +210,102 @@ class CpuBackend final : public Backend {
     NioRows load{rows, x, mask.data(), bound.data(), bound.data(), rate.data(),
                  rate.data()};
     NIO_RETURN_IF_ERROR(LoadRows(0, load));
-    const int chunk = ChunkRows(rows);
-    const int chunks = (rows + chunk - 1) / chunk;
-    pool_.ParallelFor(chunks, [&](int task, int worker) {
-      const int first = task * chunk;
-      ForwardBackwardChunk(first, std::min(chunk, rows - first), scratch_[worker]);
+    ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
+      ForwardBackwardChunk(first, n, parts, s);
     });
     std::copy_n(df_dp_.begin(), rows * k, df_dx);
     return absl::OkStatus();
   }
 
  private:
-  int ChunkRows(int rows) const {
-    const int per_worker = (rows + pool_.Workers() - 1) / pool_.Workers();
-    return std::clamp(per_worker, 1, kMaxChunkRows);
+  // Splits rows into chunks that run in parallel, one per worker task. When
+  // the rows make a single chunk (one track, say) and there are several
+  // workers, the chunk instead runs with every product split into `parts`
+  // slices of its feature dimension, one per worker.
+  // fn(first_row, rows, parts, scratch).
+  template <class Fn>
+  void ForEachChunk(int rows, Fn fn) {
+    const int workers = pool_.Workers();
+    const int chunk = std::clamp((rows + workers - 1) / workers, 1, kMaxChunkRows);
+    const int chunks = (rows + chunk - 1) / chunk;
+    if (chunks == 1) {
+      fn(0, rows, workers, scratch_[0]);
+      return;
+    }
+    pool_.ParallelFor(chunks, [&](int task, int worker) {
+      const int first = task * chunk;
+      fn(first, std::min(chunk, rows - first), 1, scratch_[worker]);
+    });
   }
 
-  // z (rows, cols) <- act(z + bias), bias a row (stride 0) or a matrix.
-  static void BiasActivation(float* z, const float* bias, int rows, int cols,
-                             int bias_row_stride, bool relu) {
+  // Runs fn(part) for every part, on the pool when there is more than one.
+  template <class Fn>
+  void ForParts(int parts, Fn fn) {
+    if (parts == 1) {
+      fn(0);
+      return;
+    }
+    pool_.ParallelFor(parts, [&](int part, int) { fn(part); });
+  }
+
+  // The [begin, end) share of `width` features for one part, on 16-float
+  // (cache line) boundaries.
+  static std::pair<int, int> PartRange(int width, int part, int parts) {
+    const int per = ((width + parts - 1) / parts + 15) / 16 * 16;
+    const int begin = std::min(width, part * per);
+    return {begin, std::min(width, begin + per)};
+  }
+
+  // One part of layer l's forward for `rows` rows: z = act(x w^T + bias) on
+  // the part's output columns. x: (rows, in); z = s.act[l]: (rows, out);
+  // bias: a row (stride 0) or (rows, out) (stride out).
+  void LayerForwardPart(size_t l, const float* w, const float* x, int in,
+                        const float* bias, int bias_row_stride, int rows,
+                        ChunkScratch& s, int part, int parts) {
+    const int out = mlp_.layers[l].out;
+    const auto [begin, end] = PartRange(out, part, parts);
+    if (begin >= end) return;
+    const GemmSlice slice = SliceM(LayerForward(rows, in, out), begin, end - begin);
+    float* z = s.act[l].data();
+    GemmCblas(slice.args, w + slice.a_offset, x, z + slice.c_offset);
+    const bool relu = l + 1 < mlp_.layers.size();
     for (int r = 0; r < rows; ++r) {
-      float* zr = z + static_cast<size_t>(r) * cols;
+      float* zr = z + static_cast<size_t>(r) * out;
       const float* br = bias + static_cast<size_t>(r) * bias_row_stride;
       if (relu) {
-        for (int c = 0; c < cols; ++c) zr[c] = Relu(zr[c] + br[c]);
+        for (int c = begin; c < end; ++c) zr[c] = Relu(zr[c] + br[c]);
       } else {
-        for (int c = 0; c < cols; ++c) zr[c] = zr[c] + br[c];
+        for (int c = begin; c < end; ++c) zr[c] = zr[c] + br[c];
       }
     }
   }
 
   // Runs layers [first_layer, L) on s.act[first_layer - 1]; returns the
   // output (rows) column.
-  const float* ForwardFromLayer(size_t first_layer, int rows, ChunkScratch& s) {
+  const float* ForwardFromLayer(size_t first_layer, int rows, int parts,
+                                ChunkScratch& s) {
     for (size_t l = first_layer; l < mlp_.layers.size(); ++l) {
       const DenseLayer& layer = mlp_.layers[l];
-      GemmCblas(LayerForward(rows, layer.in, layer.out), layer.weight.data(),
-                s.act[l - 1].data(), s.act[l].data());
-      BiasActivation(s.act[l].data(), layer.bias.data(), rows, layer.out, 0,
-                     l + 1 < mlp_.layers.size());
+      ForParts(l + 1 < mlp_.layers.size() ? parts : 1, [&](int part) {
+        LayerForwardPart(l, layer.weight.data(), s.act[l - 1].data(), layer.in,
+                         layer.bias.data(), 0, rows, s, part, parts);
+      });
     }
     return s.act.back().data();
   }
 
   // Forward and backward of slots [first, first + rows): records each row's
   // prediction and writes df/dp of the movable columns into df_dp_.
-  void ForwardBackwardChunk(int first, int rows, ChunkScratch& s) {
+  void ForwardBackwardChunk(int first, int rows, int parts, ChunkScratch& s) {
     const size_t num_layers = mlp_.layers.size();
     const float* p = p_.data() + static_cast<size_t>(first) * k_cols_;
     // Forward: Z1 = P W1[:, movable]^T + fixed, then the remaining layers.
-    GemmCblas(LayerForward(rows, k_cols_, h1_), w1_movable_.data(), p,
-              s.act[0].data());
-    BiasActivation(s.act[0].data(),
-                   fixed_.data() + static_cast<size_t>(first) * h1_, rows, h1_,
-                   h1_, num_layers > 1);
-    const float* f = ForwardFromLayer(1, rows, s);
+    ForParts(parts, [&](int part) {
+      LayerForwardPart(0, w1_movable_.data(), p, k_cols_,
+                       fixed_.data() + static_cast<size_t>(first) * h1_, h1_,
+                       rows, s, part, parts);
+    });
+    const float* f = ForwardFromLayer(1, rows, parts, s);
     std::copy_n(f, rows, prediction_.begin() + first);
 
     // Backward from df/df = 1 through the layers to the movable inputs.
@@ -281,12 +314,22 @@ class CpuBackend final : public Backend {
     for (size_t l = num_layers; l-- > 1;) {
       const DenseLayer& layer = mlp_.layers[l];
       const float* upstream = (l == num_layers - 1) ? s.ones.data() : grad;
-      GemmCblas(LayerInputGrad(rows, layer.in, layer.out), layer.weight.data(),
-                upstream, next);
-      // The input of layer l is act[l-1], a ReLU output.
-      const float* h = s.act[l - 1].data();
-      const size_t n = static_cast<size_t>(rows) * layer.in;
-      for (size_t i = 0; i < n; ++i) next[i] = ReluBackward(next[i], h[i]);
+      ForParts(parts, [&](int part) {
+        const auto [begin, end] = PartRange(layer.in, part, parts);
+        if (begin >= end) return;
+        const GemmSlice slice =
+            SliceM(LayerInputGrad(rows, layer.in, layer.out), begin, end - begin);
+        GemmCblas(slice.args, layer.weight.data() + slice.a_offset, upstream,
+                  next + slice.c_offset);
+        // The input of layer l is act[l-1], a ReLU output.
+        const float* h = s.act[l - 1].data();
+        for (int r = 0; r < rows; ++r) {
+          const size_t base = static_cast<size_t>(r) * layer.in;
+          for (int c = begin; c < end; ++c) {
+            next[base + c] = ReluBackward(next[base + c], h[base + c]);
+          }
+        }
+      });
       std::swap(grad, next);
     }
     float* df_dp = df_dp_.data() + static_cast<size_t>(first) * k_cols_;
@@ -294,9 +337,9 @@ class CpuBackend final : public Backend {
               num_layers == 1 ? s.ones.data() : grad, df_dp);
   }
 
-  void StepChunk(int first, int rows, ChunkScratch& s) {
-    ForwardBackwardChunk(first, rows, s);
-    // Fused update: proximity gradient + Adam + clamp, per movable element.
+  // Fused update of rows [first, first + rows): proximity gradient + Adam +
+  // clamp, per movable element.
+  void UpdateRows(int first, int rows) {
     for (int r = first; r < first + rows; ++r) {
       const int t = ++step_[r];
       const size_t base = static_cast<size_t>(r) * k_cols_;

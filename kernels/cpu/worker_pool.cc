@@ -1,8 +1,22 @@
 #include "kernels/cpu/worker_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NIO_CPU_RELAX() _mm_pause()
+#else
+#define NIO_CPU_RELAX() std::this_thread::yield()
+#endif
 
 namespace nio::kernels {
+namespace {
+
+// How long an idle worker spins before it sleeps.
+constexpr auto kSpinFor = std::chrono::microseconds(200);
+
+}  // namespace
 
 WorkerPool::WorkerPool(int workers) : workers_(std::max(1, workers)) {
   for (int w = 1; w < workers_; ++w) {
@@ -13,9 +27,9 @@ WorkerPool::WorkerPool(int workers) : workers_(std::max(1, workers)) {
 WorkerPool::~WorkerPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true);
   }
-  start_cv_.notify_all();
+  wake_cv_.notify_all();
   for (std::thread& t : threads_) t.join();
 }
 
@@ -32,35 +46,41 @@ void WorkerPool::ParallelFor(int tasks, const std::function<void(int, int)>& fn)
     for (int t = 0; t < tasks; ++t) fn(t, 0);
     return;
   }
-  {
+  fn_ = &fn;
+  tasks_ = tasks;
+  next_task_.store(0, std::memory_order_relaxed);
+  busy_.store(static_cast<int>(threads_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1);  // seq_cst: pairs with sleepers_ (Dekker)
+  if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    fn_ = &fn;
-    tasks_ = tasks;
-    next_task_.store(0);
-    busy_ = static_cast<int>(threads_.size());
-    ++generation_;
+    wake_cv_.notify_all();
   }
-  start_cv_.notify_all();
   RunTasks(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [this] { return busy_ == 0; });
+  while (busy_.load(std::memory_order_acquire) > 0) NIO_CPU_RELAX();
   fn_ = nullptr;
 }
 
 void WorkerPool::WorkerLoop(int worker) {
-  long long seen = 0;
+  uint64_t seen = 0;
   while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+    // Spin briefly for the next loop, then sleep until one is published.
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
+    int spins = 0;
+    while (generation_.load(std::memory_order_acquire) == seen && !stop_.load()) {
+      NIO_CPU_RELAX();
+      if (++spins % 256 == 0 && std::chrono::steady_clock::now() > spin_until) {
+        std::unique_lock<std::mutex> lock(mu_);
+        sleepers_.fetch_add(1);
+        wake_cv_.wait(lock, [&] {
+          return stop_.load() || generation_.load() != seen;
+        });
+        sleepers_.fetch_sub(1);
+      }
     }
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
     RunTasks(worker);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--busy_ == 0) done_cv_.notify_one();
-    }
+    busy_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

@@ -1,10 +1,16 @@
 // A fixed set of worker threads that run one parallel loop at a time. The
 // caller of ParallelFor works too (as worker 0), so a pool of 1 has no threads.
+//
+// Workers spin for a short while after each loop before they sleep: the NIO
+// step issues several short loops back to back (one per layer when a single
+// track is split across cores), and a condition-variable wake-up per loop
+// would cost more than the loop itself.
 #ifndef NIO_KERNELS_CPU_WORKER_POOL_H_
 #define NIO_KERNELS_CPU_WORKER_POOL_H_
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -32,17 +38,21 @@ class WorkerPool {
 
   const int workers_;
   std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::condition_variable start_cv_;
-  std::condition_variable done_cv_;
-  // Guarded by mu_.
-  long long generation_ = 0;
-  int busy_ = 0;
-  bool stop_ = false;
-  // The loop being run; valid while busy_ > 0 or the caller runs tasks.
-  const std::function<void(int, int)>* fn_ = nullptr;
-  int tasks_ = 0;
+
+  // A new loop is published by bumping generation_; workers that see it run
+  // tasks and decrement busy_.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> busy_{0};
   std::atomic<int> next_task_{0};
+  std::atomic<bool> stop_{false};
+  const std::function<void(int, int)>* fn_ = nullptr;  // valid during a loop
+  int tasks_ = 0;
+
+  // Sleeping workers wait here; sleepers_ counts them so the caller only
+  // takes the mutex when someone needs waking.
+  std::mutex mu_;
+  std::condition_variable wake_cv_;
+  std::atomic<int> sleepers_{0};
 };
 
 }  // namespace nio::kernels

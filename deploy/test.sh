@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The project's test command: installs the Debian packages, configures, builds
+# (CUDA code included when nvcc is there), runs every ctest, then rebuilds the
+# parser tests under AddressSanitizer/UBSan and runs them.
+#   deploy/test.sh            # from the repository root
+# Env: BUILD_DIR (default build), JOBS (default nproc), NIO_SKIP_ASAN=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bash deploy/install_deps.sh
+
+build=${BUILD_DIR:-build}
+jobs=${JOBS:-$(nproc)}
+# nvcc lives in /usr/local/cuda/bin; CMake finds it there when it is not on PATH.
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export CUDACXX=/usr/local/cuda/bin/nvcc
+fi
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$build" -j "$jobs"
+(cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 900)
+
+if [ "${NIO_SKIP_ASAN:-0}" != 1 ]; then
+  # Loader, featurizer and kernel-body tests under ASan/UBSan: a corrupt model
+  # file or an out-of-bounds body must fail cleanly, never read past a buffer.
+  cmake -S . -B "$build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNIO_SANITIZE=ON \
+    -DNIO_ENABLE_CUDA=OFF -DNIO_BUILD_BENCH=OFF
+  cmake --build "$build-asan" -j "$jobs" --target models_test kernels_test
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$build-asan/tests/models_test"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$build-asan/tests/kernels_test"
+fi
+echo "deploy/test.sh: all tests passed"
