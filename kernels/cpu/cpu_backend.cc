@@ -27,7 +27,7 @@
 namespace nio::kernels {
 namespace {
 
-constexpr int kMaxChunkRows = 128;
+constexpr int kMaxChunkRows = 256;
 
 // Per-worker scratch for one chunk.
 struct ChunkScratch {
