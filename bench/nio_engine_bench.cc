@@ -21,6 +21,7 @@
 #include "models/track_json.h"
 #include "nlohmann/json.hpp"
 #include "service/optimizer.h"
+#include "service/usage.h"
 
 ABSL_FLAG(std::string, model_dir, "", "model directory (default: the bundled model)");
 ABSL_FLAG(std::string, tracks, "", "tracks JSON; their options are ignored (defaults used)");
@@ -38,6 +39,7 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 }
 
 int Run(int argc, char** argv) {
+  nio::SetHelpToListFlagsOf("nio_engine_bench.cc");
   absl::SetProgramUsageMessage(
       "Measures the NIO engine's tracks/s per batch size and single-track latency.\n"
       "Usage: nio_engine_bench --tracks tracks.json [--model_dir DIR] [--batches 1,64]");
@@ -108,7 +110,7 @@ int Run(int argc, char** argv) {
       if (total > 60) break;
     }
     std::sort(rates.begin(), rates.end());
-    nlohmann::json line = {{"engine", (*opt)->backend().Describe()},
+    nlohmann::json line = {{"engine", (*opt)->BackendDescription()},
                            {"batch", b},
                            {"steps", absl::GetFlag(FLAGS_steps)},
                            {"runs", rates.size()},

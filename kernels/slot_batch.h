@@ -37,6 +37,8 @@ class SlotBatch {
   explicit SlotBatch(Backend* backend);
 
   int Active() const { return static_cast<int>(slots_.size()); }
+  // The active slots, by row.
+  const std::vector<SlotInfo>& Slots() const { return slots_; }
   int Free() const { return backend_->MaxRows() - Active(); }
 
   // Admits rows.count tracks (rows.count <= Free()); tickets and steps_wanted

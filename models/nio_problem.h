@@ -88,6 +88,12 @@ struct NioResult {
   std::vector<FeatureChange> changes;  // the features that moved, model order
 };
 
+// How one track's optimization ended.
+struct TrackOutcome {
+  absl::Status status;  // OK, or why the track has no result
+  NioResult result;     // valid when status is OK
+};
+
 // The three inputs whose predictions a result needs, row after row:
 // x0, x(p) and x(clamp(p)), each (n_in). p: (K) the loop's final features.
 std::vector<float> ResultInputs(const Featurizer& featurizer,

@@ -1,8 +1,9 @@
 // Optimizer: the in-process NIO API. Takes raw tracks with per-track options,
-// runs them through one continuous batch on a backend, and returns one outcome
-// per track (a bad track fails alone). Also the plain prediction path.
+// runs them through the same step-level scheduler the server uses (its own
+// instance, its own backend), and returns one outcome per track (a bad track
+// fails alone). Also the plain prediction path.
 //
-// Thread-compatible: one call at a time (the server's scheduler serializes).
+// Thread-safe; calls from several threads share the batch.
 #ifndef NIO_SERVICE_OPTIMIZER_H_
 #define NIO_SERVICE_OPTIMIZER_H_
 
@@ -11,11 +12,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "kernels/backend.h"
 #include "kernels/backend_factory.h"
 #include "models/featurizer.h"
 #include "models/model.h"
 #include "models/nio_problem.h"
+#include "service/scheduler.h"
 
 namespace nio::service {
 
@@ -27,12 +28,8 @@ struct OptimizerOptions {
   int threads = 0;
 };
 
+using models::TrackOutcome;
 using models::TrackRequest;
-
-struct TrackOutcome {
-  absl::Status status;        // per track: INVALID_ARGUMENT names the field
-  models::NioResult result;   // valid when status is OK
-};
 
 class Optimizer {
  public:
@@ -40,25 +37,22 @@ class Optimizer {
   static absl::StatusOr<std::unique_ptr<Optimizer>> Create(
       const models::Model& model, const OptimizerOptions& options);
 
-  // Every track gets exactly what it would get alone.
+  // Every track gets exactly what it would get alone. Blocks until all are
+  // done; outcomes in request order.
   std::vector<TrackOutcome> Optimize(const std::vector<TrackRequest>& requests);
 
   // f(x) per track.
   std::vector<absl::StatusOr<double>> Predict(
       const std::vector<models::RawTrack>& tracks);
 
-  const kernels::Backend& backend() const { return *backend_; }
-  const std::string& backend_log_line() const { return backend_log_line_; }
-  const models::Featurizer& featurizer() const { return featurizer_; }
+  std::string BackendDescription() const { return scheduler_->BackendDescription(); }
+  const std::string& backend_log_line() const { return scheduler_->BackendLogLine(); }
+  const models::Featurizer& featurizer() const { return scheduler_->featurizer(); }
 
  private:
-  Optimizer(const models::Model& model, std::unique_ptr<kernels::Backend> backend,
-            std::string log_line);
-
-  const models::Model& model_;
-  models::Featurizer featurizer_;
-  std::unique_ptr<kernels::Backend> backend_;
-  std::string backend_log_line_;
+  explicit Optimizer(std::unique_ptr<Scheduler> scheduler)
+      : scheduler_(std::move(scheduler)) {}
+  std::unique_ptr<Scheduler> scheduler_;
 };
 
 }  // namespace nio::service

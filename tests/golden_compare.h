@@ -23,7 +23,7 @@ namespace nio::testing {
 // by 1e-6, so float rounding decides them) are held to ill_atol instead and
 // listed. Returns how many tracks were compared at atol.
 inline int ExpectMatchesGolden(const models::Featurizer& featurizer,
-                               const std::vector<service::TrackOutcome>& outcomes,
+                               const std::vector<models::TrackOutcome>& outcomes,
                                const nlohmann::json& golden, double atol,
                                double ill_atol = 0.5) {
   const auto& gt = golden.at("tracks");

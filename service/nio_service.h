@@ -1,0 +1,47 @@
+// NioService: the gRPC service (callback API). It only translates: requests
+// become scheduler jobs through the call reactors, results become responses,
+// statuses are mapped by status_util.h. No math and no locking here.
+#ifndef NIO_SERVICE_NIO_SERVICE_H_
+#define NIO_SERVICE_NIO_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "models/model.h"
+#include "nio/v1/nio.grpc.pb.h"
+#include "service/scheduler.h"
+
+namespace nio::service {
+
+struct NioServiceOptions {
+  // OptimizeStream stops reading while this many of a stream's tracks are in
+  // flight.
+  int stream_window = 4096;
+};
+
+class NioService final : public nio::v1::Nio::CallbackService {
+ public:
+  // model and scheduler: not owned, must outlive the service.
+  NioService(const models::Model& model, Scheduler* scheduler,
+             const NioServiceOptions& options = {});
+
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
+                                     const nio::v1::GetModelRequest* request,
+                                     nio::v1::ModelInfo* response) override;
+  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
+                                    const nio::v1::PredictRequest* request,
+                                    nio::v1::PredictResponse* response) override;
+  grpc::ServerUnaryReactor* Optimize(grpc::CallbackServerContext* context,
+                                     const nio::v1::OptimizeRequest* request,
+                                     nio::v1::OptimizeResponse* response) override;
+  grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest, nio::v1::OptimizeStreamResponse>*
+  OptimizeStream(grpc::CallbackServerContext* context) override;
+
+ private:
+  const models::Model& model_;
+  Scheduler* scheduler_;
+  const NioServiceOptions options_;
+};
+
+}  // namespace nio::service
+
+#endif  // NIO_SERVICE_NIO_SERVICE_H_

@@ -1,0 +1,79 @@
+#include "service/optimize_call.h"
+
+#include <chrono>
+#include <unordered_set>
+
+#include "service/proto_convert.h"
+#include "service/request_builder.h"
+#include "service/status_util.h"
+
+namespace nio::service {
+
+Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
+  const auto deadline = context->deadline();
+  const auto now = std::chrono::system_clock::now();
+  if (deadline - now > std::chrono::hours(24 * 365)) return Clock::time_point::max();
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(deadline - now);
+}
+
+OptimizeCall::OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* context,
+                           const nio::v1::OptimizeRequest* request,
+                           nio::v1::OptimizeResponse* response)
+    : response_(response),
+      control_(std::make_shared<CallControl>()),
+      state_(std::make_shared<State>()) {
+  control_->deadline = SteadyDeadline(context);
+  std::unordered_set<std::string> ids;
+  auto built = BuildTracks(scheduler->featurizer(), request->tracks(), request->options(), &ids);
+  if (!built.ok()) {
+    Finish(ToGrpcStatus(built.status()));
+    return;
+  }
+  if (absl::Status all = AllFailed(*built); !all.ok()) {
+    Finish(ToGrpcStatus(all));
+    return;
+  }
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < built->size(); ++i) {
+    BuiltTrack& b = (*built)[i];
+    nio::v1::TrackResult* r = response_->add_results();
+    r->set_id(b.id);
+    if (!b.problem.ok()) {
+      SetTrackStatus(b.problem.status(), r->mutable_status());
+      continue;
+    }
+    Job job;
+    job.problem = std::move(*b.problem);
+    job.control = control_;
+    const int index = static_cast<int>(i);
+    job.on_done = [this, index](TrackOutcome outcome) { TrackDone(index, std::move(outcome)); };
+    jobs.push_back(std::move(job));
+  }
+  state_->remaining = static_cast<int>(jobs.size());
+  if (absl::Status s = scheduler->Submit(std::move(jobs)); !s.ok()) {
+    response_->clear_results();
+    Finish(ToGrpcStatus(s));
+  }
+}
+
+void OptimizeCall::OnCancel() { control_->cancelled.store(true); }
+
+void OptimizeCall::TrackDone(int index, TrackOutcome outcome) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  nio::v1::TrackResult* r = response_->mutable_results(index);
+  if (outcome.status.ok()) {
+    ToProto(outcome.result, r);
+  } else {
+    SetTrackStatus(outcome.status, r->mutable_status());
+  }
+  const absl::StatusCode code = outcome.status.code();
+  if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kDeadlineExceeded ||
+      code == absl::StatusCode::kUnavailable) {
+    state_->ended_by = outcome.status;  // the call as a whole ends this way
+  }
+  if (--state_->remaining > 0 || state_->finished) return;
+  state_->finished = true;
+  Finish(ToGrpcStatus(state_->ended_by));
+}
+
+}  // namespace nio::service

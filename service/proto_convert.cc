@@ -1,0 +1,129 @@
+#include "service/proto_convert.h"
+
+#include <map>
+
+namespace nio::service {
+
+models::RawTrack FromProto(const nio::v1::Track& track) {
+  models::RawTrack t;
+  t.id = track.id();
+  t.genre = track.genre();
+  // Sorted, so messages naming the same features behave the same.
+  const std::map<std::string, double> sorted(track.features().begin(), track.features().end());
+  for (const auto& [name, value] : sorted) t.features.emplace_back(name, value);
+  return t;
+}
+
+void ToProto(const models::RawTrack& track, nio::v1::Track* out) {
+  out->set_id(track.id);
+  out->set_genre(track.genre);
+  for (const auto& [name, value] : track.features) (*out->mutable_features())[name] = value;
+}
+
+models::NioOptions FromProto(const nio::v1::OptimizeOptions& options) {
+  models::NioOptions o;
+  if (options.has_steps()) o.steps = options.steps();
+  if (options.has_lr()) o.lr = options.lr();
+  if (options.has_lambda()) o.lambda = options.lambda();
+  if (options.mode() == nio::v1::MODE_REFERENCE) o.mode = models::NioMode::kReference;
+  if (options.mode() == nio::v1::MODE_PROJECTED) o.mode = models::NioMode::kProjected;
+  o.mutable_features.assign(options.mutable_features().begin(), options.mutable_features().end());
+  for (const auto& [name, b] : options.bounds()) {
+    models::FeatureBounds bounds;
+    if (b.has_min()) bounds.min = b.min();
+    if (b.has_max()) bounds.max = b.max();
+    if (b.has_max_delta()) bounds.max_delta = b.max_delta();
+    o.bounds[name] = bounds;
+  }
+  return o;
+}
+
+void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out) {
+  if (options.steps) out->set_steps(*options.steps);
+  if (options.lr) out->set_lr(*options.lr);
+  if (options.lambda) out->set_lambda(*options.lambda);
+  if (options.mode) {
+    out->set_mode(*options.mode == models::NioMode::kProjected ? nio::v1::MODE_PROJECTED
+                                                               : nio::v1::MODE_REFERENCE);
+  }
+  for (const auto& f : options.mutable_features) out->add_mutable_features(f);
+  for (const auto& [name, b] : options.bounds) {
+    nio::v1::FeatureBounds& pb = (*out->mutable_bounds())[name];
+    if (b.min) pb.set_min(*b.min);
+    if (b.max) pb.set_max(*b.max);
+    if (b.max_delta) pb.set_max_delta(*b.max_delta);
+  }
+}
+
+void ToProto(const models::NioResult& result, nio::v1::TrackResult* out) {
+  out->set_id(result.id);
+  out->mutable_status()->set_code(0);
+  out->set_prediction_before(result.prediction_before);
+  out->set_prediction_raw(result.prediction_raw);
+  out->set_prediction_after(result.prediction_after);
+  out->set_delta(result.delta);
+  out->set_steps_run(result.steps_run);
+  for (const models::FeatureChange& c : result.changes) {
+    nio::v1::FeatureChange* pc = out->add_changes();
+    pc->set_name(c.name);
+    pc->set_original(c.original);
+    pc->set_optimized(c.optimized);
+    pc->set_delta(c.delta);
+    pc->set_unclamped(c.unclamped);
+  }
+}
+
+models::NioResult FromProto(const nio::v1::TrackResult& result) {
+  models::NioResult r;
+  r.id = result.id();
+  r.prediction_before = result.prediction_before();
+  r.prediction_raw = result.prediction_raw();
+  r.prediction_after = result.prediction_after();
+  r.delta = result.delta();
+  r.steps_run = result.steps_run();
+  for (const auto& c : result.changes()) {
+    r.changes.push_back({c.name(), c.original(), c.optimized(), c.delta(), c.unclamped()});
+  }
+  return r;
+}
+
+void ToProto(const models::ModelSpec& spec, const std::string& backend, int max_batch,
+             nio::v1::ModelInfo* out) {
+  out->set_name(spec.name);
+  out->set_version(spec.version);
+  out->set_description(spec.description);
+  out->set_backend(backend);
+  out->set_output_name(spec.output_name);
+  out->set_max_batch(max_batch);
+  for (const models::FeatureSpec& f : spec.features) {
+    if (f.kind == models::FeatureKind::kOneHot) continue;  // named by genre
+    nio::v1::FeatureInfo* pf = out->add_features();
+    pf->set_name(f.name);
+    pf->set_kind(models::FeatureKindName(f.kind));
+    pf->set_mean(f.mean);
+    pf->set_scale(f.scale);
+    pf->set_range_min(f.range_min);
+    pf->set_range_max(f.range_max);
+    pf->set_mutable_by_default(f.mutable_by_default);
+    pf->set_description(f.description);
+  }
+  for (const std::string& g : spec.categorical.values) out->add_genres(g);
+  for (const models::Preset& p : spec.presets) {
+    nio::v1::Preset* pp = out->add_presets();
+    pp->set_name(p.name);
+    pp->set_label(p.label);
+    pp->set_description(p.description);
+    ToProto(models::RawTrack{p.name, p.features, p.genre}, pp->mutable_track());
+  }
+  nio::v1::OptimizeOptions* d = out->mutable_default_options();
+  d->set_steps(spec.defaults.steps);
+  d->set_lr(spec.defaults.lr);
+  d->set_lambda(spec.defaults.lambda);
+  d->set_mode(spec.defaults.mode == models::NioMode::kProjected ? nio::v1::MODE_PROJECTED
+                                                                : nio::v1::MODE_REFERENCE);
+  for (const models::FeatureSpec& f : spec.features) {
+    if (f.mutable_by_default) d->add_mutable_features(f.name);
+  }
+}
+
+}  // namespace nio::service

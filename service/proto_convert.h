@@ -1,0 +1,30 @@
+// Conversions between the wire types (nio.v1) and the internal structs.
+// Shared by the server and the client library; no validation beyond shape
+// (values are checked against the model by models/).
+#ifndef NIO_SERVICE_PROTO_CONVERT_H_
+#define NIO_SERVICE_PROTO_CONVERT_H_
+
+#include <string>
+
+#include "models/model_spec.h"
+#include "models/nio_problem.h"
+#include "nio/v1/nio.pb.h"
+
+namespace nio::service {
+
+models::RawTrack FromProto(const nio::v1::Track& track);
+void ToProto(const models::RawTrack& track, nio::v1::Track* out);
+
+models::NioOptions FromProto(const nio::v1::OptimizeOptions& options);
+void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out);
+
+void ToProto(const models::NioResult& result, nio::v1::TrackResult* out);
+models::NioResult FromProto(const nio::v1::TrackResult& result);
+
+// The model description for GetModel.
+void ToProto(const models::ModelSpec& spec, const std::string& backend,
+             int max_batch, nio::v1::ModelInfo* out);
+
+}  // namespace nio::service
+
+#endif  // NIO_SERVICE_PROTO_CONVERT_H_

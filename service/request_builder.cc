@@ -1,0 +1,48 @@
+#include "service/request_builder.h"
+
+#include "absl/strings/str_cat.h"
+#include "service/proto_convert.h"
+
+namespace nio::service {
+
+absl::StatusOr<std::vector<BuiltTrack>> BuildTracks(
+    const models::Featurizer& featurizer,
+    const google::protobuf::RepeatedPtrField<nio::v1::Track>& tracks,
+    const nio::v1::OptimizeOptions& options,
+    std::unordered_set<std::string>* seen_ids) {
+  if (tracks.empty()) {
+    return absl::InvalidArgumentError("tracks: the request has no tracks");
+  }
+  if (options.progress_every() < 0) {
+    return absl::InvalidArgumentError("options.progress_every: must be >= 0");
+  }
+  std::unordered_set<std::string> in_request;
+  for (int i = 0; i < tracks.size(); ++i) {
+    const std::string& id = tracks[i].id();
+    if (id.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tracks[", i, "].id: missing (every track needs an id)"));
+    }
+    if (!in_request.insert(id).second || seen_ids->count(id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tracks[", i, "].id: duplicate id '", id, "'"));
+    }
+  }
+  const models::NioOptions nio_options = FromProto(options);
+  std::vector<BuiltTrack> built;
+  built.reserve(tracks.size());
+  for (const nio::v1::Track& t : tracks) {
+    seen_ids->insert(t.id());
+    built.push_back({t.id(), models::BuildNioProblem(featurizer, FromProto(t), nio_options)});
+  }
+  return built;
+}
+
+absl::Status AllFailed(const std::vector<BuiltTrack>& built) {
+  for (const BuiltTrack& b : built) {
+    if (b.problem.ok()) return absl::OkStatus();
+  }
+  return built.empty() ? absl::InvalidArgumentError("no tracks") : built.front().problem.status();
+}
+
+}  // namespace nio::service

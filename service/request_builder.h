@@ -1,0 +1,41 @@
+// Turns the tracks and options of one request (or one stream message) into
+// NIO problems, checking what is wrong with the request as a whole apart
+// from what is wrong with single tracks.
+#ifndef NIO_SERVICE_REQUEST_BUILDER_H_
+#define NIO_SERVICE_REQUEST_BUILDER_H_
+
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/repeated_field.h"
+#include "models/featurizer.h"
+#include "models/nio_problem.h"
+#include "nio/v1/nio.pb.h"
+
+namespace nio::service {
+
+// One track of a request: its id and its problem, or why it cannot run
+// (INVALID_ARGUMENT naming the track and field).
+struct BuiltTrack {
+  std::string id;
+  absl::StatusOr<models::NioProblem> problem;
+};
+
+// INVALID_ARGUMENT for the request as a whole: no tracks, a track without an
+// id, an id repeated in the request or already in `seen_ids` (the ids of the
+// stream so far; new ids are added). Otherwise one BuiltTrack per track.
+absl::StatusOr<std::vector<BuiltTrack>> BuildTracks(
+    const models::Featurizer& featurizer,
+    const google::protobuf::RepeatedPtrField<nio::v1::Track>& tracks,
+    const nio::v1::OptimizeOptions& options,
+    std::unordered_set<std::string>* seen_ids);
+
+// The first error when every track failed, else OK: a request whose tracks
+// are all invalid is an invalid request.
+absl::Status AllFailed(const std::vector<BuiltTrack>& built);
+
+}  // namespace nio::service
+
+#endif  // NIO_SERVICE_REQUEST_BUILDER_H_

@@ -1,0 +1,64 @@
+// NioServer: the model, its scheduler and the gRPC server around NioService,
+// with the grpc.health.v1 health service and server reflection. Used by the
+// nio-server main and, in-process, by tests.
+#ifndef NIO_SERVICE_SERVER_H_
+#define NIO_SERVICE_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "models/model.h"
+#include "service/nio_service.h"
+#include "service/scheduler.h"
+
+namespace nio::service {
+
+struct ServerOptions {
+  std::string model_dir;                  // empty: the bundled model
+  std::string listen = "127.0.0.1:50051";  // port 0 picks a free port
+  SchedulerOptions scheduler;
+  NioServiceOptions service;
+};
+
+class NioServer {
+ public:
+  // Loads the model, starts the scheduler and listens. INVALID_ARGUMENT /
+  // NOT_FOUND for a bad model, FAILED_PRECONDITION for --backend cuda without
+  // a device, UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<NioServer>> Start(const ServerOptions& options);
+  ~NioServer();
+
+  // The bound port (useful with port 0).
+  int port() const { return port_; }
+  std::string address() const;
+  // The one start-up line: model, version, backend, threads, address.
+  const std::string& start_line() const { return start_line_; }
+  Scheduler& scheduler() { return *scheduler_; }
+  const models::Model& model() const { return *model_; }
+
+  // Drains: health goes NOT_SERVING, new calls are refused, in-flight calls
+  // get until `timeout` to finish, then are cancelled. Idempotent.
+  void Shutdown(std::chrono::milliseconds timeout);
+  // Blocks until Shutdown completes.
+  void Wait();
+
+ private:
+  NioServer() = default;
+
+  std::unique_ptr<models::Model> model_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<NioService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string host_;
+  int port_ = 0;
+  std::string start_line_;
+  bool shut_down_ = false;
+};
+
+}  // namespace nio::service
+
+#endif  // NIO_SERVICE_SERVER_H_

@@ -1,0 +1,88 @@
+// nio-server: serves NIO for one model over gRPC. See --help.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "kernels/backend_factory.h"
+#include "service/log.h"
+#include "service/server.h"
+#include "service/usage.h"
+
+ABSL_FLAG(std::string, model_dir, "",
+          "model directory (model.json + weights.safetensors); default: the bundled model, "
+          "or $NIO_MODEL_DIR");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "address to listen on (host:port; port 0 = any)");
+ABSL_FLAG(std::string, backend, "auto",
+          "compute backend: auto (CUDA when a device is usable, else CPU), cpu, or cuda "
+          "(fails without a device)");
+ABSL_FLAG(int, max_batch, 1024, "active track slots sharing every step");
+ABSL_FLAG(int, max_queue, 100000, "tracks waiting for a slot; beyond it calls get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, threads, 0, "CPU backend threads (0 = all cores)");
+ABSL_FLAG(int, stream_window, 4096, "OptimizeStream: tracks in flight per stream before it stops reading");
+ABSL_FLAG(double, drain_timeout_s, 30, "on SIGTERM/SIGINT: seconds in-flight calls get to finish");
+
+namespace {
+
+int Run(int argc, char** argv) {
+  nio::SetHelpToListFlagsOf("server_main.cc");
+  absl::SetProgramUsageMessage(
+      "Serves Neural Input Optimization for one model over gRPC (nio.v1.Nio, with\n"
+      "grpc.health.v1 health and server reflection).\n"
+      "  nio-server [--model_dir DIR] [--listen 127.0.0.1:50051] [--backend auto|cpu|cuda]\n"
+      "Exit codes: 0 after a clean drain (SIGTERM/SIGINT), 1 bad flags, 2 cannot load the\n"
+      "model or start the backend, 3 cannot listen.");
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto choice = nio::kernels::ParseBackendChoice(absl::GetFlag(FLAGS_backend));
+  if (!choice.ok()) {
+    std::cerr << "nio-server: --backend: " << choice.status().message() << "\n";
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_max_batch) <= 0 || absl::GetFlag(FLAGS_max_queue) < 0 ||
+      absl::GetFlag(FLAGS_threads) < 0 || absl::GetFlag(FLAGS_stream_window) <= 0) {
+    std::cerr << "nio-server: --max_batch and --stream_window must be > 0, --max_queue and "
+                 "--threads >= 0\n";
+    return 1;
+  }
+  nio::service::ServerOptions options;
+  options.model_dir = absl::GetFlag(FLAGS_model_dir);
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.scheduler.backend = *choice;
+  options.scheduler.max_batch = absl::GetFlag(FLAGS_max_batch);
+  options.scheduler.max_queue = absl::GetFlag(FLAGS_max_queue);
+  options.scheduler.threads = absl::GetFlag(FLAGS_threads);
+  options.service.stream_window = absl::GetFlag(FLAGS_stream_window);
+  auto server = nio::service::NioServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "nio-server: " << server.status() << "\n";
+    return server.status().code() == absl::StatusCode::kUnavailable ? 3 : 2;
+  }
+  NIO_LOG(INFO) << (*server)->start_line();
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  const double drain = absl::GetFlag(FLAGS_drain_timeout_s);
+  NIO_LOG(INFO) << "received signal " << signal << ": draining (up to " << drain << " s)";
+  (*server)->Shutdown(std::chrono::milliseconds(static_cast<int64_t>(drain * 1000)));
+  const auto stats = (*server)->scheduler().Stats();
+  NIO_LOG(INFO) << "stopped: " << stats.completed << " tracks completed, " << stats.cancelled
+                << " cancelled, " << stats.deadline_exceeded << " past deadline, "
+                << stats.steps << " steps";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Run(argc, argv); }

@@ -1,0 +1,29 @@
+// absl's --help lists only flags of files named like the program; our mains
+// are thin and their flags live in *_main.cc, so say so explicitly.
+#ifndef NIO_SERVICE_USAGE_H_
+#define NIO_SERVICE_USAGE_H_
+
+#include <string>
+
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+
+namespace nio {
+
+// Makes --help list the flags defined in files whose path contains
+// `main_file` (e.g. "server_main.cc").
+inline void SetHelpToListFlagsOf(const char* main_file) {
+  static std::string file;
+  file = main_file;
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view path) {
+    return absl::StrContains(path, file);
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+}
+
+}  // namespace nio
+
+#endif  // NIO_SERVICE_USAGE_H_

@@ -1,0 +1,398 @@
+// The gRPC service in-process on a loopback port, through the generated stub:
+// results equal the engine's, concurrency, deadlines and cancellation, queue
+// overflow and malformed requests.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "models/model.h"
+#include "models/track_json.h"
+#include "nio/v1/nio.grpc.pb.h"
+#include "service/optimizer.h"
+#include "service/proto_convert.h"
+#include "service/server.h"
+#include "tests/test_util.h"
+
+namespace nio::service {
+namespace {
+
+using nio::testing::ReadFile;
+using nio::testing::TestDataDir;
+
+std::vector<TrackRequest> TinyTracks() {
+  return models::ParseTracksJson(ReadFile(TestDataDir() + "/tiny_tracks.json"), "tiny").value();
+}
+
+std::unique_ptr<NioServer> StartServer(int max_batch = 64, int max_queue = 100000) {
+  ServerOptions o;
+  o.model_dir = TestDataDir() + "/tiny_model";
+  o.listen = "127.0.0.1:0";
+  o.scheduler.backend = kernels::BackendChoice::kCpu;
+  o.scheduler.max_batch = max_batch;
+  o.scheduler.max_queue = max_queue;
+  o.scheduler.threads = 2;
+  auto s = NioServer::Start(o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return std::move(s).value();
+}
+
+std::unique_ptr<nio::v1::Nio::Stub> Connect(const NioServer& server) {
+  return nio::v1::Nio::NewStub(
+      grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
+}
+
+// What the in-process engine gives each track alone.
+std::map<std::string, models::NioResult> EngineResults(const std::vector<TrackRequest>& requests) {
+  auto model = models::LoadModel(TestDataDir() + "/tiny_model").value();
+  OptimizerOptions o;
+  o.backend = kernels::BackendChoice::kCpu;
+  o.max_batch = 1;
+  auto opt = Optimizer::Create(model, o).value();
+  std::map<std::string, models::NioResult> out;
+  for (const auto& r : requests) {
+    auto outcome = opt->Optimize({r});
+    EXPECT_TRUE(outcome[0].status.ok()) << outcome[0].status;
+    out[r.track.id] = outcome[0].result;
+  }
+  return out;
+}
+
+void ExpectSameResult(const nio::v1::TrackResult& got, const models::NioResult& want,
+                      double tol = 1e-4) {
+  ASSERT_EQ(got.status().code(), 0) << got.id() << ": " << got.status().message();
+  EXPECT_EQ(got.id(), want.id);
+  EXPECT_NEAR(got.prediction_before(), want.prediction_before, tol) << got.id();
+  EXPECT_NEAR(got.prediction_raw(), want.prediction_raw, tol) << got.id();
+  EXPECT_NEAR(got.prediction_after(), want.prediction_after, tol) << got.id();
+  EXPECT_EQ(got.steps_run(), want.steps_run);
+  ASSERT_EQ(got.changes_size(), static_cast<int>(want.changes.size())) << got.id();
+  for (int c = 0; c < got.changes_size(); ++c) {
+    EXPECT_EQ(got.changes(c).name(), want.changes[c].name);
+    EXPECT_NEAR(got.changes(c).optimized(), want.changes[c].optimized,
+                tol * std::max(1.0, std::fabs(want.changes[c].optimized)))
+        << got.id() << " " << want.changes[c].name;
+  }
+}
+
+nio::v1::OptimizeRequest RequestOf(const std::vector<TrackRequest>& tracks) {
+  nio::v1::OptimizeRequest req;
+  for (const auto& t : tracks) ToProto(t.track, req.add_tracks());
+  if (!tracks.empty()) ToProto(tracks[0].options, req.mutable_options());
+  return req;
+}
+
+// Tracks without per-track options (a unary request has one set of options).
+std::vector<TrackRequest> DefaultOptionTracks(size_t n) {
+  std::vector<TrackRequest> out;
+  for (auto t : TinyTracks()) {
+    t.options = {};
+    out.push_back(t);
+    if (out.size() == n) break;
+  }
+  return out;
+}
+
+TEST(ServiceTest, GetModelDescribesTheModel) {
+  auto server = StartServer();
+  auto stub = Connect(*server);
+  grpc::ClientContext ctx;
+  nio::v1::ModelInfo info;
+  ASSERT_TRUE(stub->GetModel(&ctx, {}, &info).ok());
+  EXPECT_EQ(info.name(), "tiny-random");
+  EXPECT_EQ(info.genres_size(), 5);
+  EXPECT_EQ(info.features_size(), 9);  // one-hot columns are named by genre
+  EXPECT_EQ(info.default_options().steps(), 300);
+  EXPECT_NE(info.backend().find("cpu"), std::string::npos);
+  EXPECT_GT(info.presets_size(), 0);
+}
+
+TEST(ServiceTest, PredictOptimizeAndStreamEqualTheEngine) {
+  auto server = StartServer(8);
+  auto stub = Connect(*server);
+  const auto tracks = DefaultOptionTracks(20);
+  const auto want = EngineResults(tracks);
+
+  {  // Predict
+    nio::v1::PredictRequest req;
+    for (const auto& t : tracks) ToProto(t.track, req.add_tracks());
+    nio::v1::PredictResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Predict(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.predictions_size(), 20);
+    for (const auto& p : resp.predictions()) {
+      EXPECT_NEAR(p.prediction(), want.at(p.id()).prediction_before, 1e-4);
+    }
+  }
+  {  // Optimize
+    nio::v1::OptimizeResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Optimize(&ctx, RequestOf(tracks), &resp).ok());
+    ASSERT_EQ(resp.results_size(), 20);
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(resp.results(i).id(), tracks[i].track.id);  // request order
+      ExpectSameResult(resp.results(i), want.at(resp.results(i).id()));
+    }
+  }
+  {  // OptimizeStream, several messages, with progress events
+    grpc::ClientContext ctx;
+    auto stream = stub->OptimizeStream(&ctx);
+    for (int m = 0; m < 4; ++m) {
+      nio::v1::OptimizeStreamRequest req;
+      for (int i = m * 5; i < m * 5 + 5; ++i) ToProto(tracks[i].track, req.add_tracks());
+      req.mutable_options()->set_progress_every(100);
+      ASSERT_TRUE(stream->Write(req));
+    }
+    stream->WritesDone();
+    nio::v1::OptimizeStreamResponse resp;
+    std::map<std::string, int> results, progress;
+    while (stream->Read(&resp)) {
+      if (resp.has_result()) {
+        results[resp.result().id()]++;
+        ExpectSameResult(resp.result(), want.at(resp.result().id()));
+      } else {
+        progress[resp.progress().id()]++;
+        EXPECT_EQ(resp.progress().step() % 100, 0);
+      }
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+    EXPECT_EQ(results.size(), 20u);
+    for (const auto& [id, n] : results) EXPECT_EQ(n, 1) << id;
+    for (const auto& [id, n] : progress) EXPECT_EQ(n, 3) << id;  // steps 100, 200, 300
+  }
+}
+
+TEST(ServiceTest, SixtyFourConcurrentClientsEachGetTheirOwnResults) {
+  auto server = StartServer(32);
+  const auto all = TinyTracks();
+  // Each client: a slice of tracks, its own options (steps, lr, mode).
+  struct Client {
+    std::vector<TrackRequest> tracks;
+    bool stream;
+  };
+  std::vector<Client> clients(64);
+  std::vector<TrackRequest> expected_inputs;
+  for (int c = 0; c < 64; ++c) {
+    const int size = 1 + (c * 7) % 9;
+    models::NioOptions opts;
+    opts.steps = 20 + (c * 13) % 90;
+    opts.lr = 0.02 + 0.01 * (c % 4);
+    if (c % 3 == 0) opts.mode = models::NioMode::kProjected;
+    for (int i = 0; i < size; ++i) {
+      TrackRequest r = all[(c * 5 + i) % all.size()];
+      r.track.id = "c" + std::to_string(c) + "-" + std::to_string(i);
+      r.options = opts;
+      clients[c].tracks.push_back(r);
+      expected_inputs.push_back(r);
+    }
+    clients[c].stream = c % 2 == 1;
+  }
+  const auto want = EngineResults(expected_inputs);
+  std::atomic<int> failures{0};
+  std::mutex mu;
+  std::map<std::string, int> answered;
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 64; ++c) {
+    threads.emplace_back([&, c] {
+      auto stub = Connect(*server);
+      std::vector<nio::v1::TrackResult> got;
+      grpc::ClientContext ctx;
+      if (!clients[c].stream) {
+        nio::v1::OptimizeResponse resp;
+        if (!stub->Optimize(&ctx, RequestOf(clients[c].tracks), &resp).ok()) failures++;
+        got.assign(resp.results().begin(), resp.results().end());
+      } else {
+        auto stream = stub->OptimizeStream(&ctx);
+        for (const auto& t : clients[c].tracks) {
+          nio::v1::OptimizeStreamRequest req;
+          ToProto(t.track, req.add_tracks());
+          ToProto(t.options, req.mutable_options());
+          stream->Write(req);
+        }
+        stream->WritesDone();
+        nio::v1::OptimizeStreamResponse resp;
+        while (stream->Read(&resp)) got.push_back(resp.result());
+        if (!stream->Finish().ok()) failures++;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& r : got) {
+        answered[r.id()]++;
+        ExpectSameResult(r, want.at(r.id()), 1e-3);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(answered.size(), expected_inputs.size());
+  for (const auto& [id, n] : answered) EXPECT_EQ(n, 1) << id;
+}
+
+TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
+  auto server = StartServer(4);
+  auto stub = Connect(*server);
+  auto tracks = DefaultOptionTracks(6);
+  auto request = RequestOf(tracks);
+  request.mutable_options()->set_steps(100000);  // would run for a long time
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    nio::v1::OptimizeResponse resp;
+    const grpc::Status s = stub->Optimize(&ctx, request, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  auto wait_idle = [&] {
+    for (int i = 0; i < 200 && server->scheduler().Stats().active + server->scheduler().Stats().queued > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  wait_idle();
+  auto stats = server->scheduler().Stats();
+  EXPECT_EQ(stats.deadline_exceeded, 6);
+  EXPECT_EQ(stats.active, 0);
+  {
+    grpc::ClientContext ctx;
+    nio::v1::OptimizeResponse resp;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      ctx.TryCancel();
+    });
+    const grpc::Status s = stub->Optimize(&ctx, request, &resp);
+    canceller.join();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
+  }
+  wait_idle();
+  stats = server->scheduler().Stats();
+  EXPECT_EQ(stats.cancelled, 6);
+  EXPECT_EQ(stats.active, 0);
+  // A stream whose client cancels frees its slots too.
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub->OptimizeStream(&ctx);
+    nio::v1::OptimizeStreamRequest req;
+    *req.mutable_tracks() = request.tracks();
+    *req.mutable_options() = request.options();
+    stream->Write(req);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ctx.TryCancel();
+    stream->Finish();
+  }
+  wait_idle();
+  EXPECT_EQ(server->scheduler().Stats().cancelled, 12);
+  // And the server still answers.
+  grpc::ClientContext ctx;
+  nio::v1::OptimizeResponse resp;
+  auto small = RequestOf(DefaultOptionTracks(1));
+  small.mutable_options()->set_steps(10);
+  EXPECT_TRUE(stub->Optimize(&ctx, small, &resp).ok());
+}
+
+TEST(ServiceTest, QueueOverflowIsResourceExhaustedAndTheServerKeepsServing) {
+  auto server = StartServer(/*max_batch=*/2, /*max_queue=*/5);
+  auto stub = Connect(*server);
+  auto big = RequestOf(DefaultOptionTracks(12));
+  big.mutable_options()->set_steps(10);
+  grpc::ClientContext ctx;
+  nio::v1::OptimizeResponse resp;
+  const grpc::Status s = stub->Optimize(&ctx, big, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_NE(s.error_message().find("max_queue"), std::string::npos);
+  EXPECT_EQ(server->scheduler().Stats().rejected_queue_full, 12);
+  grpc::ClientContext ctx2;
+  auto small = RequestOf(DefaultOptionTracks(3));
+  small.mutable_options()->set_steps(10);
+  EXPECT_TRUE(stub->Optimize(&ctx2, small, &resp).ok());
+  EXPECT_EQ(resp.results_size(), 3);
+}
+
+TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
+  auto server = StartServer();
+  auto stub = Connect(*server);
+  auto base = [] {
+    nio::v1::OptimizeRequest r;
+    auto* t = r.add_tracks();
+    t->set_id("bad-1");
+    t->set_genre("pop");
+    (*t->mutable_features())["energy"] = 0.5;
+    return r;
+  };
+  struct Case {
+    std::string name;
+    std::function<void(nio::v1::OptimizeRequest&)> edit;
+    std::vector<std::string> fragments;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<Case> cases = {
+      {"empty", [](auto& r) { r.clear_tracks(); }, {"tracks", "no tracks"}},
+      {"nan", [&](auto& r) { (*r.mutable_tracks(0)->mutable_features())["tempo"] = nan; }, {"bad-1", "'tempo'", "finite"}},
+      {"inf", [&](auto& r) { (*r.mutable_tracks(0)->mutable_features())["loudness"] = inf; }, {"'loudness'", "finite"}},
+      {"unknown feature", [](auto& r) { (*r.mutable_tracks(0)->mutable_features())["speed"] = 1; }, {"bad-1", "'speed'", "unknown feature"}},
+      {"unknown genre", [](auto& r) { r.mutable_tracks(0)->set_genre("polka"); }, {"bad-1", "track_genre", "polka"}},
+      {"no genre", [](auto& r) { r.mutable_tracks(0)->clear_genre(); }, {"track_genre", "missing"}},
+      {"steps 0", [](auto& r) { r.mutable_options()->set_steps(0); }, {"options.steps"}},
+      {"steps negative", [](auto& r) { r.mutable_options()->set_steps(-5); }, {"options.steps"}},
+      {"steps huge", [](auto& r) { r.mutable_options()->set_steps(2000000000); }, {"options.steps"}},
+      {"lr 0", [](auto& r) { r.mutable_options()->set_lr(0); }, {"options.lr"}},
+      {"lr negative", [](auto& r) { r.mutable_options()->set_lr(-0.1); }, {"options.lr"}},
+      {"lr nan", [&](auto& r) { r.mutable_options()->set_lr(nan); }, {"options.lr"}},
+      {"lambda negative", [](auto& r) { r.mutable_options()->set_lambda(-1); }, {"options.lambda"}},
+      {"duplicate ids", [](auto& r) { *r.add_tracks() = r.tracks(0); }, {"tracks[1].id", "duplicate"}},
+      {"missing id", [](auto& r) { r.mutable_tracks(0)->clear_id(); }, {"tracks[0].id", "missing"}},
+      {"bounds min > max", [](auto& r) {
+         auto& b = (*r.mutable_options()->mutable_bounds())["tempo"];
+         b.set_min(150);
+         b.set_max(90);
+       }, {"options.bounds[tempo]", "min"}},
+      {"bounds unknown feature", [](auto& r) {
+         (*r.mutable_options()->mutable_bounds())["speed"].set_min(1);
+       }, {"options.bounds[speed]"}},
+      {"unknown mutable feature", [](auto& r) { r.mutable_options()->add_mutable_features("speed"); }, {"options.mutable_features", "speed"}},
+      {"one-hot mutable", [](auto& r) { r.mutable_options()->add_mutable_features("track_genre_pop"); }, {"one-hot"}},
+  };
+  for (const auto& c : cases) {
+    auto req = base();
+    c.edit(req);
+    grpc::ClientContext ctx;
+    nio::v1::OptimizeResponse resp;
+    const grpc::Status s = stub->Optimize(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.name << ": " << s.error_message();
+    for (const auto& f : c.fragments) {
+      EXPECT_NE(s.error_message().find(f), std::string::npos)
+          << c.name << ": '" << f << "' not in '" << s.error_message() << "'";
+    }
+  }
+  // One bad track among good ones fails alone.
+  auto mixed = base();
+  auto* good = mixed.add_tracks();
+  good->set_id("good");
+  good->set_genre("edm");
+  (*mixed.mutable_tracks(0)->mutable_features())["speed"] = 1;
+  mixed.mutable_options()->set_steps(10);
+  grpc::ClientContext ctx;
+  nio::v1::OptimizeResponse resp;
+  ASSERT_TRUE(stub->Optimize(&ctx, mixed, &resp).ok());
+  EXPECT_EQ(resp.results(0).status().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(resp.results(0).status().message().find("speed"), std::string::npos);
+  EXPECT_EQ(resp.results(1).status().code(), 0);
+  EXPECT_EQ(resp.results(1).steps_run(), 10);
+  // The stream answers a bad track with its own error and goes on.
+  grpc::ClientContext sctx;
+  auto stream = stub->OptimizeStream(&sctx);
+  nio::v1::OptimizeStreamRequest sreq;
+  *sreq.mutable_tracks() = mixed.tracks();
+  *sreq.mutable_options() = mixed.options();
+  stream->Write(sreq);
+  stream->WritesDone();
+  nio::v1::OptimizeStreamResponse sresp;
+  std::map<std::string, int> codes;
+  while (stream->Read(&sresp)) codes[sresp.result().id()] = sresp.result().status().code();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(codes["bad-1"], static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(codes["good"], 0);
+}
+
+}  // namespace
+}  // namespace nio::service
