@@ -42,7 +42,7 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(const ServerOptions&
 std::string NioServer::address() const { return absl::StrCat(host_, ":", port_); }
 
 void NioServer::Shutdown(std::chrono::milliseconds timeout) {
-  if (shut_down_) return;
+  if (shut_down_ || !server_) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
   const auto deadline = std::chrono::system_clock::now() + timeout;
@@ -52,7 +52,9 @@ void NioServer::Shutdown(std::chrono::milliseconds timeout) {
   scheduler_->Stop(Clock::now());
 }
 
-void NioServer::Wait() { server_->Wait(); }
+void NioServer::Wait() {
+  if (server_) server_->Wait();
+}
 
 NioServer::~NioServer() { Shutdown(std::chrono::milliseconds(0)); }
 

@@ -56,7 +56,12 @@ void WorkerPool::ParallelFor(int tasks, const std::function<void(int, int)>& fn)
     wake_cv_.notify_all();
   }
   RunTasks(0);
-  while (busy_.load(std::memory_order_acquire) > 0) NIO_CPU_RELAX();
+  // Spin (the loop is short), but yield now and then: when the machine is
+  // oversubscribed the worker we wait for may need this very core.
+  for (int spins = 1; busy_.load(std::memory_order_acquire) > 0; ++spins) {
+    NIO_CPU_RELAX();
+    if (spins % 1024 == 0) std::this_thread::yield();
+  }
   fn_ = nullptr;
 }
 
@@ -68,7 +73,8 @@ void WorkerPool::WorkerLoop(int worker) {
     int spins = 0;
     while (generation_.load(std::memory_order_acquire) == seen && !stop_.load()) {
       NIO_CPU_RELAX();
-      if (++spins % 256 == 0 && std::chrono::steady_clock::now() > spin_until) {
+      if (++spins % 1024 == 0) std::this_thread::yield();
+      if (spins % 256 == 0 && std::chrono::steady_clock::now() > spin_until) {
         std::unique_lock<std::mutex> lock(mu_);
         sleepers_.fetch_add(1);
         wake_cv_.wait(lock, [&] {
