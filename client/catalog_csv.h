@@ -1,0 +1,51 @@
+// Reads a catalog in the Spotify tracks CSV layout: a header naming
+// track_id, the audio features and track_genre (other columns, like the
+// unnamed index, artists or popularity, are ignored). Each data row becomes
+// a track or an error with its line number; a bad row never stops the read.
+#ifndef NIO_CLIENT_CATALOG_CSV_H_
+#define NIO_CLIENT_CATALOG_CSV_H_
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/featurizer.h"
+
+namespace nio::client {
+
+struct CatalogRow {
+  int64_t line = 0;     // 1-based line number in the file
+  int64_t ordinal = 0;  // 0-based index among data rows (for --shard)
+  absl::StatusOr<models::RawTrack> track;
+};
+
+class CatalogReader {
+ public:
+  // feature_names: the model's feature names; columns with these names are
+  // read, others ignored. NOT_FOUND / INVALID_ARGUMENT (no track_id or
+  // track_genre column) on open.
+  static absl::StatusOr<std::unique_ptr<CatalogReader>> Open(
+      const std::string& path, std::vector<std::string> feature_names);
+
+  // The next data row; false at the end of the file.
+  bool Next(CatalogRow* row);
+
+ private:
+  CatalogReader() = default;
+  std::ifstream in_;
+  std::string path_;
+  size_t header_size_ = 0;
+  int id_column_ = -1;
+  int genre_column_ = -1;
+  std::vector<std::pair<int, std::string>> feature_columns_;  // (column, name)
+  int64_t line_ = 1;
+  int64_t ordinal_ = 0;
+};
+
+// Splits one CSV line (RFC 4180 quotes, no embedded newlines).
+std::vector<std::string> SplitCsvLine(const std::string& line);
+
+}  // namespace nio::client
+
+#endif  // NIO_CLIENT_CATALOG_CSV_H_

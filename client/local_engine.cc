@@ -1,0 +1,62 @@
+#include "client/local_engine.h"
+
+#include <climits>
+
+#include "kernels/status_macros.h"
+
+namespace nio::client {
+
+absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Create(
+    const models::Model& model, const service::SchedulerOptions& options, int window) {
+  service::SchedulerOptions o = options;
+  o.max_queue = INT_MAX;  // the window bounds what is queued
+  NIO_ASSIGN_OR_RETURN(auto scheduler, service::Scheduler::Create(model, o));
+  return std::unique_ptr<LocalEngine>(new LocalEngine(std::move(scheduler), std::max(1, window)));
+}
+
+absl::Status LocalEngine::Start(std::function<void(EngineResult)> on_result) {
+  on_result_ = std::move(on_result);
+  return absl::OkStatus();
+}
+
+absl::Status LocalEngine::Send(const std::vector<models::RawTrack>& tracks,
+                               const models::NioOptions& options) {
+  std::vector<service::Job> jobs;
+  for (const models::RawTrack& t : tracks) {
+    auto problem = models::BuildNioProblem(scheduler_->featurizer(), t, options);
+    if (!problem.ok()) {
+      on_result_(EngineResult{t.id, {problem.status(), {}}});
+      continue;
+    }
+    service::Job job;
+    job.problem = std::move(*problem);
+    job.on_done = [this, id = t.id](models::TrackOutcome outcome) {
+      on_result_(EngineResult{id, std::move(outcome)});
+      std::lock_guard<std::mutex> lock(mu_);
+      --in_flight_;
+      cv_.notify_all();
+    };
+    jobs.push_back(std::move(job));
+  }
+  if (jobs.empty()) return absl::OkStatus();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] {
+      return in_flight_ + static_cast<int>(jobs.size()) <= window_ || in_flight_ == 0;
+    });
+    in_flight_ += static_cast<int>(jobs.size());
+  }
+  return scheduler_->Submit(std::move(jobs));
+}
+
+absl::Status LocalEngine::Finish() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return in_flight_ == 0; });
+  return absl::OkStatus();
+}
+
+std::string LocalEngine::Describe() const {
+  return "in-process " + scheduler_->BackendDescription();
+}
+
+}  // namespace nio::client

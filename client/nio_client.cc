@@ -1,0 +1,137 @@
+#include "client/nio_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "service/proto_convert.h"
+#include "service/status_util.h"
+
+namespace nio::client {
+
+using service::FromGrpcStatus;
+using service::FromTrackStatus;
+
+absl::StatusOr<std::unique_ptr<NioClient>> NioClient::Connect(
+    const std::string& address, std::chrono::milliseconds connect_timeout) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + connect_timeout)) {
+    return absl::UnavailableError(absl::StrCat(
+        "no NIO server answers at ", address, " (is nio-server running? --server sets the address)"));
+  }
+  return std::unique_ptr<NioClient>(new NioClient(address, std::move(channel)));
+}
+
+NioClient::NioClient(std::string address, std::shared_ptr<grpc::Channel> channel)
+    : address_(std::move(address)),
+      channel_(std::move(channel)),
+      stub_(nio::v1::Nio::NewStub(channel_)) {}
+
+absl::StatusOr<nio::v1::ModelInfo> NioClient::GetModel() {
+  grpc::ClientContext ctx;
+  nio::v1::ModelInfo info;
+  grpc::Status s = stub_->GetModel(&ctx, {}, &info);
+  if (!s.ok()) return FromGrpcStatus(s);
+  return info;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<double>>> NioClient::Predict(
+    const std::vector<models::RawTrack>& tracks) {
+  nio::v1::PredictRequest req;
+  for (const auto& t : tracks) service::ToProto(t, req.add_tracks());
+  grpc::ClientContext ctx;
+  nio::v1::PredictResponse resp;
+  grpc::Status s = stub_->Predict(&ctx, req, &resp);
+  if (!s.ok()) return FromGrpcStatus(s);
+  std::vector<absl::StatusOr<double>> out;
+  for (const auto& p : resp.predictions()) {
+    absl::Status st = FromTrackStatus(p.status());
+    out.push_back(st.ok() ? absl::StatusOr<double>(p.prediction()) : absl::StatusOr<double>(st));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<models::TrackOutcome>> NioClient::Optimize(
+    const std::vector<models::RawTrack>& tracks, const models::NioOptions& options,
+    std::chrono::milliseconds timeout) {
+  nio::v1::OptimizeRequest req;
+  for (const auto& t : tracks) service::ToProto(t, req.add_tracks());
+  service::ToProto(options, req.mutable_options());
+  grpc::ClientContext ctx;
+  if (timeout.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  nio::v1::OptimizeResponse resp;
+  grpc::Status s = stub_->Optimize(&ctx, req, &resp);
+  if (!s.ok()) return FromGrpcStatus(s);
+  std::vector<models::TrackOutcome> out;
+  for (const auto& r : resp.results()) {
+    models::TrackOutcome o;
+    o.status = FromTrackStatus(r.status());
+    if (o.status.ok()) o.result = service::FromProto(r);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+RemoteEngine::RemoteEngine(NioClient* client, int window)
+    : client_(client), window_(std::max(1, window)) {}
+
+RemoteEngine::~RemoteEngine() {
+  if (stream_ && !finished_) {
+    context_.TryCancel();
+    if (reader_.joinable()) reader_.join();
+    stream_->Finish();
+  }
+}
+
+absl::Status RemoteEngine::Start(std::function<void(EngineResult)> on_result) {
+  on_result_ = std::move(on_result);
+  stream_ = client_->stub()->OptimizeStream(&context_);
+  reader_ = std::thread([this] { ReadLoop(); });
+  return absl::OkStatus();
+}
+
+void RemoteEngine::ReadLoop() {
+  nio::v1::OptimizeStreamResponse resp;
+  while (stream_->Read(&resp)) {
+    if (!resp.has_result()) continue;
+    EngineResult r;
+    r.id = resp.result().id();
+    r.outcome.status = FromTrackStatus(resp.result().status());
+    if (r.outcome.status.ok()) r.outcome.result = service::FromProto(resp.result());
+    on_result_(std::move(r));
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+    cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  reader_done_ = true;
+  cv_.notify_all();
+}
+
+absl::Status RemoteEngine::Send(const std::vector<models::RawTrack>& tracks,
+                                const models::NioOptions& options) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] {
+      return reader_done_ || in_flight_ + static_cast<int>(tracks.size()) <= window_ ||
+             in_flight_ == 0;
+    });
+    if (reader_done_) return absl::UnavailableError("the stream ended early");
+    in_flight_ += static_cast<int>(tracks.size());
+  }
+  nio::v1::OptimizeStreamRequest req;
+  for (const auto& t : tracks) service::ToProto(t, req.add_tracks());
+  service::ToProto(options, req.mutable_options());
+  if (!stream_->Write(req)) return absl::UnavailableError("the stream broke while sending");
+  return absl::OkStatus();
+}
+
+absl::Status RemoteEngine::Finish() {
+  stream_->WritesDone();
+  reader_.join();
+  finished_ = true;
+  return FromGrpcStatus(stream_->Finish());
+}
+
+std::string RemoteEngine::Describe() const { return "server " + client_->address(); }
+
+}  // namespace nio::client

@@ -1,0 +1,476 @@
+// nio: the command-line client of the NIO service. Subcommands info,
+// predict, optimize, batch and bench; see `nio --help` and `nio <cmd> --help`.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/batch_job.h"
+#include "client/report.h"
+#include "client/result_writer.h"
+#include "client/session.h"
+#include "google/protobuf/util/json_util.h"
+#include "models/track_json.h"
+#include "absl/strings/str_join.h"
+
+namespace {
+
+using nio::client::Session;
+
+// Exit codes (documented in --help and client/README.md).
+enum ExitCode {
+  kOk = 0,
+  kUsage = 1,        // bad flags or arguments
+  kBadInput = 2,     // unreadable/invalid input, unknown preset, invalid track
+  kUnavailable = 3,  // no server answers (or the local model cannot load)
+  kFailed = 4,       // the server/engine failed the request
+  kPartial = 5,      // batch finished, but some rows or tracks failed
+};
+
+constexpr char kExitCodes[] =
+    "Exit codes: 0 ok; 1 usage error; 2 bad input (file, track, preset); 3 server\n"
+    "unreachable or model not loadable; 4 the request failed on the server/engine;\n"
+    "5 batch done but some rows or tracks failed.";
+
+int ExitFor(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kOk: return kOk;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied: return kBadInput;
+    case absl::StatusCode::kUnavailable: return kUnavailable;
+    default: return kFailed;
+  }
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "nio: " << s.message() << " [" << absl::StatusCodeToString(s.code()) << "]\n";
+  return ExitFor(s);
+}
+
+struct Common {
+  std::string server = std::getenv("NIO_SERVER") ? std::getenv("NIO_SERVER") : "127.0.0.1:50051";
+  bool local = false;
+  std::string model_dir;
+  std::string backend = "auto";
+  int max_batch = 1024;
+  int threads = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Session>> Open(const Common& c) {
+  if (!c.local) return Session::Remote(c.server);
+  auto choice = nio::kernels::ParseBackendChoice(c.backend);
+  if (!choice.ok()) return choice.status();
+  nio::client::LocalOptions o{c.model_dir, *choice, c.max_batch, c.threads};
+  auto s = Session::Local(o);
+  if (!s.ok() && s.status().code() == absl::StatusCode::kNotFound) {
+    return absl::UnavailableError(std::string(s.status().message()));
+  }
+  return s;
+}
+
+void AddCommon(CLI::App* cmd, Common* c, bool local_engine = true) {
+  cmd->add_option("--server", c->server, "server address (default $NIO_SERVER or 127.0.0.1:50051)");
+  cmd->add_flag("--local", c->local, "run the engine in this process instead of asking a server");
+  cmd->add_option("--model_dir", c->model_dir, "--local: model directory (default: the bundled model)");
+  if (local_engine) {
+    cmd->add_option("--backend", c->backend, "--local: auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    cmd->add_option("--max_batch", c->max_batch, "--local: track slots")->check(CLI::PositiveNumber);
+    cmd->add_option("--threads", c->threads, "--local: CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  }
+}
+
+// How a single track is given: flags, a preset or a JSON file.
+struct TrackInput {
+  std::vector<std::string> sets;
+  std::string genre;
+  std::string preset;
+  std::string input;
+  std::string id = "track";
+};
+
+void AddTrackInput(CLI::App* cmd, TrackInput* t) {
+  cmd->add_option("--set", t->sets, "feature=value (repeatable), e.g. --set danceability=0.7");
+  cmd->add_option("--genre", t->genre, "genre name (see `nio info`)");
+  cmd->add_option("--preset", t->preset, "start from a preset: custom, chill, edm, sad-ballad (see `nio info`)");
+  cmd->add_option("--input", t->input, "tracks JSON file ({\"tracks\": [...]}, see client/README.md)");
+  cmd->add_option("--id", t->id, "track id for --set/--preset input");
+}
+
+// The tracks (and, from a JSON file, per-track options) to send.
+absl::StatusOr<std::vector<nio::models::TrackRequest>> ReadTracks(const TrackInput& in,
+                                                                  const nio::v1::ModelInfo& info) {
+  if (!in.input.empty()) {
+    std::ifstream f(in.input);
+    if (!f) return absl::NotFoundError(absl::StrCat(in.input, ": cannot open"));
+    std::stringstream text;
+    text << f.rdbuf();
+    return nio::models::ParseTracksJson(text.str(), in.input);
+  }
+  nio::models::TrackRequest r;
+  r.track.id = in.id;
+  if (!in.preset.empty()) {
+    const nio::v1::Preset* found = nullptr;
+    std::vector<std::string> names;
+    for (const auto& p : info.presets()) {
+      names.push_back(p.name());
+      if (p.name() == in.preset) found = &p;
+    }
+    if (!found) {
+      return absl::InvalidArgumentError(absl::StrCat("--preset ", in.preset, ": unknown preset (",
+                                                     absl::StrJoin(names, ", "), ")"));
+    }
+    r.track.genre = found->track().genre();
+    for (const auto& [k, v] : found->track().features()) r.track.features.emplace_back(k, v);
+    std::sort(r.track.features.begin(), r.track.features.end());
+  }
+  if (!in.genre.empty()) r.track.genre = in.genre;
+  for (const std::string& s : in.sets) {
+    std::vector<std::string> kv = absl::StrSplit(s, absl::MaxSplits('=', 1));
+    double v = 0;
+    if (kv.size() != 2 || !absl::SimpleAtod(kv[1], &v)) {
+      return absl::InvalidArgumentError(absl::StrCat("--set ", s, ": expected feature=number"));
+    }
+    auto it = std::find_if(r.track.features.begin(), r.track.features.end(),
+                           [&](const auto& f) { return f.first == kv[0]; });
+    if (it != r.track.features.end()) {
+      it->second = v;
+    } else {
+      r.track.features.emplace_back(kv[0], v);
+    }
+  }
+  if (r.track.genre.empty()) {
+    return absl::InvalidArgumentError("give --genre, --preset or --input (a track needs a genre)");
+  }
+  return std::vector<nio::models::TrackRequest>{r};
+}
+
+struct OptionFlags {
+  int steps = 0;
+  double lr = 0;
+  double lambda = -1;
+  std::string mode;
+  std::vector<std::string> mutable_features;
+  std::vector<std::string> bounds;
+};
+
+void AddOptionFlags(CLI::App* cmd, OptionFlags* o) {
+  cmd->add_option("--steps", o->steps, "NIO steps (default: the model's, 300)");
+  cmd->add_option("--lr", o->lr, "Adam learning rate (default 0.05)");
+  cmd->add_option("--lambda", o->lambda, "L2 proximity weight (default 0.1)");
+  cmd->add_option("--mode", o->mode, "reference (original app: clamp after) or projected (ranges in every step)")
+      ->check(CLI::IsMember({"reference", "projected"}));
+  cmd->add_option("--mutable", o->mutable_features, "features that may move (comma-separated)")->delimiter(',');
+  cmd->add_option("--bound", o->bounds, "feature=min:max limits, repeatable (either side may be empty)");
+}
+
+absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
+  nio::models::NioOptions o;
+  if (f.steps != 0) o.steps = f.steps;
+  if (f.lr != 0) o.lr = f.lr;
+  if (f.lambda >= 0) o.lambda = f.lambda;
+  if (!f.mode.empty()) o.mode = *nio::models::ParseNioMode(f.mode);
+  o.mutable_features = f.mutable_features;
+  for (const std::string& b : f.bounds) {
+    std::vector<std::string> kv = absl::StrSplit(b, absl::MaxSplits('=', 1));
+    std::vector<std::string> mm = kv.size() == 2 ? absl::StrSplit(kv[1], ':') : std::vector<std::string>{};
+    if (mm.size() != 2) return absl::InvalidArgumentError(absl::StrCat("--bound ", b, ": expected feature=min:max"));
+    nio::models::FeatureBounds fb;
+    double v;
+    if (!mm[0].empty()) {
+      if (!absl::SimpleAtod(mm[0], &v)) return absl::InvalidArgumentError(absl::StrCat("--bound ", b, ": bad min"));
+      fb.min = v;
+    }
+    if (!mm[1].empty()) {
+      if (!absl::SimpleAtod(mm[1], &v)) return absl::InvalidArgumentError(absl::StrCat("--bound ", b, ": bad max"));
+      fb.max = v;
+    }
+    o.bounds[kv[0]] = fb;
+  }
+  return o;
+}
+
+int RunInfo(const Common& c, const std::string& output) {
+  auto session = Open(c);
+  if (!session.ok()) return Fail(session.status());
+  auto info = (*session)->GetModel();
+  if (!info.ok()) return Fail(info.status());
+  if (output == "json") {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions o;
+    o.add_whitespace = true;
+    (void)google::protobuf::util::MessageToJsonString(*info, &json, o);
+    std::cout << json;
+  } else {
+    std::cout << nio::client::RenderModelInfo(*info);
+  }
+  return kOk;
+}
+
+int RunPredict(const Common& c, const TrackInput& in, const std::string& output) {
+  auto session = Open(c);
+  if (!session.ok()) return Fail(session.status());
+  auto info = (*session)->GetModel();
+  if (!info.ok()) return Fail(info.status());
+  auto requests = ReadTracks(in, *info);
+  if (!requests.ok()) return Fail(requests.status());
+  std::vector<nio::models::RawTrack> tracks;
+  for (const auto& r : *requests) tracks.push_back(r.track);
+  auto preds = (*session)->Predict(tracks);
+  if (!preds.ok()) return Fail(preds.status());
+  int failed = 0;
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < tracks.size(); ++i) {
+    const auto& p = (*preds)[i];
+    if (!p.ok()) {
+      ++failed;
+      std::cerr << "nio: " << p.status().message() << "\n";
+      out.push_back({{"id", tracks[i].id}, {"error", std::string(p.status().message())}});
+      continue;
+    }
+    out.push_back({{"id", tracks[i].id}, {info->output_name(), *p}});
+    if (output != "json") std::printf("%s: predicted %s %.1f\n", tracks[i].id.c_str(), info->output_name().c_str(), *p);
+  }
+  if (output == "json") std::cout << out.dump(1) << "\n";
+  return failed == 0 ? kOk : (failed == static_cast<int>(tracks.size()) ? kBadInput : kPartial);
+}
+
+int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags, const std::string& output) {
+  auto session = Open(c);
+  if (!session.ok()) return Fail(session.status());
+  auto info = (*session)->GetModel();
+  if (!info.ok()) return Fail(info.status());
+  auto requests = ReadTracks(in, *info);
+  if (!requests.ok()) return Fail(requests.status());
+  auto options = ToOptions(flags);
+  if (!options.ok()) return Fail(options.status());
+  int failed = 0;
+  nlohmann::json out = nlohmann::json::array();
+  bool first = true;
+  for (const auto& r : *requests) {
+    // Options: the file's per-track options, overridden by flags.
+    nio::models::NioOptions o = r.options;
+    if (options->steps) o.steps = options->steps;
+    if (options->lr) o.lr = options->lr;
+    if (options->lambda) o.lambda = options->lambda;
+    if (options->mode) o.mode = options->mode;
+    if (!options->mutable_features.empty()) o.mutable_features = options->mutable_features;
+    for (const auto& [k, v] : options->bounds) o.bounds[k] = v;
+    auto outcomes = (*session)->Optimize({r.track}, o);
+    if (!outcomes.ok()) {
+      if (requests->size() == 1) return Fail(outcomes.status());
+      ++failed;
+      std::cerr << "nio: track '" << r.track.id << "': " << outcomes.status().message() << "\n";
+      out.push_back({{"id", r.track.id}, {"error", std::string(outcomes.status().message())}});
+      continue;
+    }
+    const auto& outcome = (*outcomes)[0];
+    if (!outcome.status.ok()) {
+      if (requests->size() == 1) return Fail(outcome.status);
+      ++failed;
+      std::cerr << "nio: " << outcome.status.message() << "\n";
+      out.push_back({{"id", r.track.id}, {"error", std::string(outcome.status.message())}});
+      continue;
+    }
+    if (output == "json") {
+      out.push_back(nio::client::ResultJson(outcome.result));
+    } else {
+      if (!first) std::cout << "\n" << std::string(72, '-') << "\n\n";
+      first = false;
+      std::cout << nio::client::RenderOptimizeReport(outcome.result, *info);
+    }
+  }
+  if (output == "json") std::cout << (requests->size() == 1 && failed == 0 ? out[0] : out).dump(1) << "\n";
+  return failed == 0 ? kOk : kPartial;
+}
+
+int RunBatch(const Common& c, nio::client::BatchOptions b, const OptionFlags& flags,
+             const std::string& shard, int window, const std::string& progress) {
+  if (!shard.empty()) {
+    if (absl::Status s = nio::client::ParseShard(shard, &b.shard_index, &b.shard_count); !s.ok()) {
+      return Fail(s);
+    }
+  }
+  if (auto f = nio::client::FormatOf(b.output); !f.ok()) return Fail(f.status());
+  auto options = ToOptions(flags);
+  if (!options.ok()) return Fail(options.status());
+  b.options = *options;
+  b.progress = progress == "bar" ? nio::client::ProgressMode::kBar
+               : progress == "plain" ? nio::client::ProgressMode::kPlain
+               : progress == "none" ? nio::client::ProgressMode::kNone
+                                    : nio::client::ProgressMode::kAuto;
+  auto session = Open(c);
+  if (!session.ok()) return Fail(session.status());
+  auto info = (*session)->GetModel();
+  if (!info.ok()) return Fail(info.status());
+  for (const auto& f : info->features()) {
+    b.model_features.push_back(f.name());
+    const bool moves = b.options.mutable_features.empty()
+                           ? f.mutable_by_default()
+                           : std::count(b.options.mutable_features.begin(), b.options.mutable_features.end(), f.name()) > 0;
+    if (moves) b.output_features.push_back(f.name());
+  }
+  auto engine = (*session)->StreamEngine(window);
+  if (!engine.ok()) return Fail(engine.status());
+  std::cerr << "nio batch: " << b.input << " -> " << b.output << " via " << (*engine)->Describe()
+            << (b.shard_count > 1 ? absl::StrCat(", shard ", b.shard_index, "/", b.shard_count) : "")
+            << (b.resume ? ", resuming" : "") << "\n";
+  auto summary = nio::client::RunBatch(b, engine->get());
+  if (!summary.ok()) return Fail(summary.status());
+  const auto& s = *summary;
+  std::printf(
+      "Batch summary: %lld tracks optimized, %lld failed, %lld bad rows skipped, %lld already done, "
+      "%lld left to other shards\n  %.1f s, %.1f tracks/s; mean popularity change %+.2f, best %+.2f\n"
+      "  results: %s\n",
+      static_cast<long long>(s.succeeded), static_cast<long long>(s.failed),
+      static_cast<long long>(s.bad_rows), static_cast<long long>(s.already_done),
+      static_cast<long long>(s.other_shards), s.seconds,
+      s.seconds > 0 ? (s.succeeded + s.failed) / s.seconds : 0.0, s.mean_delta, s.best_delta,
+      b.output.c_str());
+  return s.failed + s.bad_rows == 0 ? kOk : kPartial;
+}
+
+int RunBench(const Common& c, int concurrency, int request_tracks, double duration, int steps,
+             const std::string& output) {
+  auto session = Session::Remote(c.server);
+  if (!session.ok()) return Fail(session.status());
+  auto info = (*session)->GetModel();
+  if (!info.ok()) return Fail(info.status());
+  std::vector<nio::models::RawTrack> pool;
+  for (int i = 0; i < info->genres_size(); ++i) {
+    pool.push_back({absl::StrCat("bench-", i), {}, info->genres(i)});
+  }
+  nio::models::NioOptions options;
+  options.steps = steps;
+  std::mutex mu;
+  std::vector<double> latencies_ms;
+  std::atomic<int64_t> tracks{0}, errors{0};
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + std::chrono::duration<double>(duration);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < concurrency; ++w) {
+    threads.emplace_back([&, w] {
+      auto client = nio::client::NioClient::Connect(c.server);
+      if (!client.ok()) {
+        errors++;
+        return;
+      }
+      int n = 0;
+      while (std::chrono::steady_clock::now() < end) {
+        std::vector<nio::models::RawTrack> batch;
+        for (int i = 0; i < request_tracks; ++i) {
+          auto t = pool[(w + n + i) % pool.size()];
+          t.id = absl::StrCat("w", w, "-", n, "-", i);
+          batch.push_back(t);
+        }
+        ++n;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = (*client)->Optimize(batch, options);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (!r.ok()) {
+          errors++;
+          continue;
+        }
+        tracks += request_tracks;
+        std::lock_guard<std::mutex> lock(mu);
+        latencies_ms.push_back(ms);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  auto pct = [&](double q) {
+    return latencies_ms.empty() ? 0.0 : latencies_ms[std::min(latencies_ms.size() - 1, static_cast<size_t>(q * latencies_ms.size()))];
+  };
+  nlohmann::json j = {{"server", c.server}, {"backend", info->backend()}, {"concurrency", concurrency},
+                      {"tracks_per_request", request_tracks}, {"steps", steps}, {"seconds", seconds},
+                      {"requests", latencies_ms.size()}, {"errors", errors.load()},
+                      {"tracks_per_s", tracks.load() / seconds}, {"latency_ms_p50", pct(0.5)},
+                      {"latency_ms_p90", pct(0.9)}, {"latency_ms_p99", pct(0.99)}};
+  if (output == "json") {
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("%zu requests (%d tracks each, %d steps) from %d clients in %.1f s: %.1f tracks/s, %lld errors\n"
+                "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
+                latencies_ms.size(), request_tracks, steps, concurrency, seconds, tracks.load() / seconds,
+                static_cast<long long>(errors.load()), pct(0.5), pct(0.9), pct(0.99));
+  }
+  return errors.load() == 0 ? kOk : kPartial;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nio: Neural Input Optimization client. Asks a model how a track's audio features\n"
+               "should change for it to be predicted more popular.\n" + std::string(kExitCodes)};
+  app.require_subcommand(1);
+  Common common;
+  std::string output = "human";
+
+  CLI::App* info = app.add_subcommand("info", "the model: features with ranges and descriptions, genres, presets, backend");
+  AddCommon(info, &common);
+  info->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
+
+  TrackInput track_input;
+  CLI::App* predict = app.add_subcommand("predict", "the model's popularity prediction for a track");
+  AddCommon(predict, &common);
+  AddTrackInput(predict, &track_input);
+  predict->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
+
+  OptionFlags option_flags;
+  CLI::App* optimize = app.add_subcommand("optimize", "optimize one track (or a JSON file of tracks) and show how it should change");
+  AddCommon(optimize, &common);
+  AddTrackInput(optimize, &track_input);
+  AddOptionFlags(optimize, &option_flags);
+  optimize->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
+
+  nio::client::BatchOptions batch_options;
+  std::string shard, progress = "auto";
+  int window = 4096;
+  CLI::App* batch = app.add_subcommand("batch", "optimize a whole catalog CSV (Spotify tracks layout), streaming results to a file");
+  AddCommon(batch, &common);
+  AddOptionFlags(batch, &option_flags);
+  batch->add_option("--input", batch_options.input, "catalog CSV (header with track_id, features..., track_genre)")->required();
+  batch->add_option("--output", batch_options.output, "results file, .csv or .jsonl")->required();
+  batch->add_flag("--resume", batch_options.resume, "skip track ids already in --output and append (after a kill)");
+  batch->add_option("--shard", shard, "I/N: take every N-th row starting at row I (parallel jobs)");
+  batch->add_option("--window", window, "tracks in flight at most")->check(CLI::PositiveNumber);
+  batch->add_option("--progress", progress, "auto (bar on a terminal), bar, plain or none")
+      ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
+
+  int concurrency = 8, request_tracks = 1, steps = 300;
+  double duration = 10;
+  CLI::App* bench = app.add_subcommand("bench", "load generator: concurrent Optimize calls, throughput and latency percentiles");
+  bench->add_option("--server", common.server, "server address (default $NIO_SERVER or 127.0.0.1:50051)");
+  bench->add_option("--concurrency", concurrency, "parallel clients")->check(CLI::PositiveNumber);
+  bench->add_option("--tracks", request_tracks, "tracks per request")->check(CLI::PositiveNumber);
+  bench->add_option("--duration", duration, "seconds to run")->check(CLI::PositiveNumber);
+  bench->add_option("--steps", steps, "NIO steps per track")->check(CLI::PositiveNumber);
+  bench->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
+
+  for (CLI::App* sub : {info, predict, optimize, batch, bench}) sub->footer(kExitCodes);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kOk : kUsage;
+  }
+  if (*info) return RunInfo(common, output);
+  if (*predict) return RunPredict(common, track_input, output);
+  if (*optimize) return RunOptimize(common, track_input, option_flags, output);
+  if (*batch) return RunBatch(common, batch_options, option_flags, shard, window, progress);
+  if (*bench) return RunBench(common, concurrency, request_tracks, duration, steps, output);
+  return kUsage;
+}

@@ -1,0 +1,54 @@
+// Writes batch results as they arrive, as CSV or JSON Lines (by the output
+// file's extension), appending to what a previous run left so `--resume` can
+// skip ids already there. Each record is flushed whole, so a killed job
+// leaves at most one partial last line, which ReadDoneIds drops.
+#ifndef NIO_CLIENT_RESULT_WRITER_H_
+#define NIO_CLIENT_RESULT_WRITER_H_
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/nio_problem.h"
+
+namespace nio::client {
+
+enum class OutputFormat { kCsv, kJsonl };
+
+// .jsonl / .json -> JSONL, .csv -> CSV, else INVALID_ARGUMENT.
+absl::StatusOr<OutputFormat> FormatOf(const std::string& path);
+
+// The ids already in an output file (complete records only); truncates a
+// partial last record left by a killed run. An absent file has none.
+absl::StatusOr<std::unordered_set<std::string>> ReadDoneIds(const std::string& path);
+
+struct ResultRecord {
+  std::string id;
+  std::string genre;
+  int64_t line = 0;  // in the input catalog (0 when unknown)
+  models::TrackOutcome outcome;
+};
+
+class ResultWriter {
+ public:
+  // features: the feature columns of the CSV (the features that may move).
+  // append: keep the file's records (resume); else truncate.
+  static absl::StatusOr<std::unique_ptr<ResultWriter>> Open(
+      const std::string& path, std::vector<std::string> features, bool append);
+  ~ResultWriter();
+
+  absl::Status Write(const ResultRecord& record);
+
+ private:
+  ResultWriter() = default;
+  std::FILE* file_ = nullptr;
+  OutputFormat format_ = OutputFormat::kCsv;
+  std::vector<std::string> features_;
+};
+
+}  // namespace nio::client
+
+#endif  // NIO_CLIENT_RESULT_WRITER_H_

@@ -1,0 +1,65 @@
+#include "client/session.h"
+
+#include "client/local_engine.h"
+#include "kernels/status_macros.h"
+#include "service/proto_convert.h"
+
+namespace nio::client {
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Remote(const std::string& address) {
+  std::unique_ptr<Session> s(new Session());
+  NIO_ASSIGN_OR_RETURN(s->client_, NioClient::Connect(address));
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Local(const LocalOptions& options) {
+  std::unique_ptr<Session> s(new Session());
+  s->local_ = options;
+  const std::string dir = options.model_dir.empty() ? models::DefaultModelDir() : options.model_dir;
+  NIO_ASSIGN_OR_RETURN(models::Model model, models::LoadModel(dir));
+  s->model_ = std::make_unique<models::Model>(std::move(model));
+  return s;
+}
+
+absl::StatusOr<nio::v1::ModelInfo> Session::GetModel() {
+  if (client_) return client_->GetModel();
+  nio::v1::ModelInfo info;
+  std::string backend = "local (engine starts on first use)";
+  if (optimizer_) backend = "local " + optimizer_->BackendDescription();
+  service::ToProto(model_->spec, backend, local_.max_batch, &info);
+  return info;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<double>>> Session::Predict(
+    const std::vector<models::RawTrack>& tracks) {
+  if (client_) return client_->Predict(tracks);
+  if (!optimizer_) {
+    service::OptimizerOptions o{local_.backend, local_.max_batch, local_.threads};
+    NIO_ASSIGN_OR_RETURN(optimizer_, service::Optimizer::Create(*model_, o));
+  }
+  return optimizer_->Predict(tracks);
+}
+
+absl::StatusOr<std::vector<models::TrackOutcome>> Session::Optimize(
+    const std::vector<models::RawTrack>& tracks, const models::NioOptions& options) {
+  if (client_) return client_->Optimize(tracks, options);
+  if (!optimizer_) {
+    service::OptimizerOptions o{local_.backend, local_.max_batch, local_.threads};
+    NIO_ASSIGN_OR_RETURN(optimizer_, service::Optimizer::Create(*model_, o));
+  }
+  std::vector<models::TrackRequest> requests;
+  for (const auto& t : tracks) requests.push_back({t, options});
+  return optimizer_->Optimize(requests);
+}
+
+absl::StatusOr<std::unique_ptr<TrackEngine>> Session::StreamEngine(int window) {
+  if (client_) return std::unique_ptr<TrackEngine>(new RemoteEngine(client_.get(), window));
+  service::SchedulerOptions o;
+  o.backend = local_.backend;
+  o.max_batch = local_.max_batch;
+  o.threads = local_.threads;
+  NIO_ASSIGN_OR_RETURN(auto engine, LocalEngine::Create(*model_, o, window));
+  return std::unique_ptr<TrackEngine>(std::move(engine));
+}
+
+}  // namespace nio::client

@@ -1,0 +1,49 @@
+// Session: what the CLI talks to: a server (through NioClient) or the engine
+// in this process (--local). Same calls either way.
+#ifndef NIO_CLIENT_SESSION_H_
+#define NIO_CLIENT_SESSION_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/nio_client.h"
+#include "client/track_engine.h"
+#include "models/model.h"
+#include "nio/v1/nio.pb.h"
+#include "service/optimizer.h"
+
+namespace nio::client {
+
+struct LocalOptions {
+  std::string model_dir;  // empty: the bundled model
+  kernels::BackendChoice backend = kernels::BackendChoice::kAuto;
+  int max_batch = 1024;
+  int threads = 0;
+};
+
+class Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Remote(const std::string& address);
+  static absl::StatusOr<std::unique_ptr<Session>> Local(const LocalOptions& options);
+
+  absl::StatusOr<nio::v1::ModelInfo> GetModel();
+  absl::StatusOr<std::vector<absl::StatusOr<double>>> Predict(
+      const std::vector<models::RawTrack>& tracks);
+  absl::StatusOr<std::vector<models::TrackOutcome>> Optimize(
+      const std::vector<models::RawTrack>& tracks, const models::NioOptions& options);
+  // A streaming engine for batch jobs, at most `window` tracks in flight.
+  absl::StatusOr<std::unique_ptr<TrackEngine>> StreamEngine(int window);
+
+ private:
+  Session() = default;
+  std::unique_ptr<NioClient> client_;         // remote
+  std::unique_ptr<models::Model> model_;      // local
+  LocalOptions local_;
+  std::unique_ptr<service::Optimizer> optimizer_;
+};
+
+}  // namespace nio::client
+
+#endif  // NIO_CLIENT_SESSION_H_
