@@ -107,7 +107,17 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
   CatalogRow row;
   while ((*reader)->Next(&row) && engine_status.ok()) {
     ++summary.rows;
-    if (row.ordinal % options.shard_count != options.shard_index) {
+    const bool mine = row.ordinal % options.shard_count == options.shard_index;
+    // Every shard sees every id, so a repeated id is the same bad row
+    // whichever shard owns it.
+    bool repeated = false;
+    int64_t first_seen = 0;
+    if (row.track.ok()) {
+      auto [it, inserted] = first_line.emplace(row.track->id, row.line);
+      repeated = !inserted;
+      first_seen = it->second;
+    }
+    if (!mine) {
       ++summary.other_shards;
       continue;
     }
@@ -118,16 +128,15 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
       continue;
     }
     models::RawTrack& t = *row.track;
-    if (done_ids.count(t.id)) {
-      ++summary.already_done;
-      continue;
-    }
-    auto [it, inserted] = first_line.emplace(t.id, row.line);
-    if (!inserted) {
+    if (repeated) {
       ++summary.bad_rows;
       std::fprintf(log, "%sbad row skipped: %s: line %lld: track_id '%s' already at line %lld\n",
                    tty ? "\n" : "", options.input.c_str(), static_cast<long long>(row.line),
-                   t.id.c_str(), static_cast<long long>(it->second));
+                   t.id.c_str(), static_cast<long long>(first_seen));
+      continue;
+    }
+    if (done_ids.count(t.id)) {
+      ++summary.already_done;
       continue;
     }
     {
