@@ -1,0 +1,386 @@
+// The CUDA backend. Same state and the same math as the CPU backend
+// (cpu/cpu_backend.cc), on device:
+//   w_[l] (H_l+1, H_l), b_[l]        the layers, row-major as torch
+//   w1_movable_ (H1, K)              W1[:, movable]
+//   fixed_ (max_rows, H1)            x0[movable := 0] W1^T + b1
+//   act_[l] (max_rows, H_l+1)        ReLU activations (the last: the output)
+//   grad_a_/grad_b_ (max_rows, maxH) input gradients, ping-pong
+//   p_, p0_, m_, v_, lo_, hi_, df_dp_ (max_rows, K); mask_ (max_rows, K) bytes
+//   lr_, lambda_ (max_rows) floats; k_, step_ (max_rows) ints
+// Products go through GemmCublas with the same GemmArgs builders the CPU uses;
+// elementwise work is the kernel bodies of elementwise.h via RunBody. One
+// stream; a step is captured as a CUDA graph once the number of active rows
+// has been stable for two steps, and replayed until it changes.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/device_buffer.cuh"
+#include "kernels/cuda/gemm_cublas.h"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/elementwise.h"
+#include "kernels/gemm_args.h"
+#include "kernels/status_macros.h"
+
+namespace nio::kernels {
+namespace {
+
+// cuBLAS needs its own workspace to be capturable in a CUDA graph.
+constexpr size_t kCublasWorkspaceBytes = 32u << 20;
+// Steps with the same row count before the step is captured as a graph.
+constexpr int kStableStepsBeforeGraph = 2;
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(const MlpWeights& mlp, std::vector<int> movable, const BackendOptions& options)
+      : mlp_(mlp),
+        movable_(std::move(movable)),
+        max_rows_(options.max_rows),
+        k_cols_(static_cast<int>(movable_.size())),
+        allow_tf32_(options.allow_tf32) {}
+
+  ~CudaBackend() override {
+    if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    if (cublas_) cublasDestroy(cublas_);
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  absl::Status Init() {
+    NIO_RETURN_IF_CUDA_ERROR(cudaSetDevice(0));
+    cudaDeviceProp prop{};
+    NIO_RETURN_IF_CUDA_ERROR(cudaGetDeviceProperties(&prop, 0));
+    device_name_ = prop.name;
+    sm_count_ = prop.multiProcessorCount;
+    NIO_RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    NIO_RETURN_IF_CUBLAS_ERROR(cublasCreate(&cublas_));
+    NIO_RETURN_IF_CUBLAS_ERROR(cublasSetStream(cublas_, stream_));
+    NIO_RETURN_IF_ERROR(workspace_.Allocate(kCublasWorkspaceBytes));
+    NIO_RETURN_IF_CUBLAS_ERROR(cublasSetWorkspace(cublas_, workspace_.get(), kCublasWorkspaceBytes));
+    NIO_RETURN_IF_CUBLAS_ERROR(cublasSetMathMode(
+        cublas_, allow_tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+
+    const DenseLayer& first = mlp_.layers.front();
+    h1_ = first.out;
+    n_in_ = first.in;
+    int max_width = n_in_;
+    w_.resize(mlp_.layers.size());
+    b_.resize(mlp_.layers.size());
+    act_.resize(mlp_.layers.size());
+    for (size_t l = 0; l < mlp_.layers.size(); ++l) {
+      const DenseLayer& layer = mlp_.layers[l];
+      NIO_RETURN_IF_ERROR(w_[l].Upload(layer.weight.data(), layer.weight.size()));
+      NIO_RETURN_IF_ERROR(b_[l].Upload(layer.bias.data(), layer.bias.size()));
+      NIO_RETURN_IF_ERROR(act_[l].Allocate(Rows() * layer.out));
+      max_width = std::max(max_width, layer.out);
+    }
+    std::vector<float> w1m(static_cast<size_t>(h1_) * k_cols_);
+    for (int o = 0; o < h1_; ++o) {
+      for (int c = 0; c < k_cols_; ++c) {
+        w1m[static_cast<size_t>(o) * k_cols_ + c] =
+            first.weight[static_cast<size_t>(o) * first.in + movable_[c]];
+      }
+    }
+    NIO_RETURN_IF_ERROR(w1_movable_.Upload(w1m.data(), w1m.size()));
+    NIO_RETURN_IF_ERROR(columns_.Upload(movable_.data(), movable_.size()));
+    NIO_RETURN_IF_ERROR(fixed_.Allocate(Rows() * h1_));
+    NIO_RETURN_IF_ERROR(grad_a_.Allocate(Rows() * max_width));
+    NIO_RETURN_IF_ERROR(grad_b_.Allocate(Rows() * max_width));
+    const std::vector<float> ones(Rows(), 1.0f);
+    NIO_RETURN_IF_ERROR(ones_.Upload(ones.data(), ones.size()));
+    for (DeviceBuffer<float>* buf : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &zero_k_}) {
+      NIO_RETURN_IF_ERROR(buf->Allocate(Rows() * k_cols_));
+    }
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemset(zero_k_.get(), 0, zero_k_.size() * sizeof(float)));
+    NIO_RETURN_IF_ERROR(mask_.Allocate(Rows() * k_cols_));
+    NIO_RETURN_IF_ERROR(lr_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(lambda_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(prediction_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(k_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(step_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(x_stage_.Allocate(Rows() * n_in_));
+    return absl::OkStatus();
+  }
+
+  std::string Describe() const override {
+    return absl::StrCat("cuda (", device_name_, ", ", sm_count_, " SMs, ",
+                        allow_tf32_ ? "TF32" : "fp32", " GEMMs, ", max_rows_, " slots)");
+  }
+  BackendKind Kind() const override { return BackendKind::kCuda; }
+  int MaxRows() const override { return max_rows_; }
+  int InputSize() const override { return n_in_; }
+  const std::vector<int>& MovableColumns() const override { return movable_; }
+
+  absl::Status LoadRows(int first_row, const NioRows& rows) override {
+    if (first_row < 0 || rows.count < 0 || first_row + rows.count > max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat("LoadRows: rows [", first_row, ", ",
+                                                first_row + rows.count, ") outside the ",
+                                                max_rows_, " slots"));
+    }
+    const int n = rows.count;
+    if (n == 0) return absl::OkStatus();
+    const size_t k = k_cols_;
+    std::vector<int> k_per_row(n);
+    for (int r = 0; r < n; ++r) {
+      int count = 0;
+      for (size_t c = 0; c < k; ++c) count += rows.mask[r * k + c] ? 1 : 0;
+      k_per_row[r] = count;
+    }
+    const size_t off_k = static_cast<size_t>(first_row) * k;
+    NIO_RETURN_IF_ERROR(Copy(x_stage_.get(), rows.x0, static_cast<size_t>(n) * n_in_));
+    NIO_RETURN_IF_ERROR(Copy(mask_.get() + off_k, rows.mask, n * k));
+    NIO_RETURN_IF_ERROR(Copy(lo_.get() + off_k, rows.lo, n * k));
+    NIO_RETURN_IF_ERROR(Copy(hi_.get() + off_k, rows.hi, n * k));
+    NIO_RETURN_IF_ERROR(Copy(lr_.get() + first_row, rows.lr, n));
+    NIO_RETURN_IF_ERROR(Copy(lambda_.get() + first_row, rows.lambda, n));
+    NIO_RETURN_IF_ERROR(Copy(k_.get() + first_row, k_per_row.data(), n));
+    // p = p0 = x0[movable]; then x0[movable] := 0 for the fixed part.
+    NIO_RETURN_IF_ERROR(Launch(GatherColumnsBody{p_.get() + off_k, x_stage_.get(), columns_.get(),
+                                                 n, k_cols_, n_in_}, stream_));
+    NIO_RETURN_IF_ERROR(Launch(GatherColumnsBody{p0_.get() + off_k, x_stage_.get(), columns_.get(),
+                                                 n, k_cols_, n_in_}, stream_));
+    NIO_RETURN_IF_ERROR(Launch(ScatterColumnsBody{x_stage_.get(), zero_k_.get(), columns_.get(), n,
+                                                  k_cols_, n_in_}, stream_));
+    float* fixed = fixed_.get() + static_cast<size_t>(first_row) * h1_;
+    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, n_in_, h1_), w_[0].get(),
+                                   x_stage_.get(), fixed));
+    NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{fixed, b_[0].get(), n, h1_, 0, false}, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(m_.get() + off_k, 0, n * k * sizeof(float), stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(v_.get() + off_k, 0, n * k * sizeof(float), stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(step_.get() + first_row, 0, n * sizeof(int), stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+    return absl::OkStatus();
+  }
+
+  absl::Status MoveRow(int from, int to) override {
+    if (from < 0 || to < 0 || from >= max_rows_ || to >= max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat("MoveRow: ", from, " -> ", to, " outside the slots"));
+    }
+    if (from == to) return absl::OkStatus();
+    NIO_RETURN_IF_ERROR(MoveSpan(fixed_.get(), from, to, h1_));
+    for (DeviceBuffer<float>* buf : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_}) {
+      NIO_RETURN_IF_ERROR(MoveSpan(buf->get(), from, to, k_cols_));
+    }
+    NIO_RETURN_IF_ERROR(MoveSpan(mask_.get(), from, to, k_cols_));
+    NIO_RETURN_IF_ERROR(MoveSpan(lr_.get(), from, to, 1));
+    NIO_RETURN_IF_ERROR(MoveSpan(lambda_.get(), from, to, 1));
+    NIO_RETURN_IF_ERROR(MoveSpan(k_.get(), from, to, 1));
+    NIO_RETURN_IF_ERROR(MoveSpan(step_.get(), from, to, 1));
+    NIO_RETURN_IF_ERROR(MoveSpan(prediction_.get(), from, to, 1));
+    return absl::OkStatus();
+  }
+
+  absl::Status Step(int rows) override {
+    if (rows < 0 || rows > max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat("Step: ", rows, " rows, ", max_rows_, " slots"));
+    }
+    if (rows == 0) return absl::OkStatus();
+    stable_steps_ = rows == last_rows_ ? stable_steps_ + 1 : 0;
+    last_rows_ = rows;
+    if (stable_steps_ < kStableStepsBeforeGraph) return EnqueueStep(rows);
+    if (graph_rows_ != rows) NIO_RETURN_IF_ERROR(CaptureStep(rows));
+    NIO_RETURN_IF_CUDA_ERROR(cudaGraphLaunch(graph_exec_, stream_));
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadRows(int first_row, int count, float* p, float* prediction) override {
+    if (first_row < 0 || count < 0 || first_row + count > max_rows_) {
+      return absl::OutOfRangeError("ReadRows: rows outside the slots");
+    }
+    const size_t k = k_cols_;
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(p, p_.get() + first_row * k, count * k * sizeof(float),
+                                             cudaMemcpyDeviceToHost, stream_));
+    if (prediction) {
+      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction, prediction_.get() + first_row,
+                                               count * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    }
+    NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+    return absl::OkStatus();
+  }
+
+  absl::Status Predict(const float* x, int rows, float* out) override {
+    for (int first = 0; first < rows; first += max_rows_) {
+      const int n = std::min(max_rows_, rows - first);
+      NIO_RETURN_IF_ERROR(Copy(x_stage_.get(), x + static_cast<size_t>(first) * n_in_,
+                               static_cast<size_t>(n) * n_in_));
+      const DenseLayer& l0 = mlp_.layers.front();
+      NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, l0.in, l0.out), w_[0].get(),
+                                     x_stage_.get(), act_[0].get()));
+      NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{act_[0].get(), b_[0].get(), n, l0.out, 0,
+                                                    mlp_.layers.size() > 1}, stream_));
+      NIO_RETURN_IF_ERROR(EnqueueForwardFrom(1, n));
+      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(out + first, act_.back().get(), n * sizeof(float),
+                                               cudaMemcpyDeviceToHost, stream_));
+      NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status InputGradient(const float* x, int rows, float* df_dx) override {
+    if (rows < 0 || rows > max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat("InputGradient: ", rows, " rows"));
+    }
+    const size_t k = k_cols_;
+    std::vector<uint8_t> mask(rows * k, 1);
+    std::vector<float> bound(rows * k, 0.0f), rate(rows, 0.0f);
+    NIO_RETURN_IF_ERROR(LoadRows(0, NioRows{rows, x, mask.data(), bound.data(), bound.data(),
+                                            rate.data(), rate.data()}));
+    NIO_RETURN_IF_ERROR(EnqueueForwardBackward(rows));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(df_dx, df_dp_.get(), rows * k * sizeof(float),
+                                             cudaMemcpyDeviceToHost, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+    return absl::OkStatus();
+  }
+
+ private:
+  size_t Rows() const { return static_cast<size_t>(max_rows_); }
+
+  template <class T>
+  absl::Status Copy(T* device, const T* host, size_t n) {
+    if (n == 0) return absl::OkStatus();
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaMemcpyAsync(device, host, n * sizeof(T), cudaMemcpyHostToDevice, stream_));
+    return absl::OkStatus();
+  }
+
+  template <class T>
+  absl::Status MoveSpan(T* base, int from, int to, int width) {
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(base + static_cast<size_t>(to) * width,
+                                             base + static_cast<size_t>(from) * width,
+                                             width * sizeof(T), cudaMemcpyDeviceToDevice, stream_));
+    return absl::OkStatus();
+  }
+
+  // Layers [first_layer, L) on act_[first_layer - 1] for `rows` rows.
+  absl::Status EnqueueForwardFrom(size_t first_layer, int rows) {
+    for (size_t l = first_layer; l < mlp_.layers.size(); ++l) {
+      const DenseLayer& layer = mlp_.layers[l];
+      NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(rows, layer.in, layer.out),
+                                     w_[l].get(), act_[l - 1].get(), act_[l].get()));
+      NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{act_[l].get(), b_[l].get(), rows, layer.out, 0,
+                                                    l + 1 < mlp_.layers.size()}, stream_));
+    }
+    return absl::OkStatus();
+  }
+
+  // Forward from p and fixed_, prediction recorded, backward to df_dp_.
+  absl::Status EnqueueForwardBackward(int rows) {
+    const size_t num_layers = mlp_.layers.size();
+    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(rows, k_cols_, h1_), w1_movable_.get(),
+                                   p_.get(), act_[0].get()));
+    NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{act_[0].get(), fixed_.get(), rows, h1_, h1_,
+                                                  num_layers > 1}, stream_));
+    NIO_RETURN_IF_ERROR(EnqueueForwardFrom(1, rows));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction_.get(), act_.back().get(), rows * sizeof(float),
+                                             cudaMemcpyDeviceToDevice, stream_));
+    float* grad = grad_a_.get();
+    float* next = grad_b_.get();
+    for (size_t l = num_layers; l-- > 1;) {
+      const DenseLayer& layer = mlp_.layers[l];
+      const float* upstream = (l == num_layers - 1) ? ones_.get() : grad;
+      NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerInputGrad(rows, layer.in, layer.out),
+                                     w_[l].get(), upstream, next));
+      NIO_RETURN_IF_ERROR(Launch(ReluBackwardBody{next, act_[l - 1].get(),
+                                                  static_cast<int64_t>(rows) * layer.in}, stream_));
+      std::swap(grad, next);
+    }
+    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerInputGrad(rows, k_cols_, h1_), w1_movable_.get(),
+                                   num_layers == 1 ? ones_.get() : grad, df_dp_.get()));
+    return absl::OkStatus();
+  }
+
+  absl::Status EnqueueStep(int rows) {
+    NIO_RETURN_IF_ERROR(EnqueueForwardBackward(rows));
+    NIO_RETURN_IF_ERROR(Launch(AdvanceStepBody{step_.get(), rows}, stream_));
+    NIO_RETURN_IF_ERROR(Launch(NioUpdateBody{p_.get(), p0_.get(), df_dp_.get(), m_.get(), v_.get(),
+                                             mask_.get(), lo_.get(), hi_.get(), lr_.get(),
+                                             lambda_.get(), k_.get(), step_.get(), rows, k_cols_},
+                               stream_));
+    return absl::OkStatus();
+  }
+
+  absl::Status CaptureStep(int rows) {
+    if (graph_exec_) {
+      cudaGraphExecDestroy(graph_exec_);
+      graph_exec_ = nullptr;
+      graph_rows_ = -1;
+    }
+    NIO_RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    const absl::Status enqueued = EnqueueStep(rows);
+    cudaGraph_t graph = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    NIO_RETURN_IF_ERROR(enqueued);
+    NIO_RETURN_IF_CUDA_ERROR(ended);
+    const cudaError_t made = cudaGraphInstantiate(&graph_exec_, graph, 0);
+    cudaGraphDestroy(graph);
+    NIO_RETURN_IF_CUDA_ERROR(made);
+    graph_rows_ = rows;
+    return absl::OkStatus();
+  }
+
+  const MlpWeights mlp_;
+  const std::vector<int> movable_;
+  const int max_rows_;
+  const int k_cols_;
+  const bool allow_tf32_;
+  int h1_ = 0;
+  int n_in_ = 0;
+  std::string device_name_;
+  int sm_count_ = 0;
+
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  DeviceBuffer<char> workspace_;
+  cudaGraphExec_t graph_exec_ = nullptr;
+  int graph_rows_ = -1;
+  int last_rows_ = -1;
+  int stable_steps_ = 0;
+
+  std::vector<DeviceBuffer<float>> w_, b_, act_;
+  DeviceBuffer<float> w1_movable_, fixed_, grad_a_, grad_b_, ones_, zero_k_, x_stage_;
+  DeviceBuffer<float> p_, p0_, m_, v_, lo_, hi_, df_dp_, lr_, lambda_, prediction_;
+  DeviceBuffer<uint8_t> mask_;
+  DeviceBuffer<int> k_, step_, columns_;
+};
+
+}  // namespace
+
+int CudaUsableDeviceCount(std::string* reason) {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    if (reason) *reason = absl::StrCat("no CUDA device (", cudaGetErrorString(e), ")");
+    cudaGetLastError();  // clear the sticky error
+    return 0;
+  }
+  if (count == 0 && reason) *reason = "no CUDA device";
+  return count;
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const MlpWeights& mlp,
+                                                           std::vector<int> movable_columns,
+                                                           const BackendOptions& options) {
+  NIO_RETURN_IF_ERROR(ValidateMlp(mlp));
+  if (options.max_rows <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("max_rows must be positive, got ", options.max_rows));
+  }
+  for (int c : movable_columns) {
+    if (c < 0 || c >= mlp.InputSize()) {
+      return absl::InvalidArgumentError(absl::StrCat("movable column ", c, " outside the inputs"));
+    }
+  }
+  std::string reason;
+  if (CudaUsableDeviceCount(&reason) == 0) return absl::FailedPreconditionError(reason);
+  auto backend = std::make_unique<CudaBackend>(mlp, std::move(movable_columns), options);
+  NIO_RETURN_IF_ERROR(backend->Init());
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace nio::kernels

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the training pipeline end to end on a synthetic CSV (no real data), in
+# its fast configuration, into OUT: the exported model, the pipeline's log,
+# scaled inputs with PyTorch's predictions (check.json) and the line numbers of
+# the malformed rows the generator wrote (bad_lines.json).
+# Usage: make_training_fixtures.sh PYTHON OUT
+set -euo pipefail
+python=$1 out=$2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+rm -rf "$out"
+mkdir -p "$out"
+if ! "$python" -c 'import torch, sklearn, xgboost, pandas' 2>/dev/null; then
+  echo "$python lacks torch/sklearn/xgboost/pandas" > "$out/SKIP"
+  exit 0
+fi
+"$python" "$root/models/training/make_synthetic_csv.py" --rows 3000 --out "$out/synthetic.csv" \
+  --bad-lines-out "$out/bad_lines.json"
+"$python" "$root/models/training/train.py" --data "$out/synthetic.csv" --out "$out/model" --fast \
+  --min-genre-rows 5 --threads 2 --check-out "$out/check.json" | tee "$out/train.log"

@@ -1,0 +1,99 @@
+// The training pipeline end to end on synthetic data (a ctest fixture runs
+// it): the exported model's C++ predictions equal PyTorch's, malformed rows
+// are reported with their line numbers, the log's metrics are the report's.
+// And the bundled model: it loads, and its card shows the report's figures.
+#include <fstream>
+#include <regex>
+
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+#include "kernels/backend.h"
+#include "models/model.h"
+#include "models/nio_problem.h"
+#include "nlohmann/json.hpp"
+#include "tests/test_util.h"
+
+namespace nio {
+namespace {
+
+using nio::testing::ReadFile;
+
+std::string Dir() { return nio::testing::GeneratedDir() + "/training"; }
+
+void SkipIfNoFixture() {
+  if (std::ifstream(Dir() + "/SKIP")) GTEST_SKIP() << ReadFile(Dir() + "/SKIP");
+}
+
+TEST(TrainingPipelineTest, ExportedModelPredictsAsPyTorch) {
+  SkipIfNoFixture();
+  auto model = models::LoadModel(Dir() + "/model");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->spec.FeatureIndex("Unnamed: 0"), -1) << "the row index must not be a feature";
+  const auto check = nlohmann::json::parse(ReadFile(Dir() + "/check.json"));
+  std::vector<float> x;
+  for (const auto& row : check["x"]) {
+    for (const auto& v : row) x.push_back(v.get<float>());
+  }
+  const int rows = static_cast<int>(check["x"].size());
+  kernels::BackendOptions o;
+  o.max_rows = 16;
+  auto backend = kernels::CreateCpuBackend(model->mlp, models::MovableColumns(model->spec), o);
+  ASSERT_TRUE(backend.ok());
+  std::vector<float> out(rows);
+  ASSERT_TRUE((*backend)->Predict(x.data(), rows, out.data()).ok());
+  EXPECT_TRUE(nio::testing::AllClose(out, check["prediction"].get<std::vector<double>>(), 1e-4, 0));
+}
+
+TEST(TrainingPipelineTest, MalformedRowsAreReportedWithLineNumbers) {
+  SkipIfNoFixture();
+  const auto bad = nlohmann::json::parse(ReadFile(Dir() + "/bad_lines.json"));
+  const std::string log = ReadFile(Dir() + "/train.log");
+  const auto check = nlohmann::json::parse(ReadFile(Dir() + "/check.json"));
+  EXPECT_EQ(check["bad_rows"].size(), bad.size());
+  for (const auto& [line, field] : bad.items()) {
+    // e.g. "bad row at line 253: danceability: not a number: 'very danceable'"
+    const std::regex needle("bad row at line " + line + ": [^\n]*" + field.get<std::string>());
+    EXPECT_TRUE(std::regex_search(log, needle)) << "line " << line << " (" << field << ")\n" << log;
+  }
+  EXPECT_NE(log.find("4 bad"), std::string::npos);
+}
+
+TEST(TrainingPipelineTest, CardShowsThePrintedMetrics) {
+  SkipIfNoFixture();
+  const auto report = nlohmann::json::parse(ReadFile(Dir() + "/model/training_report.json"));
+  const std::string log = ReadFile(Dir() + "/train.log");
+  const std::string card = ReadFile(Dir() + "/model/README.md");
+  for (const auto& [name, m] : report["metrics"].items()) {
+    const std::string printed = absl::StrFormat("test %-28s RMSE %.3f  MAE %.3f  R^2 %.3f", name,
+                                                m["rmse"].get<double>(), m["mae"].get<double>(),
+                                                m["r2"].get<double>());
+    EXPECT_NE(log.find(printed), std::string::npos) << printed;
+    EXPECT_NE(card.find(absl::StrFormat("| %.3f | %.3f | %.3f |", m["rmse"].get<double>(),
+                                        m["mae"].get<double>(), m["r2"].get<double>())),
+              std::string::npos)
+        << name;
+  }
+}
+
+TEST(BundledModelTest, LoadsAndItsCardIsGeneratedFromTheReport) {
+  const std::string dir = std::string(NIO_SOURCE_DIR) + "/models/bundled";
+  auto model = models::LoadModel(dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->spec.FeatureIndex("Unnamed: 0"), -1) << "the bundled model must not use the row index";
+  EXPECT_EQ(model->spec.categorical.values.size(), 114u);
+  EXPECT_GE(model->spec.presets.size(), 4u);
+  const auto report = nlohmann::json::parse(ReadFile(dir + "/training_report.json"));
+  const std::string card = ReadFile(dir + "/README.md");
+  for (const auto& [name, m] : report["metrics"].items()) {
+    EXPECT_NE(card.find(absl::StrFormat("| %.3f | %.3f | %.3f |", m["rmse"].get<double>(),
+                                        m["mae"].get<double>(), m["r2"].get<double>())),
+              std::string::npos)
+        << name;
+  }
+  EXPECT_NE(card.find(report["data"]["sha256"].get<std::string>()), std::string::npos);
+  // The shipped student meets the target without the leak.
+  EXPECT_LE(report["metrics"]["hybrid_student"]["rmse"].get<double>(), 17.0);
+}
+
+}  // namespace
+}  // namespace nio
