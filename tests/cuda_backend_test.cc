@@ -21,10 +21,13 @@ namespace {
 
 using nio::testing::AllClose;
 
-void SkipWithoutDevice() {
-  std::string reason;
-  if (CudaDeviceCount(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
-}
+// A macro, not a function: GTEST_SKIP returns from the test only when
+// written in the test body.
+#define NIO_SKIP_WITHOUT_CUDA_DEVICE()                                            \
+  do {                                                                            \
+    std::string nio_reason;                                                       \
+    if (CudaDeviceCount(&nio_reason) == 0) GTEST_SKIP() << "no CUDA device: " << nio_reason; \
+  } while (0)
 
 // The seed model when its fixture exists, else the committed tiny model.
 std::string ParityModelDir() {
@@ -42,7 +45,7 @@ std::unique_ptr<Backend> Make(BackendChoice choice, const models::Model& m, int 
 }
 
 TEST(CudaBackendTest, PredictAndGradientMatchCpu) {
-  SkipWithoutDevice();
+  NIO_SKIP_WITHOUT_CUDA_DEVICE();
   auto model = models::LoadModel(ParityModelDir()).value();
   const int n_in = model.mlp.InputSize();
   for (int rows : {1, 255, 257, 1000}) {
@@ -62,9 +65,8 @@ TEST(CudaBackendTest, PredictAndGradientMatchCpu) {
 }
 
 TEST(CudaBackendTest, NioRunsMatchCpu) {
-  SkipWithoutDevice();
+  NIO_SKIP_WITHOUT_CUDA_DEVICE();
   auto model = models::LoadModel(ParityModelDir()).value();
-  const std::string tracks_path = nio::testing::TestDataDir() + "/tiny_tracks.json";
   service::OptimizerOptions o;
   o.max_batch = 64;
   o.backend = BackendChoice::kCpu;
@@ -90,7 +92,7 @@ TEST(CudaBackendTest, NioRunsMatchCpu) {
 }
 
 TEST(CudaBackendTest, FactoryPrefersCudaWhenPresent) {
-  SkipWithoutDevice();
+  NIO_SKIP_WITHOUT_CUDA_DEVICE();
   auto model = models::LoadModel(nio::testing::TestDataDir() + "/tiny_model").value();
   BackendOptions o;
   auto b = CreateBackend(BackendChoice::kAuto, model.mlp, models::MovableColumns(model.spec), o);

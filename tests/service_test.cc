@@ -394,5 +394,23 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
   EXPECT_EQ(codes["good"], 0);
 }
 
+TEST(ServiceTest, CudaServerAnswersAsTheCpuServer) {
+  std::string reason;
+  if (kernels::CudaDeviceCount(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
+  ServerOptions o;
+  o.model_dir = TestDataDir() + "/tiny_model";
+  o.listen = "127.0.0.1:0";
+  o.scheduler.backend = kernels::BackendChoice::kCuda;
+  auto server = NioServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = Connect(**server);
+  const auto tracks = DefaultOptionTracks(20);
+  const auto want = EngineResults(tracks);
+  nio::v1::OptimizeResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->Optimize(&ctx, RequestOf(tracks), &resp).ok());
+  for (const auto& r : resp.results()) ExpectSameResult(r, want.at(r.id()), 1e-3);
+}
+
 }  // namespace
 }  // namespace nio::service

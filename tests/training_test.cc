@@ -20,12 +20,14 @@ using nio::testing::ReadFile;
 
 std::string Dir() { return nio::testing::GeneratedDir() + "/training"; }
 
-void SkipIfNoFixture() {
-  if (std::ifstream(Dir() + "/SKIP")) GTEST_SKIP() << ReadFile(Dir() + "/SKIP");
-}
+// A macro: GTEST_SKIP only ends the test when written in its body.
+#define NIO_SKIP_IF_NO_FIXTURE()                                                 \
+  do {                                                                           \
+    if (std::ifstream(Dir() + "/SKIP")) GTEST_SKIP() << ReadFile(Dir() + "/SKIP"); \
+  } while (0)
 
 TEST(TrainingPipelineTest, ExportedModelPredictsAsPyTorch) {
-  SkipIfNoFixture();
+  NIO_SKIP_IF_NO_FIXTURE();
   auto model = models::LoadModel(Dir() + "/model");
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->spec.FeatureIndex("Unnamed: 0"), -1) << "the row index must not be a feature";
@@ -45,7 +47,7 @@ TEST(TrainingPipelineTest, ExportedModelPredictsAsPyTorch) {
 }
 
 TEST(TrainingPipelineTest, MalformedRowsAreReportedWithLineNumbers) {
-  SkipIfNoFixture();
+  NIO_SKIP_IF_NO_FIXTURE();
   const auto bad = nlohmann::json::parse(ReadFile(Dir() + "/bad_lines.json"));
   const std::string log = ReadFile(Dir() + "/train.log");
   const auto check = nlohmann::json::parse(ReadFile(Dir() + "/check.json"));
@@ -59,7 +61,7 @@ TEST(TrainingPipelineTest, MalformedRowsAreReportedWithLineNumbers) {
 }
 
 TEST(TrainingPipelineTest, CardShowsThePrintedMetrics) {
-  SkipIfNoFixture();
+  NIO_SKIP_IF_NO_FIXTURE();
   const auto report = nlohmann::json::parse(ReadFile(Dir() + "/model/training_report.json"));
   const std::string log = ReadFile(Dir() + "/train.log");
   const std::string card = ReadFile(Dir() + "/model/README.md");
