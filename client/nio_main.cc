@@ -218,16 +218,34 @@ int RunInfo(const Common& c, const std::string& output) {
   return kOk;
 }
 
-int RunPredict(const Common& c, const TrackInput& in, const std::string& output) {
+// A session, its model and the tracks a predict/optimize command names.
+struct TrackCommand {
+  std::unique_ptr<Session> session;
+  nio::v1::ModelInfo info;
+  std::vector<nio::models::TrackRequest> requests;
+};
+
+absl::StatusOr<TrackCommand> StartTrackCommand(const Common& c, const TrackInput& in) {
+  TrackCommand t;
   auto session = Open(c);
-  if (!session.ok()) return Fail(session.status());
-  auto info = (*session)->GetModel();
-  if (!info.ok()) return Fail(info.status());
-  auto requests = ReadTracks(in, *info);
-  if (!requests.ok()) return Fail(requests.status());
+  if (!session.ok()) return session.status();
+  t.session = std::move(*session);
+  auto info = t.session->GetModel();
+  if (!info.ok()) return info.status();
+  t.info = std::move(*info);
+  auto requests = ReadTracks(in, t.info);
+  if (!requests.ok()) return requests.status();
+  t.requests = std::move(*requests);
+  return t;
+}
+
+int RunPredict(const Common& c, const TrackInput& in, const std::string& output) {
+  auto cmd = StartTrackCommand(c, in);
+  if (!cmd.ok()) return Fail(cmd.status());
+  const nio::v1::ModelInfo* info = &cmd->info;
   std::vector<nio::models::RawTrack> tracks;
-  for (const auto& r : *requests) tracks.push_back(r.track);
-  auto preds = (*session)->Predict(tracks);
+  for (const auto& r : cmd->requests) tracks.push_back(r.track);
+  auto preds = cmd->session->Predict(tracks);
   if (!preds.ok()) return Fail(preds.status());
   int failed = 0;
   nlohmann::json out = nlohmann::json::array();
@@ -247,12 +265,11 @@ int RunPredict(const Common& c, const TrackInput& in, const std::string& output)
 }
 
 int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags, const std::string& output) {
-  auto session = Open(c);
-  if (!session.ok()) return Fail(session.status());
-  auto info = (*session)->GetModel();
-  if (!info.ok()) return Fail(info.status());
-  auto requests = ReadTracks(in, *info);
-  if (!requests.ok()) return Fail(requests.status());
+  auto cmd = StartTrackCommand(c, in);
+  if (!cmd.ok()) return Fail(cmd.status());
+  const nio::v1::ModelInfo* info = &cmd->info;
+  const auto* requests = &cmd->requests;
+  auto& session = cmd->session;
   auto options = ToOptions(flags);
   if (!options.ok()) return Fail(options.status());
   int failed = 0;
@@ -267,7 +284,7 @@ int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
     if (options->mode) o.mode = options->mode;
     if (!options->mutable_features.empty()) o.mutable_features = options->mutable_features;
     for (const auto& [k, v] : options->bounds) o.bounds[k] = v;
-    auto outcomes = (*session)->Optimize({r.track}, o);
+    auto outcomes = session->Optimize({r.track}, o);
     if (!outcomes.ok()) {
       if (requests->size() == 1) return Fail(outcomes.status());
       ++failed;
