@@ -359,7 +359,7 @@ int RunBatch(const Common& c, nio::client::BatchOptions b, const OptionFlags& fl
 }
 
 int RunBench(const Common& c, int concurrency, int request_tracks, double duration, int steps,
-             const std::string& output) {
+             bool stream, const std::string& output) {
   auto session = Session::Remote(c.server);
   if (!session.ok()) return Fail(session.status());
   auto info = (*session)->GetModel();
@@ -384,6 +384,33 @@ int RunBench(const Common& c, int concurrency, int request_tracks, double durati
         return;
       }
       int n = 0;
+      if (stream) {
+        // One OptimizeStream per client, messages of request_tracks tracks,
+        // at most 8 messages in flight; latency = a message's round trip is
+        // not defined for a stream, so only throughput is counted.
+        nio::client::RemoteEngine engine(client->get(), 8 * request_tracks);
+        std::atomic<int64_t> answered{0};
+        (void)engine.Start([&](nio::client::EngineResult r) {
+          answered++;
+          if (!r.outcome.status.ok()) errors++;
+        });
+        while (std::chrono::steady_clock::now() < end) {
+          std::vector<nio::models::RawTrack> batch;
+          for (int i = 0; i < request_tracks; ++i) {
+            auto t = pool[(w + n + i) % pool.size()];
+            t.id = absl::StrCat("w", w, "-", n, "-", i);
+            batch.push_back(t);
+          }
+          ++n;
+          if (!engine.Send(batch, options).ok()) {
+            errors++;
+            break;
+          }
+        }
+        if (!engine.Finish().ok()) errors++;
+        tracks += answered.load();
+        return;
+      }
       while (std::chrono::steady_clock::now() < end) {
         std::vector<nio::models::RawTrack> batch;
         for (int i = 0; i < request_tracks; ++i) {
@@ -412,6 +439,7 @@ int RunBench(const Common& c, int concurrency, int request_tracks, double durati
     return latencies_ms.empty() ? 0.0 : latencies_ms[std::min(latencies_ms.size() - 1, static_cast<size_t>(q * latencies_ms.size()))];
   };
   nlohmann::json j = {{"server", c.server}, {"backend", info->backend()}, {"concurrency", concurrency},
+                      {"mode", stream ? "stream" : "unary"},
                       {"tracks_per_request", request_tracks}, {"steps", steps}, {"seconds", seconds},
                       {"requests", latencies_ms.size()}, {"errors", errors.load()},
                       {"tracks_per_s", tracks.load() / seconds}, {"latency_ms_p50", pct(0.5)},
@@ -469,12 +497,14 @@ int main(int argc, char** argv) {
 
   int concurrency = 8, request_tracks = 1, steps = 300;
   double duration = 10;
+  bool stream = false;
   CLI::App* bench = app.add_subcommand("bench", "load generator: concurrent Optimize calls, throughput and latency percentiles");
   bench->add_option("--server", common.server, "server address (default $NIO_SERVER or 127.0.0.1:50051)");
   bench->add_option("--concurrency", concurrency, "parallel clients")->check(CLI::PositiveNumber);
   bench->add_option("--tracks", request_tracks, "tracks per request")->check(CLI::PositiveNumber);
   bench->add_option("--duration", duration, "seconds to run")->check(CLI::PositiveNumber);
   bench->add_option("--steps", steps, "NIO steps per track")->check(CLI::PositiveNumber);
+  bench->add_flag("--stream", stream, "each client streams through OptimizeStream (throughput only)");
   bench->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
 
   for (CLI::App* sub : {info, predict, optimize, batch, bench}) sub->footer(kExitCodes);
@@ -488,6 +518,6 @@ int main(int argc, char** argv) {
   if (*predict) return RunPredict(common, track_input, output);
   if (*optimize) return RunOptimize(common, track_input, option_flags, output);
   if (*batch) return RunBatch(common, batch_options, option_flags, shard, window, progress);
-  if (*bench) return RunBench(common, concurrency, request_tracks, duration, steps, output);
+  if (*bench) return RunBench(common, concurrency, request_tracks, duration, steps, stream, output);
   return kUsage;
 }

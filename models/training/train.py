@@ -43,12 +43,12 @@ def log(msg):
     print(msg, flush=True)
 
 
-def make_mlp(n_in):
+def make_mlp(n_in, dropout=DROPOUT):
     import torch
     layers = []
     sizes = [n_in] + HIDDEN
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU(), torch.nn.Dropout(DROPOUT)]
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU(), torch.nn.Dropout(dropout)]
     layers.append(torch.nn.Linear(sizes[-1], 1))
     return torch.nn.Sequential(*layers)  # keys net.0, 3, 6, 9, 12 as the original
 
@@ -65,7 +65,7 @@ def train_mlp(name, x_train, targets_train, x_val, y_val, cfg, teacher_train=Non
     yt = torch.tensor((targets_train - y_mean) / y_std, dtype=torch.float32)
     tt = None if teacher_train is None else torch.tensor((teacher_train - y_mean) / y_std, dtype=torch.float32)
     xv = torch.tensor(x_val, dtype=torch.float32)
-    model = make_mlp(x_train.shape[1])
+    model = make_mlp(x_train.shape[1], cfg["dropout"])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg["plateau_patience"])
     best, best_state, bad_epochs, history = float("inf"), None, 0, []
@@ -152,13 +152,19 @@ def main():
     ap.add_argument("--min-genre-rows", type=int, default=20,
                     help="genres with fewer rows are reported as unknown")
     ap.add_argument("--check-out", help="also write scaled test inputs + PyTorch predictions here (tests)")
+    ap.add_argument("--dropout", type=float, default=DROPOUT, help="MLP dropout")
+    ap.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
+    ap.add_argument("--epochs", type=int, default=80, help="most student epochs")
+    ap.add_argument("--early-stop-patience", type=int, default=8)
     args = ap.parse_args()
 
     import torch
     torch.set_num_threads(args.threads)
     started = time.time()
-    cfg = {"seed": 42, "threads": args.threads, "batch": 512, "lr": 1e-3, "weight_decay": 1e-4,
-           "alpha": 0.6, "plateau_patience": 3, "early_stop_patience": 8, "epochs": 80,
+    cfg = {"seed": 42, "threads": args.threads, "batch": 512, "lr": 1e-3,
+           "weight_decay": args.weight_decay, "dropout": args.dropout,
+           "alpha": 0.6, "plateau_patience": 3, "early_stop_patience": args.early_stop_patience,
+           "epochs": args.epochs,
            "baseline_epochs": 40, "xgb_rounds": 2000, "xgb_early_stop": 50}
     grid = [{"max_depth": d, "learning_rate": lr, "subsample": 0.8, "colsample_bytree": 0.8}
             for d in (6, 8, 10) for lr in (0.05, 0.1)]
@@ -228,7 +234,7 @@ def main():
                  "features": len(names), "genres": len(genres)},
         "split": {"train": len(train), "validation": len(val), "test": len(test),
                   "method": "train_test_split: 15% test, then 17.65% of the rest validation, random_state 42"},
-        "config": dict(cfg, hidden=HIDDEN, dropout=DROPOUT, xgb_grid=grid, xgb_best=teacher_params,
+        "config": dict(cfg, hidden=HIDDEN, xgb_grid=grid, xgb_best=teacher_params,
                        fast=args.fast),
         "metrics": results,
         "student_epochs": len(history),
@@ -245,7 +251,7 @@ def main():
     if args.check_out:
         # Scaled test inputs and the exported network's PyTorch predictions.
         import torch
-        net = make_mlp(len(names))
+        net = make_mlp(len(names), cfg["dropout"])
         net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
         net.eval()
         sample = test[:64]
