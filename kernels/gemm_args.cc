@@ -44,4 +44,19 @@ GemmSlice SliceM(const GemmArgs& args, int m_begin, int m_count) {
   return s;
 }
 
+GemmSlice SliceK(const GemmArgs& args, int k_begin, int k_count) {
+  GemmSlice s;
+  s.args = args;
+  s.args.k = k_count;
+  // Column i of op(A) is column i of A, or row i when A is transposed; row i
+  // of op(B) is row i of B, or column i when B is transposed.
+  s.a_offset = args.trans_a == GemmOp::kNoTrans
+                   ? static_cast<long long>(k_begin) * args.lda
+                   : k_begin;
+  s.c_offset = args.trans_b == GemmOp::kNoTrans
+                   ? k_begin
+                   : static_cast<long long>(k_begin) * args.ldb;
+  return s;
+}
+
 }  // namespace nio::kernels

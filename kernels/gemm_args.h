@@ -48,6 +48,12 @@ struct GemmSlice {
 };
 GemmSlice SliceM(const GemmArgs& args, int m_begin, int m_count);
 
+// A GEMM restricted to [k_begin, k_begin + k_count) of the summed dimension,
+// with the element offsets into A and B: a partial product; the partials of
+// disjoint k ranges add up to the whole. (b_offset is in GemmSlice::c_offset's
+// place: the offset into B.)
+GemmSlice SliceK(const GemmArgs& args, int k_begin, int k_count);
+
 }  // namespace nio::kernels
 
 #endif  // NIO_KERNELS_GEMM_ARGS_H_

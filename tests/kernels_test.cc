@@ -310,6 +310,16 @@ TEST(GemmArgsTest, SlicesOfTheFeatureDimensionComposeTheWholeProduct) {
       }
       EXPECT_TRUE(AllClose(z, z_whole, 1e-5, 1e-5)) << "rows=" << rows << " parts=" << parts;
       EXPECT_TRUE(AllClose(dx, dx_whole, 1e-5, 1e-5)) << "rows=" << rows << " parts=" << parts;
+      // Partial products over slices of the summed dimension add up too.
+      std::vector<float> sum(rows * in, 0.0f), part(rows * in);
+      const int per_out = (out + parts - 1) / parts;
+      for (int p = 0; p < parts; ++p) {
+        const int b = std::min(out, p * per_out), e = std::min(out, b + per_out);
+        const GemmSlice g = SliceK(LayerInputGrad(rows, in, out), b, e - b);
+        GemmCblas(g.args, w.data() + g.a_offset, dz.data() + g.c_offset, part.data());
+        for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
+      }
+      EXPECT_TRUE(AllClose(sum, dx_whole, 1e-5, 1e-5)) << "SliceK rows=" << rows << " parts=" << parts;
     }
   }
 }

@@ -35,6 +35,10 @@ struct ChunkScratch {
   std::vector<float> grad_a;
   std::vector<float> grad_b;
   std::vector<float> ones;
+  // Split mode only (one chunk across all workers): per part, ping-pong
+  // partial input gradients; dz holds the assembled output gradient.
+  std::vector<std::vector<float>> partial[2];
+  std::vector<float> dz;
 };
 
 class CpuBackend final : public Backend {
@@ -86,6 +90,13 @@ class CpuBackend final : public Backend {
       s.grad_b.resize(static_cast<size_t>(kMaxChunkRows) * max_width);
       s.ones.assign(kMaxChunkRows, 1.0f);
     }
+    // The split mode runs one chunk of at most Workers() rows (see
+    // ForEachChunk) with scratch_[0].
+    const size_t split_rows = pool_.Workers();
+    for (auto& side : scratch_[0].partial) {
+      side.assign(pool_.Workers(), std::vector<float>(split_rows * max_width));
+    }
+    scratch_[0].dz.resize(split_rows * max_width);
     // Our workers parallelise over chunks; BLAS runs on the calling thread.
     SetBlasThreads(1);
   }
@@ -308,33 +319,91 @@ class CpuBackend final : public Backend {
     const float* f = ForwardFromLayer(1, rows, parts, s);
     std::copy_n(f, rows, prediction_.begin() + first);
 
+    if (parts > 1) {
+      BackwardSplit(first, rows, parts, s);
+      return;
+    }
     // Backward from df/df = 1 through the layers to the movable inputs.
     float* grad = s.grad_a.data();
     float* next = s.grad_b.data();
     for (size_t l = num_layers; l-- > 1;) {
       const DenseLayer& layer = mlp_.layers[l];
       const float* upstream = (l == num_layers - 1) ? s.ones.data() : grad;
-      ForParts(parts, [&](int part) {
-        const auto [begin, end] = PartRange(layer.in, part, parts);
-        if (begin >= end) return;
-        const GemmSlice slice =
-            SliceM(LayerInputGrad(rows, layer.in, layer.out), begin, end - begin);
-        GemmCblas(slice.args, layer.weight.data() + slice.a_offset, upstream,
-                  next + slice.c_offset);
-        // The input of layer l is act[l-1], a ReLU output.
-        const float* h = s.act[l - 1].data();
-        for (int r = 0; r < rows; ++r) {
-          const size_t base = static_cast<size_t>(r) * layer.in;
-          for (int c = begin; c < end; ++c) {
-            next[base + c] = ReluBackward(next[base + c], h[base + c]);
-          }
-        }
-      });
+      GemmCblas(LayerInputGrad(rows, layer.in, layer.out), layer.weight.data(), upstream, next);
+      // The input of layer l is act[l-1], a ReLU output.
+      const float* h = s.act[l - 1].data();
+      const size_t n = static_cast<size_t>(rows) * layer.in;
+      for (size_t i = 0; i < n; ++i) next[i] = ReluBackward(next[i], h[i]);
       std::swap(grad, next);
     }
     float* df_dp = df_dp_.data() + static_cast<size_t>(first) * k_cols_;
     GemmCblas(LayerInputGrad(rows, k_cols_, h1_), w1_movable_.data(),
               num_layers == 1 ? s.ones.data() : grad, df_dp);
+  }
+
+  // The backward pass of one chunk split across `parts` workers (a single
+  // track, typically). Part p owns the same output slice S_p of every layer
+  // as in the forward pass, so it reads the same rows of W_l twice a step and
+  // they stay in its core's cache. It computes the partial input gradient
+  // dZ_l[:, S_p] W_l[S_p, :]; the parts' partials add up to dH_{l-1}, which
+  // each part sums (and ReLU-masks) over its own slice of layer l-1 only.
+  void BackwardSplit(int first, int rows, int parts, ChunkScratch& s) {
+    const size_t num_layers = mlp_.layers.size();
+    int side = 0;  // s.partial[side] holds the latest partials
+    for (size_t l = num_layers; l-- > 1;) {
+      const DenseLayer& layer = mlp_.layers[l];
+      const bool top = l == num_layers - 1;
+      ForParts(parts, [&](int part) {
+        const auto [begin, end] = PartRange(layer.out, part, parts);
+        if (begin >= end) return;
+        const float* dz = s.ones.data();
+        if (!top) {
+          // dZ_l[:, S_p] = sum of the parts' partials of dH_l, masked by act[l].
+          SumPartialsAndMask(l, rows, begin, end, parts, s.partial[side], s.dz.data(),
+                             s.act[l].data());
+          dz = s.dz.data();
+        }
+        const GemmSlice slice =
+            SliceK(LayerInputGrad(rows, layer.in, layer.out), begin, end - begin);
+        GemmCblas(slice.args, layer.weight.data() + slice.a_offset, dz + slice.c_offset,
+                  s.partial[1 - side][part].data());
+      });
+      side = 1 - side;
+    }
+    // dZ_0 = the partials of dH_0 summed and masked, then df/dp = dZ_0 W1m.
+    float* dz0 = s.dz.data();
+    if (num_layers == 1) {
+      dz0 = s.ones.data();
+    } else {
+      ForParts(parts, [&](int part) {
+        const auto [begin, end] = PartRange(h1_, part, parts);
+        if (begin < end) {
+          SumPartialsAndMask(0, rows, begin, end, parts, s.partial[side], dz0, s.act[0].data());
+        }
+      });
+    }
+    float* df_dp = df_dp_.data() + static_cast<size_t>(first) * k_cols_;
+    GemmCblas(LayerInputGrad(rows, k_cols_, h1_), w1_movable_.data(), dz0, df_dp);
+  }
+
+  // dz[:, begin:end] = ReluBackward(sum over the parts that own a slice of
+  // layer l+1's outputs of partial[q][:, begin:end], act). All (rows, out_l).
+  void SumPartialsAndMask(size_t l, int rows, int begin, int end, int parts,
+                          const std::vector<std::vector<float>>& partial, float* dz,
+                          const float* act) const {
+    const int width = mlp_.layers[l].out;
+    const int producer_width = mlp_.layers[l + 1].out;
+    for (int r = 0; r < rows; ++r) {
+      const size_t base = static_cast<size_t>(r) * width;
+      for (int c = begin; c < end; ++c) dz[base + c] = 0.0f;
+      for (int q = 0; q < parts; ++q) {
+        const auto [qb, qe] = PartRange(producer_width, q, parts);
+        if (qb >= qe) continue;  // part q had no slice: no partial
+        const float* pq = partial[q].data() + base;
+        for (int c = begin; c < end; ++c) dz[base + c] += pq[c];
+      }
+      for (int c = begin; c < end; ++c) dz[base + c] = ReluBackward(dz[base + c], act[base + c]);
+    }
   }
 
   // Fused update of rows [first, first + rows): proximity gradient + Adam +
