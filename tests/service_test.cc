@@ -243,12 +243,15 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
     const grpc::Status s = stub->Optimize(&ctx, request, &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   }
-  auto wait_idle = [&] {
-    for (int i = 0; i < 200 && server->scheduler().Stats().active + server->scheduler().Stats().queued > 0; ++i) {
+  // Retiring happens on the scheduler thread within a step of the event, and
+  // a stream's message may be read just after its cancellation: wait (10 s at
+  // most) for the counters rather than for a fixed time.
+  auto wait_for = [&](auto done) {
+    for (int i = 0; i < 1000 && !done(server->scheduler().Stats()); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   };
-  wait_idle();
+  wait_for([](const SchedulerStats& s) { return s.deadline_exceeded >= 6 && s.active == 0; });
   auto stats = server->scheduler().Stats();
   EXPECT_EQ(stats.deadline_exceeded, 6);
   EXPECT_EQ(stats.active, 0);
@@ -263,7 +266,7 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
     canceller.join();
     EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
   }
-  wait_idle();
+  wait_for([](const SchedulerStats& s) { return s.cancelled >= 6 && s.active == 0; });
   stats = server->scheduler().Stats();
   EXPECT_EQ(stats.cancelled, 6);
   EXPECT_EQ(stats.active, 0);
@@ -279,8 +282,9 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
     ctx.TryCancel();
     stream->Finish();
   }
-  wait_idle();
+  wait_for([](const SchedulerStats& s) { return s.cancelled >= 12 && s.active == 0 && s.queued == 0; });
   EXPECT_EQ(server->scheduler().Stats().cancelled, 12);
+  EXPECT_EQ(server->scheduler().Stats().active, 0);
   // And the server still answers.
   grpc::ClientContext ctx;
   nio::v1::OptimizeResponse resp;
