@@ -9,7 +9,8 @@ namespace nio::client {
 absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Create(
     const models::Model& model, const service::SchedulerOptions& options, int window) {
   service::SchedulerOptions o = options;
-  o.max_queue = INT_MAX;  // the window bounds what is queued
+  o.max_queue = INT_MAX;     // the window bounds what is queued
+  o.interactive_reserve = 0;  // nothing interactive shares this engine
   NIO_ASSIGN_OR_RETURN(auto scheduler, service::Scheduler::Create(model, o));
   return std::unique_ptr<LocalEngine>(new LocalEngine(std::move(scheduler), std::max(1, window)));
 }
@@ -30,6 +31,7 @@ absl::Status LocalEngine::Send(const std::vector<models::RawTrack>& tracks,
     }
     service::Job job;
     job.problem = std::move(*problem);
+    job.priority = service::JobPriority::kBulk;
     job.on_done = [this, id = t.id](models::TrackOutcome outcome) {
       on_result_(EngineResult{id, std::move(outcome)});
       std::lock_guard<std::mutex> lock(mu_);

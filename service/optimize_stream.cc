@@ -68,6 +68,7 @@ void OptimizeStream::HandleRequest(const nio::v1::OptimizeStreamRequest& request
     job.problem = std::move(*b.problem);
     job.control = control_;
     job.progress_every = progress_every;
+    job.priority = JobPriority::kBulk;  // streams are catalog traffic
     std::shared_ptr<State> state = state_;
     job.on_done = [state, id = b.id](TrackOutcome outcome) {
       TrackDone(state, id, std::move(outcome));

@@ -33,7 +33,10 @@ Scheduler::Scheduler(const models::Model& model,
       backend_description_(backend_->Describe()),
       backend_log_line_(std::move(log_line)),
       max_batch_(options.max_batch),
-      max_queue_(options.max_queue) {
+      max_queue_(options.max_queue),
+      interactive_reserve_(options.interactive_reserve >= 0
+                               ? std::min(options.interactive_reserve, options.max_batch - 1)
+                               : std::min(std::max(1, options.max_batch / 16), options.max_batch - 1)) {
   jobs_by_ticket_.resize(max_batch_);
   for (int t = max_batch_ - 1; t >= 0; --t) free_tickets_.push_back(t);
   thread_ = std::thread([this] { Loop(); });
@@ -45,14 +48,14 @@ absl::Status Scheduler::Submit(std::vector<Job> jobs) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::UnavailableError("the server is shutting down");
-    if (queue_.size() + jobs.size() > static_cast<size_t>(max_queue_)) {
+    if (Queued() + jobs.size() > static_cast<size_t>(max_queue_)) {
       stats_.rejected_queue_full += static_cast<int64_t>(jobs.size());
       return absl::ResourceExhaustedError(absl::StrCat(
-          "queue full: ", queue_.size(), " tracks waiting, ", jobs.size(),
+          "queue full: ", Queued(), " tracks waiting, ", jobs.size(),
           " more would pass --max_queue=", max_queue_, "; retry later"));
     }
     stats_.submitted += static_cast<int64_t>(jobs.size());
-    for (Job& j : jobs) queue_.push_back(std::move(j));
+    for (Job& j : jobs) queues_[static_cast<int>(j.priority)].push_back(std::move(j));
   }
   work_cv_.notify_one();
   return absl::OkStatus();
@@ -91,7 +94,9 @@ void Scheduler::Stop(Clock::time_point deadline) {
 
 SchedulerStats Scheduler::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  SchedulerStats s = stats_;
+  s.queued = static_cast<int>(Queued());
+  return s;
 }
 
 absl::Status Scheduler::LeaveReason(const Job& job, Clock::time_point now) const {
@@ -119,13 +124,19 @@ void Scheduler::AdmitQueued(kernels::SlotBatch& batch) {
   const Clock::time_point now = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    while (!queue_.empty() && static_cast<int>(admitted.size()) < batch.Free()) {
-      Job job = std::move(queue_.front());
-      queue_.pop_front();
-      if (!LeaveReason(job, now).ok()) {
-        dropped.push_back(std::move(job));
-      } else {
-        admitted.push_back(std::move(job));
+    // Interactive tracks first, into any free slot; bulk ones leave the
+    // reserve free.
+    for (int priority = 0; priority < 2; ++priority) {
+      std::deque<Job>& queue = queues_[priority];
+      const int limit = batch.Free() - (priority == 0 ? 0 : interactive_reserve_);
+      while (!queue.empty() && static_cast<int>(admitted.size()) < limit) {
+        Job job = std::move(queue.front());
+        queue.pop_front();
+        if (!LeaveReason(job, now).ok()) {
+          dropped.push_back(std::move(job));
+        } else {
+          admitted.push_back(std::move(job));
+        }
       }
     }
   }
@@ -271,22 +282,25 @@ void Scheduler::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] {
-        return stopping_ || !queue_.empty() || !predict_tasks_.empty() || batch.Active() > 0;
+        return stopping_ || Queued() > 0 || !predict_tasks_.empty() || batch.Active() > 0;
       });
       predicts.swap(predict_tasks_);
       past_stop_deadline = stopping_ && Clock::now() >= stop_deadline_;
-      if (stopping_ && queue_.empty() && predicts.empty() && batch.Active() == 0) break;
+      if (stopping_ && Queued() == 0 && predicts.empty() && batch.Active() == 0) break;
     }
     for (auto& task : predicts) task();
     if (past_stop_deadline) {
       // Drain time is over: everything still here ends as UNAVAILABLE.
-      std::deque<Job> left;
+      std::deque<Job> left[2];
       {
         std::lock_guard<std::mutex> lock(mu_);
-        left.swap(queue_);
+        left[0].swap(queues_[0]);
+        left[1].swap(queues_[1]);
       }
-      for (Job& job : left) {
-        job.on_done(TrackOutcome{absl::UnavailableError("the server shut down"), {}});
+      for (auto& queue : left) {
+        for (Job& job : queue) {
+          job.on_done(TrackOutcome{absl::UnavailableError("the server shut down"), {}});
+        }
       }
       retired.clear();
       if (batch.Retire([](const kernels::SlotInfo&) { return true; }, &retired).ok()) {
@@ -295,6 +309,10 @@ void Scheduler::Loop() {
       continue;
     }
     AdmitQueued(batch);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.active = batch.Active();
+    }
     if (batch.Active() == 0) continue;
     if (absl::Status s = batch.Step(); !s.ok()) {
       FailActive(batch, s);
@@ -305,7 +323,7 @@ void Scheduler::Loop() {
       stats_.steps++;
       stats_.track_steps += batch.Active();
       stats_.active = batch.Active();
-      stats_.queued = static_cast<int>(queue_.size());
+      stats_.queued = static_cast<int>(Queued());
     }
     EmitProgress(batch);
     retired.clear();

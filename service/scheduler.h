@@ -40,7 +40,15 @@ struct SchedulerOptions {
   int max_queue = 100000;
   // CPU threads (0 = all cores).
   int threads = 0;
+  // Slots only interactive tracks may take (-1: max_batch / 16, at least 1
+  // when max_batch > 1), so a one-track call starts at the next step even
+  // when catalog streams fill the batch.
+  int interactive_reserve = -1;
 };
+
+// Interactive tracks (unary calls, the CLI) are admitted before bulk ones
+// (streams, batch jobs), and bulk tracks leave the reserved slots free.
+enum class JobPriority { kInteractive, kBulk };
 
 using Clock = std::chrono::steady_clock;
 
@@ -59,6 +67,7 @@ struct Job {
   models::NioProblem problem;
   std::shared_ptr<CallControl> control;  // may be shared by many jobs
   int progress_every = 0;                // 0: no progress callbacks
+  JobPriority priority = JobPriority::kInteractive;
   // Called once, on the batching thread.
   std::function<void(TrackOutcome)> on_done;
   // Called every progress_every steps with (step, prediction).
@@ -122,10 +131,13 @@ class Scheduler {
   std::string backend_log_line_;
   const int max_batch_;
   const int max_queue_;
+  const int interactive_reserve_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
-  std::deque<Job> queue_;                                  // guarded by mu_
+  // Waiting tracks by priority (kInteractive, kBulk); guarded by mu_.
+  std::deque<Job> queues_[2];
+  size_t Queued() const { return queues_[0].size() + queues_[1].size(); }
   std::deque<std::function<void()>> predict_tasks_;        // guarded by mu_
   bool stopping_ = false;                                  // guarded by mu_
   Clock::time_point stop_deadline_ = Clock::time_point::max();  // guarded by mu_

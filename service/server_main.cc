@@ -23,6 +23,9 @@ ABSL_FLAG(std::string, backend, "auto",
 ABSL_FLAG(int, max_batch, 1024, "active track slots sharing every step");
 ABSL_FLAG(int, max_queue, 100000, "tracks waiting for a slot; beyond it calls get RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, threads, 0, "CPU backend threads (0 = all cores)");
+ABSL_FLAG(int, interactive_reserve, -1,
+          "slots kept for unary (interactive) calls, which are also admitted before stream "
+          "tracks; -1 = max_batch/16");
 ABSL_FLAG(int, stream_window, 4096, "OptimizeStream: tracks in flight per stream before it stops reading");
 ABSL_FLAG(double, drain_timeout_s, 30, "on SIGTERM/SIGINT: seconds in-flight calls get to finish");
 
@@ -63,6 +66,7 @@ int Run(int argc, char** argv) {
   options.scheduler.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.scheduler.max_queue = absl::GetFlag(FLAGS_max_queue);
   options.scheduler.threads = absl::GetFlag(FLAGS_threads);
+  options.scheduler.interactive_reserve = absl::GetFlag(FLAGS_interactive_reserve);
   options.service.stream_window = absl::GetFlag(FLAGS_stream_window);
   auto server = nio::service::NioServer::Start(options);
   if (!server.ok()) {

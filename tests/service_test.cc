@@ -258,8 +258,10 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
   {
     grpc::ClientContext ctx;
     nio::v1::OptimizeResponse resp;
+    // Cancel as soon as the tracks run (100000 steps of the tiny model take
+    // about a second, so a fixed delay could let them finish).
     std::thread canceller([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      wait_for([](const SchedulerStats& s) { return s.active > 0; });
       ctx.TryCancel();
     });
     const grpc::Status s = stub->Optimize(&ctx, request, &resp);
@@ -278,19 +280,55 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
     *req.mutable_tracks() = request.tracks();
     *req.mutable_options() = request.options();
     stream->Write(req);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    wait_for([](const SchedulerStats& s) { return s.active > 0; });
     ctx.TryCancel();
     stream->Finish();
   }
   wait_for([](const SchedulerStats& s) { return s.cancelled >= 12 && s.active == 0 && s.queued == 0; });
-  EXPECT_EQ(server->scheduler().Stats().cancelled, 12);
-  EXPECT_EQ(server->scheduler().Stats().active, 0);
+  stats = server->scheduler().Stats();
+  EXPECT_EQ(stats.cancelled, 12) << "deadline " << stats.deadline_exceeded << " active " << stats.active
+                                 << " queued " << stats.queued << " submitted " << stats.submitted
+                                 << " completed " << stats.completed;
+  EXPECT_EQ(stats.active, 0);
   // And the server still answers.
   grpc::ClientContext ctx;
   nio::v1::OptimizeResponse resp;
   auto small = RequestOf(DefaultOptionTracks(1));
   small.mutable_options()->set_steps(10);
   EXPECT_TRUE(stub->Optimize(&ctx, small, &resp).ok());
+}
+
+TEST(ServiceTest, AOneTrackCallDoesNotWaitBehindACatalogStream) {
+  auto server = StartServer(/*max_batch=*/16);
+  auto stub = Connect(*server);
+  // A stream of 600 long tracks: 16 slots, so it would take ~40 rounds.
+  grpc::ClientContext sctx;
+  auto stream = stub->OptimizeStream(&sctx);
+  nio::v1::OptimizeStreamRequest sreq;
+  const auto all = TinyTracks();
+  for (int i = 0; i < 600; ++i) {
+    auto* t = sreq.add_tracks();
+    ToProto(all[i % all.size()].track, t);
+    t->set_id("bulk-" + std::to_string(i));
+  }
+  sreq.mutable_options()->set_steps(20000);
+  ASSERT_TRUE(stream->Write(sreq));
+  for (int i = 0; i < 500 && server->scheduler().Stats().queued == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(server->scheduler().Stats().queued, 0) << "the stream should fill the batch";
+  // The one-track call is admitted at the next step boundary and finishes
+  // while the stream's first round is still running.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto one = RequestOf(DefaultOptionTracks(1));
+  one.mutable_options()->set_steps(50);
+  nio::v1::OptimizeResponse resp;
+  ASSERT_TRUE(stub->Optimize(&ctx, one, &resp).ok());
+  EXPECT_EQ(resp.results(0).steps_run(), 50);
+  EXPECT_LE(server->scheduler().Stats().completed, 1) << "no stream track may have finished yet";
+  sctx.TryCancel();
+  stream->Finish();
 }
 
 TEST(ServiceTest, QueueOverflowIsResourceExhaustedAndTheServerKeepsServing) {
