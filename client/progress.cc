@@ -24,7 +24,9 @@ void Progress::Draw(int64_t done, int64_t failed, bool final) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = seconds > 0 ? done / seconds : 0;
   char eta[32] = "?";
-  if (total_ > 0 && rate > 0) {
+  // Tracks finish in waves (a batch runs its steps together), so the rate is
+  // meaningless until a first wave is done.
+  if (total_ > 0 && rate > 0 && done >= std::max<int64_t>(1, total_ / 100)) {
     const double left = std::max<int64_t>(0, total_ - done) / rate;
     std::snprintf(eta, sizeof(eta), "%dm%02ds", static_cast<int>(left) / 60,
                   static_cast<int>(left) % 60);

@@ -16,6 +16,7 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
   kernels::BackendOptions backend_options;
   backend_options.max_rows = options.max_batch;
   backend_options.threads = options.threads;
+  backend_options.allow_tf32 = options.allow_tf32;
   NIO_ASSIGN_OR_RETURN(
       kernels::CreatedBackend created,
       kernels::CreateBackend(options.backend, model.mlp,

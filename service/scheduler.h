@@ -44,6 +44,9 @@ struct SchedulerOptions {
   // when max_batch > 1), so a one-track call starts at the next step even
   // when catalog streams fill the batch.
   int interactive_reserve = -1;
+  // CUDA only: TF32 tensor-core GEMMs (faster, ~1e-3 relative error);
+  // off by default so CUDA results match the CPU's.
+  bool allow_tf32 = false;
 };
 
 // Interactive tracks (unary calls, the CLI) are admitted before bulk ones

@@ -23,6 +23,8 @@ ABSL_FLAG(std::string, backend, "auto",
 ABSL_FLAG(int, max_batch, 1024, "active track slots sharing every step");
 ABSL_FLAG(int, max_queue, 100000, "tracks waiting for a slot; beyond it calls get RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, threads, 0, "CPU backend threads (0 = all cores)");
+ABSL_FLAG(bool, allow_tf32, false,
+          "CUDA: allow TF32 tensor-core GEMMs (faster, ~1e-3 relative error; default exact fp32)");
 ABSL_FLAG(int, interactive_reserve, -1,
           "slots kept for unary (interactive) calls, which are also admitted before stream "
           "tracks; -1 = max_batch/16");
@@ -67,6 +69,7 @@ int Run(int argc, char** argv) {
   options.scheduler.max_queue = absl::GetFlag(FLAGS_max_queue);
   options.scheduler.threads = absl::GetFlag(FLAGS_threads);
   options.scheduler.interactive_reserve = absl::GetFlag(FLAGS_interactive_reserve);
+  options.scheduler.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
   options.service.stream_window = absl::GetFlag(FLAGS_stream_window);
   auto server = nio::service::NioServer::Start(options);
   if (!server.ok()) {
