@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/batch_job.h"
+#include "client/load_bench.h"
 #include "client/report.h"
 #include "client/result_writer.h"
 #include "client/session.h"
@@ -358,101 +359,34 @@ int RunBatch(const Common& c, nio::client::BatchOptions b, const OptionFlags& fl
   return s.failed + s.bad_rows == 0 ? kOk : kPartial;
 }
 
-int RunBench(const Common& c, int concurrency, int request_tracks, double duration, int steps,
-             bool stream, const std::string& output) {
+int RunBench(const Common& c, const nio::client::LoadOptions& load, const std::string& output) {
   auto session = Session::Remote(c.server);
   if (!session.ok()) return Fail(session.status());
   auto info = (*session)->GetModel();
   if (!info.ok()) return Fail(info.status());
-  std::vector<nio::models::RawTrack> pool;
-  for (int i = 0; i < info->genres_size(); ++i) {
-    pool.push_back({absl::StrCat("bench-", i), {}, info->genres(i)});
-  }
-  nio::models::NioOptions options;
-  options.steps = steps;
-  std::mutex mu;
-  std::vector<double> latencies_ms;
-  std::atomic<int64_t> tracks{0}, errors{0};
-  const auto start = std::chrono::steady_clock::now();
-  const auto end = start + std::chrono::duration<double>(duration);
-  std::vector<std::thread> threads;
-  for (int w = 0; w < concurrency; ++w) {
-    threads.emplace_back([&, w] {
-      auto client = nio::client::NioClient::Connect(c.server);
-      if (!client.ok()) {
-        errors++;
-        return;
-      }
-      int n = 0;
-      if (stream) {
-        // One OptimizeStream per client, messages of request_tracks tracks,
-        // at most 8 messages in flight; latency = a message's round trip is
-        // not defined for a stream, so only throughput is counted.
-        nio::client::RemoteEngine engine(client->get(), 8 * request_tracks);
-        std::atomic<int64_t> answered{0};
-        (void)engine.Start([&](nio::client::EngineResult r) {
-          answered++;
-          if (!r.outcome.status.ok()) errors++;
-        });
-        while (std::chrono::steady_clock::now() < end) {
-          std::vector<nio::models::RawTrack> batch;
-          for (int i = 0; i < request_tracks; ++i) {
-            auto t = pool[(w + n + i) % pool.size()];
-            t.id = absl::StrCat("w", w, "-", n, "-", i);
-            batch.push_back(t);
-          }
-          ++n;
-          if (!engine.Send(batch, options).ok()) {
-            errors++;
-            break;
-          }
-        }
-        if (!engine.Finish().ok()) errors++;
-        tracks += answered.load();
-        return;
-      }
-      while (std::chrono::steady_clock::now() < end) {
-        std::vector<nio::models::RawTrack> batch;
-        for (int i = 0; i < request_tracks; ++i) {
-          auto t = pool[(w + n + i) % pool.size()];
-          t.id = absl::StrCat("w", w, "-", n, "-", i);
-          batch.push_back(t);
-        }
-        ++n;
-        const auto t0 = std::chrono::steady_clock::now();
-        auto r = (*client)->Optimize(batch, options);
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (!r.ok()) {
-          errors++;
-          continue;
-        }
-        tracks += request_tracks;
-        std::lock_guard<std::mutex> lock(mu);
-        latencies_ms.push_back(ms);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  auto pct = [&](double q) {
-    return latencies_ms.empty() ? 0.0 : latencies_ms[std::min(latencies_ms.size() - 1, static_cast<size_t>(q * latencies_ms.size()))];
-  };
-  nlohmann::json j = {{"server", c.server}, {"backend", info->backend()}, {"concurrency", concurrency},
-                      {"mode", stream ? "stream" : "unary"},
-                      {"tracks_per_request", request_tracks}, {"steps", steps}, {"seconds", seconds},
-                      {"requests", latencies_ms.size()}, {"errors", errors.load()},
-                      {"tracks_per_s", tracks.load() / seconds}, {"latency_ms_p50", pct(0.5)},
-                      {"latency_ms_p90", pct(0.9)}, {"latency_ms_p99", pct(0.99)}};
+  nio::client::LoadOptions o = load;
+  o.server = c.server;
+  auto r = nio::client::RunLoad(o, *info);
+  if (!r.ok()) return Fail(r.status());
+  nlohmann::json j = {{"server", c.server}, {"backend", info->backend()},
+                      {"mode", o.stream ? "stream" : "unary"}, {"concurrency", o.concurrency},
+                      {"tracks_per_request", o.tracks_per_request}, {"steps", o.steps},
+                      {"seconds", r->seconds}, {"requests", r->requests}, {"tracks", r->tracks},
+                      {"errors", r->errors}, {"tracks_per_s", r->tracks_per_s},
+                      {"latency_ms_p50", r->latency_ms_p50}, {"latency_ms_p90", r->latency_ms_p90},
+                      {"latency_ms_p99", r->latency_ms_p99}};
   if (output == "json") {
     std::cout << j.dump() << "\n";
   } else {
-    std::printf("%zu requests (%d tracks each, %d steps) from %d clients in %.1f s: %.1f tracks/s, %lld errors\n"
-                "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
-                latencies_ms.size(), request_tracks, steps, concurrency, seconds, tracks.load() / seconds,
-                static_cast<long long>(errors.load()), pct(0.5), pct(0.9), pct(0.99));
+    std::printf("%lld tracks (%d per %s, %d steps) from %d clients in %.1f s: %.1f tracks/s, %lld errors\n",
+                static_cast<long long>(r->tracks), o.tracks_per_request, o.stream ? "message" : "request",
+                o.steps, o.concurrency, r->seconds, r->tracks_per_s, static_cast<long long>(r->errors));
+    if (!o.stream) {
+      std::printf("latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms over %lld requests\n", r->latency_ms_p50,
+                  r->latency_ms_p90, r->latency_ms_p99, static_cast<long long>(r->requests));
+    }
   }
-  return errors.load() == 0 ? kOk : kPartial;
+  return r->errors == 0 ? kOk : kPartial;
 }
 
 }  // namespace
@@ -495,16 +429,15 @@ int main(int argc, char** argv) {
   batch->add_option("--progress", progress, "auto (bar on a terminal), bar, plain or none")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
 
-  int concurrency = 8, request_tracks = 1, steps = 300;
-  double duration = 10;
-  bool stream = false;
+  nio::client::LoadOptions load;
   CLI::App* bench = app.add_subcommand("bench", "load generator: concurrent Optimize calls, throughput and latency percentiles");
   bench->add_option("--server", common.server, "server address (default $NIO_SERVER or 127.0.0.1:50051)");
-  bench->add_option("--concurrency", concurrency, "parallel clients")->check(CLI::PositiveNumber);
-  bench->add_option("--tracks", request_tracks, "tracks per request")->check(CLI::PositiveNumber);
-  bench->add_option("--duration", duration, "seconds to run")->check(CLI::PositiveNumber);
-  bench->add_option("--steps", steps, "NIO steps per track")->check(CLI::PositiveNumber);
-  bench->add_flag("--stream", stream, "each client streams through OptimizeStream (throughput only)");
+  bench->add_option("--concurrency", load.concurrency, "parallel clients")->check(CLI::PositiveNumber);
+  bench->add_option("--tracks", load.tracks_per_request, "tracks per request (or stream message)")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--duration", load.seconds, "seconds to send for")->check(CLI::PositiveNumber);
+  bench->add_option("--steps", load.steps, "NIO steps per track")->check(CLI::PositiveNumber);
+  bench->add_flag("--stream", load.stream, "each client streams through OptimizeStream (throughput only)");
   bench->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
 
   for (CLI::App* sub : {info, predict, optimize, batch, bench}) sub->footer(kExitCodes);
@@ -518,6 +451,6 @@ int main(int argc, char** argv) {
   if (*predict) return RunPredict(common, track_input, output);
   if (*optimize) return RunOptimize(common, track_input, option_flags, output);
   if (*batch) return RunBatch(common, batch_options, option_flags, shard, window, progress);
-  if (*bench) return RunBench(common, concurrency, request_tracks, duration, steps, stream, output);
+  if (*bench) return RunBench(common, load, output);
   return kUsage;
 }

@@ -59,21 +59,28 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* co
 void OptimizeCall::OnCancel() { control_->cancelled.store(true); }
 
 void OptimizeCall::TrackDone(int index, TrackOutcome outcome) {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  nio::v1::TrackResult* r = response_->mutable_results(index);
-  if (outcome.status.ok()) {
-    ToProto(outcome.result, r);
-  } else {
-    SetTrackStatus(outcome.status, r->mutable_status());
+  // Finish() may let gRPC delete this reactor at once (OnDone on another
+  // thread), so the last track unlocks first and calls Finish() as its very
+  // last touch of `this`.
+  absl::Status ended_by;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    nio::v1::TrackResult* r = response_->mutable_results(index);
+    if (outcome.status.ok()) {
+      ToProto(outcome.result, r);
+    } else {
+      SetTrackStatus(outcome.status, r->mutable_status());
+    }
+    const absl::StatusCode code = outcome.status.code();
+    if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kDeadlineExceeded ||
+        code == absl::StatusCode::kUnavailable) {
+      state_->ended_by = outcome.status;  // the call as a whole ends this way
+    }
+    if (--state_->remaining > 0 || state_->finished) return;
+    state_->finished = true;
+    ended_by = state_->ended_by;
   }
-  const absl::StatusCode code = outcome.status.code();
-  if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kDeadlineExceeded ||
-      code == absl::StatusCode::kUnavailable) {
-    state_->ended_by = outcome.status;  // the call as a whole ends this way
-  }
-  if (--state_->remaining > 0 || state_->finished) return;
-  state_->finished = true;
-  Finish(ToGrpcStatus(state_->ended_by));
+  Finish(ToGrpcStatus(ended_by));
 }
 
 }  // namespace nio::service

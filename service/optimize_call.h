@@ -27,7 +27,7 @@ class OptimizeCall final : public grpc::ServerUnaryReactor {
   void OnDone() override { delete this; }
 
  private:
-  // Shared with the scheduler's callbacks.
+  // Written by the scheduler's callbacks (one thread at a time, under mu).
   struct State {
     std::mutex mu;
     int remaining = 0;

@@ -1,0 +1,95 @@
+#include "client/load_bench.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/nio_client.h"
+
+namespace nio::client {
+
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o, const nio::v1::ModelInfo& model) {
+  std::vector<models::RawTrack> pool;
+  for (const std::string& genre : model.genres()) pool.push_back({genre, {}, genre});
+  if (pool.empty()) return absl::FailedPreconditionError("the model has no genres");
+  models::NioOptions options;
+  options.steps = o.steps;
+  std::mutex mu;
+  std::vector<double> latencies_ms;
+  std::atomic<int64_t> tracks{0}, errors{0};
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + std::chrono::duration<double>(o.seconds);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < o.concurrency; ++w) {
+    threads.emplace_back([&, w] {
+      auto client = NioClient::Connect(o.server);
+      if (!client.ok()) {
+        errors++;
+        return;
+      }
+      int n = 0;
+      auto next_batch = [&] {
+        std::vector<models::RawTrack> batch;
+        for (int i = 0; i < o.tracks_per_request; ++i) {
+          models::RawTrack t = pool[(w + n + i) % pool.size()];
+          t.id = absl::StrCat("w", w, "-", n, "-", i);
+          batch.push_back(std::move(t));
+        }
+        ++n;
+        return batch;
+      };
+      if (o.stream) {
+        // One stream per client, at most 8 messages in flight.
+        RemoteEngine engine(client->get(), 8 * o.tracks_per_request);
+        (void)engine.Start([&](EngineResult r) {
+          tracks++;
+          if (!r.outcome.status.ok()) errors++;
+        });
+        while (std::chrono::steady_clock::now() < end) {
+          if (!engine.Send(next_batch(), options).ok()) {
+            errors++;
+            break;
+          }
+        }
+        if (!engine.Finish().ok()) errors++;
+        return;
+      }
+      while (std::chrono::steady_clock::now() < end) {
+        const auto batch = next_batch();
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = (*client)->Optimize(batch, options);
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (!r.ok()) {
+          errors++;
+          continue;
+        }
+        tracks += static_cast<int64_t>(batch.size());
+        std::lock_guard<std::mutex> lock(mu);
+        latencies_ms.push_back(ms);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  LoadResult result;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.requests = static_cast<int64_t>(latencies_ms.size());
+  result.tracks = tracks.load();
+  result.errors = errors.load();
+  result.tracks_per_s = result.seconds > 0 ? result.tracks / result.seconds : 0;
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  auto pct = [&](double q) {
+    if (latencies_ms.empty()) return 0.0;
+    return latencies_ms[std::min(latencies_ms.size() - 1, static_cast<size_t>(q * latencies_ms.size()))];
+  };
+  result.latency_ms_p50 = pct(0.5);
+  result.latency_ms_p90 = pct(0.9);
+  result.latency_ms_p99 = pct(0.99);
+  return result;
+}
+
+}  // namespace nio::client
