@@ -9,6 +9,9 @@
 //
 // Rows are split into chunks of at most kMaxChunkRows so a chunk's activations
 // stay in cache; chunks run on the worker pool, each with single-threaded BLAS.
+// A single row (one track) cannot be split that way: it runs in "split mode",
+// every product cut along its feature dimension into one part per worker
+// (see ForEachChunk, LayerForwardPart and BackwardSplit).
 #include <algorithm>
 #include <cstring>
 #include <memory>
