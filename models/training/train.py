@@ -28,7 +28,7 @@ import export_pytorch  # noqa: E402
 import model_card  # noqa: E402
 
 HIDDEN = [768, 512, 256, 128]
-DROPOUT = 0.2
+DROPOUT = 0.3  # chosen on validation RMSE (0.05: worse, 0.2: 17.40, 0.3: 17.21)
 
 
 def metrics(pred, truth):
@@ -154,8 +154,8 @@ def main():
     ap.add_argument("--check-out", help="also write scaled test inputs + PyTorch predictions here (tests)")
     ap.add_argument("--dropout", type=float, default=DROPOUT, help="MLP dropout")
     ap.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
-    ap.add_argument("--epochs", type=int, default=80, help="most student epochs")
-    ap.add_argument("--early-stop-patience", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=100, help="most student epochs")
+    ap.add_argument("--early-stop-patience", type=int, default=10)
     args = ap.parse_args()
 
     import torch
