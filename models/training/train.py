@@ -28,7 +28,7 @@ import export_pytorch  # noqa: E402
 import model_card  # noqa: E402
 
 HIDDEN = [768, 512, 256, 128]
-DROPOUT = 0.3  # chosen on validation RMSE (0.05: worse, 0.2: 17.40, 0.3: 17.21)
+DROPOUT = 0.3  # chosen on validation: student RMSE 17.40 at 0.2, 17.21 at 0.3 (0.05 hurt the baseline)
 
 
 def metrics(pred, truth):
