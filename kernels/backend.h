@@ -15,12 +15,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "kernels/mlp_weights.h"
+#include "kernels/row_moves.h"
 
 namespace nio::kernels {
 
@@ -63,9 +65,11 @@ class Backend {
   // points: p = p0 = x0[movable], m = v = 0, step = 0.
   virtual absl::Status LoadRows(int first_row, const NioRows& rows) = 0;
 
-  // Copies the whole state of slot `from` into slot `to` (compaction when a
-  // track leaves the batch).
-  virtual absl::Status MoveRow(int from, int to) = 0;
+  // Copies the whole state of each move's `from` slot into its `to` slot
+  // (compaction when tracks leave the batch). The moves must pass
+  // CheckRowMoves (no row both a source and a destination), which the
+  // backends verify; CompactionMoves builds such a set.
+  virtual absl::Status MoveRows(std::span<const RowMove> moves) = 0;
 
   // One NIO step for slots [0, rows): forward, input gradient, fused update.
   // Also records each row's prediction f(x(p)) at the start of the step.
@@ -75,6 +79,12 @@ class Backend {
   // when prediction is not null, the prediction recorded by the last Step.
   virtual absl::Status ReadRows(int first_row, int count, float* p,
                                 float* prediction) = 0;
+
+  // The same for the listed slots, in list order: p (rows.size(), K) and
+  // prediction (rows.size()), each only when not null. Reads only those rows
+  // (on a device: a gather kernel, then one small copy).
+  virtual absl::Status GatherRows(std::span<const int> rows, float* p,
+                                  float* prediction) = 0;
 
   // Plain forward pass: x (rows, n_in) -> out (rows). Any number of rows.
   virtual absl::Status Predict(const float* x, int rows, float* out) = 0;

@@ -48,32 +48,28 @@ absl::Status SlotBatch::Retire(
   }
   if (leaving.empty()) return absl::OkStatus();
 
-  // One read of the active block, then compaction from the highest row down
-  // so a moved row is never one that still has to leave.
-  const int active = Active();
-  p_scratch_.resize(static_cast<size_t>(active) * k);
-  prediction_scratch_.resize(active);
-  if (absl::Status s = backend_->ReadRows(0, active, p_scratch_.data(),
-                                          prediction_scratch_.data());
+  // Read only the leaving rows, then close their holes with the survivors
+  // from the end of the block in one set of moves.
+  const int count = static_cast<int>(leaving.size());
+  p_scratch_.resize(static_cast<size_t>(count) * k);
+  prediction_scratch_.resize(count);
+  if (absl::Status s = backend_->GatherRows(leaving, p_scratch_.data(),
+                                            prediction_scratch_.data());
       !s.ok()) {
     return s;
   }
-  for (int row : leaving) {
+  for (int i = 0; i < count; ++i) {
     RetiredSlot out;
-    out.info = slots_[row];
-    out.info.prediction = prediction_scratch_[row];
-    out.p.assign(p_scratch_.begin() + static_cast<size_t>(row) * k,
-                 p_scratch_.begin() + static_cast<size_t>(row + 1) * k);
+    out.info = slots_[leaving[i]];
+    out.info.prediction = prediction_scratch_[i];
+    out.p.assign(p_scratch_.begin() + static_cast<size_t>(i) * k,
+                 p_scratch_.begin() + static_cast<size_t>(i + 1) * k);
     retired->push_back(std::move(out));
   }
-  for (auto it = leaving.rbegin(); it != leaving.rend(); ++it) {
-    const int last = Active() - 1;
-    if (*it != last) {
-      if (absl::Status s = backend_->MoveRow(last, *it); !s.ok()) return s;
-      slots_[*it] = slots_[last];
-    }
-    slots_.pop_back();
-  }
+  const std::vector<RowMove> moves = CompactionMoves(leaving, Active());
+  if (absl::Status s = backend_->MoveRows(moves); !s.ok()) return s;
+  for (const RowMove& m : moves) slots_[m.to] = slots_[m.from];
+  slots_.resize(slots_.size() - count);
   return absl::OkStatus();
 }
 

@@ -1,7 +1,8 @@
 // SlotBatch: the step-level continuous batch over a Backend's slots. Active
 // tracks occupy slots [0, Active()); new tracks are admitted at the end at
-// any step boundary, finished ones leave and the last active slot moves into
-// the hole, so every Step runs one dense block of rows.
+// any step boundary, finished ones leave and the survivors from the end of
+// the block move into their holes (row_moves.h), so every Step runs one dense
+// block of rows.
 //
 // Thread-compatible; owns no thread. The in-process optimizer drives it in a
 // loop; the server's scheduler drives it from its batching thread.

@@ -195,29 +195,23 @@ void Scheduler::FailActive(kernels::SlotBatch& batch, const absl::Status& status
 
 void Scheduler::EmitProgress(kernels::SlotBatch& batch) {
   const auto& slots = batch.Slots();
-  bool any = false;
-  for (const kernels::SlotInfo& s : slots) {
-    const Job& job = jobs_by_ticket_[s.ticket];
-    if (job.progress_every > 0 && s.steps_done % job.progress_every == 0) {
-      any = true;
-      break;
-    }
-  }
-  if (!any) return;
-  const int k = static_cast<int>(backend_->MovableColumns().size());
-  progress_p_.resize(static_cast<size_t>(slots.size()) * k);
-  progress_prediction_.resize(slots.size());
-  if (!backend_->ReadRows(0, static_cast<int>(slots.size()), progress_p_.data(),
-                          progress_prediction_.data())
-           .ok()) {
-    return;
-  }
-  for (size_t row = 0; row < slots.size(); ++row) {
+  progress_rows_.clear();
+  for (int row = 0; row < static_cast<int>(slots.size()); ++row) {
     const Job& job = jobs_by_ticket_[slots[row].ticket];
     if (job.progress_every > 0 && slots[row].steps_done % job.progress_every == 0 &&
         job.on_progress) {
-      job.on_progress(slots[row].steps_done, progress_prediction_[row]);
+      progress_rows_.push_back(row);
     }
+  }
+  if (progress_rows_.empty()) return;
+  // Only the rows due an event are read (on a GPU, a gather and one small copy).
+  progress_prediction_.resize(progress_rows_.size());
+  if (!backend_->GatherRows(progress_rows_, nullptr, progress_prediction_.data()).ok()) {
+    return;
+  }
+  for (size_t i = 0; i < progress_rows_.size(); ++i) {
+    const kernels::SlotInfo& slot = slots[progress_rows_[i]];
+    jobs_by_ticket_[slot.ticket].on_progress(slot.steps_done, progress_prediction_[i]);
   }
 }
 

@@ -149,7 +149,8 @@ class Scheduler {
   // Owned by the batching thread: active jobs by SlotBatch ticket.
   std::vector<Job> jobs_by_ticket_;
   std::vector<int64_t> free_tickets_;
-  std::vector<float> progress_p_, progress_prediction_;
+  std::vector<int> progress_rows_;
+  std::vector<float> progress_prediction_;
   std::thread thread_;
 };
 

@@ -1,7 +1,10 @@
 // Numerics: scalar math, kernel bodies through the host grid executor, GEMM
 // descriptors through cblas, and the CPU backend's gradient and step.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
+#include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -218,6 +221,59 @@ TEST(ElementwiseBodyTest, ScatterAndGatherColumns) {
   }
 }
 
+// Moves on a (slots, width) matrix: for n elements, n / width moves (at least
+// one), every source in the upper half and every destination in the lower
+// half, both in a shuffled order.
+template <class T>
+void CheckMoveRowsBody(int n, int width) {
+  const int moves = std::max(1, n / width);
+  const int slots = 2 * moves;
+  std::vector<int> from(moves), to(moves);
+  std::iota(to.begin(), to.end(), 0);
+  std::iota(from.begin(), from.end(), moves);
+  std::mt19937 rng(n + width);
+  std::shuffle(from.begin(), from.end(), rng);
+  std::shuffle(to.begin(), to.end(), rng);
+  std::vector<T> data(static_cast<size_t>(slots) * width + kGuardSize);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<T>(i % 101 + 1);
+  std::vector<T> expected = data;
+  for (int m = 0; m < moves; ++m)
+    for (int c = 0; c < width; ++c)
+      expected[static_cast<size_t>(to[m]) * width + c] = data[static_cast<size_t>(from[m]) * width + c];
+  RunElementwiseOnHost(MoveRowsBody<T>{data.data(), from.data(), to.data(), moves, width});
+  for (size_t i = 0; i < data.size(); ++i) {
+    ASSERT_EQ(data[i], expected[i]) << "element " << i << " of " << slots << "x" << width;
+  }
+}
+
+TEST(ElementwiseBodyTest, MoveRowsMatchesNaiveLoop) {
+  for (int n : kSizes) {
+    for (int width : {1, 3, 128}) {
+      CheckMoveRowsBody<float>(n, width);
+      CheckMoveRowsBody<uint8_t>(n, width);
+      CheckMoveRowsBody<int>(n, width);
+    }
+  }
+}
+
+TEST(ElementwiseBodyTest, GatherRowsMatchesNaiveLoop) {
+  for (int n : kSizes) {
+    for (int width : {1, 5}) {
+      const int count = std::max(1, n / width);
+      const int slots = count + 3;
+      const auto data = RandomFloats(static_cast<size_t>(slots) * width, n + width);
+      std::vector<int> rows(count);
+      for (int i = 0; i < count; ++i) rows[i] = (i * 5 + 2) % slots;
+      auto out = WithGuard(std::vector<float>(static_cast<size_t>(count) * width, 0));
+      RunElementwiseOnHost(GatherRowsBody<float>{out.data(), data.data(), rows.data(), count, width});
+      for (int i = 0; i < count; ++i)
+        for (int c = 0; c < width; ++c)
+          ASSERT_EQ(out[i * width + c], data[rows[i] * width + c]) << i << "," << c;
+      ExpectGuardIntact(out, static_cast<size_t>(count) * width);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------- GEMMs
 // The descriptors the GPU will receive, executed by cblas, against naive loops
 // over the row-major meaning they claim.
@@ -419,7 +475,59 @@ TEST_F(CpuBackendTest, RejectsBadShapesAndRanges) {
   EXPECT_FALSE(CreateCpuBackend(mlp_, movable_, zero).ok());
   auto backend = Make(4);
   EXPECT_EQ(backend->Step(5).code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(backend->MoveRow(0, 4).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(backend->MoveRows(std::vector<RowMove>{{0, 4}}).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(backend->MoveRows(std::vector<RowMove>{{3, 2}, {2, 1}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backend->GatherRows(std::vector<int>{0, 4}, nullptr, nullptr).code(),
+            absl::StatusCode::kOutOfRange);
+}
+
+TEST_F(CpuBackendTest, GatherAndMoveRowsCarryTheWholeSlotState) {
+  // Two backends run the same tracks; in one, the tracks are moved to other
+  // slots after a step. Every later step must agree (Adam moments, step
+  // count, bounds, mask, lr and lambda all moved), and GatherRows must read
+  // what ReadRows reads.
+  const int rows = 6, k = static_cast<int>(movable_.size());
+  const auto x = RandomFloats(rows * 10, 21);
+  std::vector<uint8_t> mask(rows * k, 1);
+  for (int r = 0; r < rows; ++r) mask[r * k + r % k] = 0;
+  std::vector<float> lo(rows * k), hi(rows * k), lr(rows), lambda(rows);
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < k; ++c) {
+      lo[r * k + c] = -0.5f - 0.3f * r;
+      hi[r * k + c] = 0.5f + 0.2f * c;
+    }
+    lr[r] = 0.01f + 0.02f * r;
+    lambda[r] = 0.05f * r;
+  }
+  const NioRows start{rows, x.data(), mask.data(), lo.data(), hi.data(), lr.data(), lambda.data()};
+  auto still = Make(8), moved = Make(8);
+  ASSERT_TRUE(still->LoadRows(0, start).ok());
+  ASSERT_TRUE(moved->LoadRows(0, start).ok());
+  for (int s = 0; s < 3; ++s) {
+    ASSERT_TRUE(still->Step(rows).ok());
+    ASSERT_TRUE(moved->Step(rows).ok());
+  }
+  // Rows 4 and 5 go to spare slots 6 and 7, then rows 0 and 1 take their
+  // places: (0 1 2 3 4 5) -> (4 5 2 3 0 1) on slots 0..5 after two sets.
+  ASSERT_TRUE(moved->MoveRows(std::vector<RowMove>{{4, 6}, {5, 7}}).ok());
+  ASSERT_TRUE(moved->MoveRows(std::vector<RowMove>{{0, 4}, {1, 5}}).ok());
+  ASSERT_TRUE(moved->MoveRows(std::vector<RowMove>{{6, 0}, {7, 1}}).ok());
+  const std::vector<int> where = {4, 5, 2, 3, 0, 1};  // where[r]: slot of track r
+  for (int s = 0; s < 20; ++s) {
+    ASSERT_TRUE(still->Step(rows).ok());
+    ASSERT_TRUE(moved->Step(rows).ok());
+  }
+  std::vector<float> p_still(rows * k), pred_still(rows), p_moved(rows * k), pred_moved(rows);
+  ASSERT_TRUE(still->ReadRows(0, rows, p_still.data(), pred_still.data()).ok());
+  ASSERT_TRUE(moved->GatherRows(where, p_moved.data(), pred_moved.data()).ok());
+  EXPECT_TRUE(AllClose(p_moved, p_still, 1e-6, 1e-6));
+  EXPECT_TRUE(AllClose(pred_moved, pred_still, 1e-6, 1e-6));
+  // Only the predictions, in another order.
+  std::vector<float> pred_only(2);
+  ASSERT_TRUE(moved->GatherRows(std::vector<int>{0, 4}, nullptr, pred_only.data()).ok());
+  EXPECT_EQ(pred_only[0], pred_moved[4]);
+  EXPECT_EQ(pred_only[1], pred_moved[0]);
 }
 
 }  // namespace

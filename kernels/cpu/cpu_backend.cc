@@ -17,13 +17,16 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/gemm_cblas.h"
 #include "kernels/cpu/worker_pool.h"
+#include "kernels/elementwise.h"
 #include "kernels/gemm_args.h"
+#include "kernels/host_grid.h"
 #include "kernels/mlp_math.h"
 #include "kernels/status_macros.h"
 
@@ -154,14 +157,20 @@ class CpuBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status MoveRow(int from, int to) override {
-    if (from < 0 || to < 0 || from >= max_rows_ || to >= max_rows_) {
-      return absl::OutOfRangeError(
-          absl::StrCat("MoveRow: ", from, " -> ", to, " outside the slots"));
+  absl::Status MoveRows(std::span<const RowMove> moves) override {
+    NIO_RETURN_IF_ERROR(CheckRowMoves(moves, max_rows_));
+    if (moves.empty()) return absl::OkStatus();
+    move_from_.clear();
+    move_to_.clear();
+    for (const RowMove& m : moves) {
+      move_from_.push_back(m.from);
+      move_to_.push_back(m.to);
     }
-    if (from == to) return absl::OkStatus();
-    auto move = [&](auto& vec, size_t width) {
-      std::copy_n(vec.begin() + from * width, width, vec.begin() + to * width);
+    // The same bodies the CUDA backend launches, run on the host grid.
+    const int n = static_cast<int>(moves.size());
+    auto move = [&](auto& vec, int width) {
+      using T = typename std::decay_t<decltype(vec)>::value_type;
+      RunElementwiseOnHost(MoveRowsBody<T>{vec.data(), move_from_.data(), move_to_.data(), n, width});
     };
     move(fixed_, h1_);
     for (auto* vec : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_}) move(*vec, k_cols_);
@@ -195,6 +204,24 @@ class CpuBackend final : public Backend {
                 static_cast<size_t>(count) * k_cols_, p);
     if (prediction != nullptr) {
       std::copy_n(prediction_.begin() + first_row, count, prediction);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status GatherRows(std::span<const int> rows, float* p,
+                          float* prediction) override {
+    for (int row : rows) {
+      if (row < 0 || row >= max_rows_) {
+        return absl::OutOfRangeError(absl::StrCat("GatherRows: row ", row, " outside the ",
+                                                  max_rows_, " slots"));
+      }
+    }
+    const int n = static_cast<int>(rows.size());
+    if (p != nullptr) {
+      RunElementwiseOnHost(GatherRowsBody<float>{p, p_.data(), rows.data(), n, k_cols_});
+    }
+    if (prediction != nullptr) {
+      RunElementwiseOnHost(GatherRowsBody<float>{prediction, prediction_.data(), rows.data(), n, 1});
     }
     return absl::OkStatus();
   }
@@ -438,6 +465,7 @@ class CpuBackend final : public Backend {
       prediction_;
   std::vector<uint8_t> mask_;
   std::vector<int> k_, step_;
+  std::vector<int> move_from_, move_to_;  // MoveRows' index lists
 };
 
 }  // namespace

@@ -7,6 +7,8 @@
 //   grad_a_/grad_b_ (max_rows, maxH) input gradients, ping-pong
 //   p_, p0_, m_, v_, lo_, hi_, df_dp_ (max_rows, K); mask_ (max_rows, K) bytes
 //   lr_, lambda_ (max_rows) floats; k_, step_ (max_rows) ints
+//   index_ (2 max_rows) ints; gather_p_ (max_rows, K), gather_prediction_
+//                                    MoveRows / GatherRows staging
 // Products go through GemmCublas with the same GemmArgs builders the CPU uses;
 // elementwise work is the kernel bodies of elementwise.h via RunBody. One
 // stream; a step is captured as a CUDA graph once the number of active rows
@@ -17,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -98,7 +101,7 @@ class CudaBackend final : public Backend {
     for (DeviceBuffer<float>* buf : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &zero_k_}) {
       NIO_RETURN_IF_ERROR(buf->Allocate(Rows() * k_cols_));
     }
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemset(zero_k_.get(), 0, zero_k_.size() * sizeof(float)));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(zero_k_.get(), 0, zero_k_.size() * sizeof(float), stream_));
     NIO_RETURN_IF_ERROR(mask_.Allocate(Rows() * k_cols_));
     NIO_RETURN_IF_ERROR(lr_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(lambda_.Allocate(Rows()));
@@ -106,6 +109,12 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(k_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(step_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(x_stage_.Allocate(Rows() * n_in_));
+    NIO_RETURN_IF_ERROR(index_.Allocate(2 * Rows()));
+    NIO_RETURN_IF_ERROR(gather_p_.Allocate(Rows() * k_cols_));
+    NIO_RETURN_IF_ERROR(gather_prediction_.Allocate(Rows()));
+    // The uploads above ran on the legacy default stream, which a
+    // non-blocking stream_ does not wait for: finish them before any work.
+    NIO_RETURN_IF_CUDA_ERROR(cudaDeviceSynchronize());
     return absl::OkStatus();
   }
 
@@ -159,21 +168,32 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status MoveRow(int from, int to) override {
-    if (from < 0 || to < 0 || from >= max_rows_ || to >= max_rows_) {
-      return absl::OutOfRangeError(absl::StrCat("MoveRow: ", from, " -> ", to, " outside the slots"));
+  absl::Status MoveRows(std::span<const RowMove> moves) override {
+    NIO_RETURN_IF_ERROR(CheckRowMoves(moves, max_rows_));
+    if (moves.empty()) return absl::OkStatus();
+    const int n = static_cast<int>(moves.size());
+    move_index_host_.resize(2 * moves.size());
+    for (int i = 0; i < n; ++i) {
+      move_index_host_[i] = moves[i].from;
+      move_index_host_[n + i] = moves[i].to;
     }
-    if (from == to) return absl::OkStatus();
-    NIO_RETURN_IF_ERROR(MoveSpan(fixed_.get(), from, to, h1_));
+    NIO_RETURN_IF_ERROR(Copy(index_.get(), move_index_host_.data(), move_index_host_.size()));
+    const int* from = index_.get();
+    const int* to = index_.get() + n;
+    // One launch per state array, whatever the number of moves.
+    NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<float>{fixed_.get(), from, to, n, h1_}, stream_));
     for (DeviceBuffer<float>* buf : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_}) {
-      NIO_RETURN_IF_ERROR(MoveSpan(buf->get(), from, to, k_cols_));
+      NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<float>{buf->get(), from, to, n, k_cols_}, stream_));
     }
-    NIO_RETURN_IF_ERROR(MoveSpan(mask_.get(), from, to, k_cols_));
-    NIO_RETURN_IF_ERROR(MoveSpan(lr_.get(), from, to, 1));
-    NIO_RETURN_IF_ERROR(MoveSpan(lambda_.get(), from, to, 1));
-    NIO_RETURN_IF_ERROR(MoveSpan(k_.get(), from, to, 1));
-    NIO_RETURN_IF_ERROR(MoveSpan(step_.get(), from, to, 1));
-    NIO_RETURN_IF_ERROR(MoveSpan(prediction_.get(), from, to, 1));
+    NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<uint8_t>{mask_.get(), from, to, n, k_cols_}, stream_));
+    for (DeviceBuffer<float>* buf : {&lr_, &lambda_, &prediction_}) {
+      NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<float>{buf->get(), from, to, n, 1}, stream_));
+    }
+    for (DeviceBuffer<int>* buf : {&k_, &step_}) {
+      NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<int>{buf->get(), from, to, n, 1}, stream_));
+    }
+    // move_index_host_ may be rewritten by the next call: the copy above was
+    // staged at once (pageable memory), and the kernels only read index_.
     return absl::OkStatus();
   }
 
@@ -200,6 +220,33 @@ class CudaBackend final : public Backend {
     if (prediction) {
       NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction, prediction_.get() + first_row,
                                                count * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    }
+    NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+    return absl::OkStatus();
+  }
+
+  absl::Status GatherRows(std::span<const int> rows, float* p, float* prediction) override {
+    for (int row : rows) {
+      if (row < 0 || row >= max_rows_) {
+        return absl::OutOfRangeError(absl::StrCat("GatherRows: row ", row, " outside the ",
+                                                  max_rows_, " slots"));
+      }
+    }
+    if (rows.empty()) return absl::OkStatus();
+    const int n = static_cast<int>(rows.size());
+    NIO_RETURN_IF_ERROR(Copy(index_.get(), rows.data(), rows.size()));
+    const size_t k = k_cols_;
+    if (p != nullptr) {
+      NIO_RETURN_IF_ERROR(Launch(GatherRowsBody<float>{gather_p_.get(), p_.get(), index_.get(), n,
+                                                       k_cols_}, stream_));
+      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(p, gather_p_.get(), n * k * sizeof(float),
+                                               cudaMemcpyDeviceToHost, stream_));
+    }
+    if (prediction != nullptr) {
+      NIO_RETURN_IF_ERROR(Launch(GatherRowsBody<float>{gather_prediction_.get(), prediction_.get(),
+                                                       index_.get(), n, 1}, stream_));
+      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction, gather_prediction_.get(),
+                                               n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     }
     NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     return absl::OkStatus();
@@ -247,14 +294,6 @@ class CudaBackend final : public Backend {
     if (n == 0) return absl::OkStatus();
     NIO_RETURN_IF_CUDA_ERROR(
         cudaMemcpyAsync(device, host, n * sizeof(T), cudaMemcpyHostToDevice, stream_));
-    return absl::OkStatus();
-  }
-
-  template <class T>
-  absl::Status MoveSpan(T* base, int from, int to, int width) {
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(base + static_cast<size_t>(to) * width,
-                                             base + static_cast<size_t>(from) * width,
-                                             width * sizeof(T), cudaMemcpyDeviceToDevice, stream_));
     return absl::OkStatus();
   }
 
@@ -348,6 +387,11 @@ class CudaBackend final : public Backend {
   DeviceBuffer<float> p_, p0_, m_, v_, lo_, hi_, df_dp_, lr_, lambda_, prediction_;
   DeviceBuffer<uint8_t> mask_;
   DeviceBuffer<int> k_, step_, columns_;
+  // MoveRows / GatherRows: slot indices (at most 2 per slot) and the
+  // gathered rows before they cross to the host.
+  DeviceBuffer<int> index_;
+  DeviceBuffer<float> gather_p_, gather_prediction_;
+  std::vector<int> move_index_host_;
 };
 
 }  // namespace

@@ -1,0 +1,38 @@
+// Row moves: how a continuous batch closes the holes that leaving tracks
+// leave, as one set of (from, to) slot pairs that a backend applies at once.
+//
+// The moves of one compaction never chain: every source lies at or above the
+// new end of the active block and every destination below it, so sources and
+// destinations are disjoint and the pairs can run in any order, or all in
+// parallel (one kernel launch per state array on the GPU instead of a copy
+// per row and array).
+#ifndef NIO_KERNELS_ROW_MOVES_H_
+#define NIO_KERNELS_ROW_MOVES_H_
+
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace nio::kernels {
+
+struct RowMove {
+  int from = 0;
+  int to = 0;
+  bool operator==(const RowMove&) const = default;
+};
+
+// The moves that compact an active block [0, active) after the rows in
+// `leaving` (ascending, unique, each < active) leave: the surviving rows at
+// or above active - leaving.size() fill the leaving rows below it, both taken
+// in ascending order. Rows below the new end that stay are not touched.
+std::vector<RowMove> CompactionMoves(std::span<const int> leaving, int active);
+
+// OK when every row lies in [0, max_rows) and no row is both a source and a
+// destination, or a destination twice; else INVALID_ARGUMENT / OUT_OF_RANGE
+// naming the first offending move.
+absl::Status CheckRowMoves(std::span<const RowMove> moves, int max_rows);
+
+}  // namespace nio::kernels
+
+#endif  // NIO_KERNELS_ROW_MOVES_H_
