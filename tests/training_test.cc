@@ -77,6 +77,58 @@ TEST(TrainingPipelineTest, CardShowsThePrintedMetrics) {
   }
 }
 
+// The fallback without data: a student distilled from the original app's
+// model (the fixture runs it when ../shared/seed-model exists).
+std::string DistilledDir() { return Dir() + "/distilled"; }
+
+TEST(DistilledFromSeedTest, ExportedModelPredictsAsPyTorchWithoutTheRowIndex) {
+  if (std::ifstream(DistilledDir() + "/SKIP")) GTEST_SKIP() << ReadFile(DistilledDir() + "/SKIP");
+  auto model = models::LoadModel(DistilledDir() + "/model");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->spec.FeatureIndex("Unnamed: 0"), -1) << "the student must not take the row index";
+  EXPECT_EQ(model->mlp.InputSize(), 127);
+  EXPECT_EQ(model->spec.categorical.values.size(), 114u);
+  const auto check = nlohmann::json::parse(ReadFile(DistilledDir() + "/check.json"));
+  std::vector<float> x;
+  for (const auto& row : check["x"]) {
+    for (const auto& v : row) x.push_back(v.get<float>());
+  }
+  const int rows = static_cast<int>(check["x"].size());
+  ASSERT_GT(rows, 0);
+  kernels::BackendOptions o;
+  o.max_rows = 16;
+  auto backend = kernels::CreateCpuBackend(model->mlp, models::MovableColumns(model->spec), o);
+  ASSERT_TRUE(backend.ok());
+  std::vector<float> out(rows);
+  ASSERT_TRUE((*backend)->Predict(x.data(), rows, out.data()).ok());
+  EXPECT_TRUE(nio::testing::AllClose(out, check["prediction"].get<std::vector<double>>(), 1e-4, 0));
+}
+
+TEST(DistilledFromSeedTest, CardSaysSoAndShowsThePrintedAgreement) {
+  if (std::ifstream(DistilledDir() + "/SKIP")) GTEST_SKIP() << ReadFile(DistilledDir() + "/SKIP");
+  const auto report = nlohmann::json::parse(ReadFile(DistilledDir() + "/model/training_report.json"));
+  const std::string log = ReadFile(DistilledDir() + "/train.log");
+  const std::string card = ReadFile(DistilledDir() + "/model/README.md");
+  EXPECT_EQ(report["mode"], "distilled_from_seed");
+  EXPECT_NE(log.find("does not exist: distilling the student from the seed model"), std::string::npos)
+      << log;
+  EXPECT_NE(card.find("**Distilled from the original app's model, not trained on data**"),
+            std::string::npos)
+      << card;
+  const auto& a = report["metrics"]["student_vs_seed_teacher"];
+  EXPECT_NE(log.find(absl::StrFormat("held-out %-28s RMSE %.3f  MAE %.3f  R^2 %.3f",
+                                     "student_vs_seed_teacher", a["rmse"].get<double>(),
+                                     a["mae"].get<double>(), a["r2"].get<double>())),
+            std::string::npos)
+      << log;
+  EXPECT_NE(card.find(absl::StrFormat("| %.3f | %.3f | %.3f |", a["rmse"].get<double>(),
+                                      a["mae"].get<double>(), a["r2"].get<double>())),
+            std::string::npos);
+  EXPECT_NE(card.find(report["data"]["seed_model_sha256"].get<std::string>()), std::string::npos);
+  // Every genre drawn equally.
+  EXPECT_EQ(report["draws"]["train"].get<int>(), 114 * report["draws"]["per_genre_train"].get<int>());
+}
+
 TEST(BundledModelTest, LoadsAndItsCardIsGeneratedFromTheReport) {
   const std::string dir = std::string(NIO_SOURCE_DIR) + "/models/bundled";
   auto model = models::LoadModel(dir);

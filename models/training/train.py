@@ -143,7 +143,14 @@ def folded_state_dict(model, y_mean, y_std):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="CSV in the Spotify tracks layout")
+    ap.add_argument("--data", required=True,
+                    help="CSV in the Spotify tracks layout; when the file does not exist and "
+                         "--seed-model is given, the student is distilled from the seed model")
+    ap.add_argument("--seed-model", help="the original app's model directory (nio_model_hybrid.pth, "
+                                         "nio_scaler.pkl, nio_feature_names.pkl): the teacher "
+                                         "when --data does not exist")
+    ap.add_argument("--draws-per-genre", type=int, default=1000,
+                    help="distillation: training draws per genre (validation and held-out: a sixth each)")
     ap.add_argument("--out", required=True, help="model directory to write")
     ap.add_argument("--name", default="spotify-popularity-hybrid")
     ap.add_argument("--version", default="1.0.0")
@@ -172,6 +179,98 @@ def main():
         cfg.update(epochs=4, baseline_epochs=2, xgb_rounds=60, early_stop_patience=3)
         grid = [{"max_depth": 4, "learning_rate": 0.2}]
 
+    if not os.path.exists(args.data):
+        if not args.seed_model:
+            sys.exit(f"train.py: {args.data}: no such file (give --seed-model to distil from the "
+                     "original app's model instead)")
+        log(f"{args.data} does not exist: distilling the student from the seed model {args.seed_model}")
+        distill(args, cfg, started)
+        return
+    train_on_data(args, cfg, grid, started)
+
+
+def write_outputs(args, state, mean, scale, names, description, report, check_x, check_pred=None):
+    """Exports the student, writes training_report.json and the card, and with
+    --check-out scaled inputs + the exported network's PyTorch predictions."""
+    os.makedirs(args.out, exist_ok=True)
+    export_pytorch.export(state, mean, scale, names, args.out, args.name, args.version, description,
+                          reference_genre=report["reference_genre"])
+    report["timings"]["total_s"] = time.time() - report.pop("_started")
+    with open(os.path.join(args.out, "training_report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(args.out, "README.md"), "w") as f:
+        f.write(model_card.render(report))
+    log(f"wrote {args.out} (model.json, weights.safetensors, training_report.json, README.md) "
+        f"in {report['timings']['total_s']:.0f}s")
+    if args.check_out:
+        import torch
+        net = make_mlp(len(names), report["config"]["dropout"])
+        net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+        net.eval()
+        with torch.no_grad():
+            pred = net(torch.tensor(check_x, dtype=torch.float32)).squeeze(1).numpy()
+        with open(args.check_out, "w") as f:
+            json.dump({"x": check_x.astype(np.float32).tolist(), "prediction": pred.tolist(),
+                       "bad_rows": report["data"].get("bad_row_examples", [])}, f)
+
+
+def distill(args, cfg, started):
+    """The bundled model without the data set: the original app's model is
+    the teacher, the inputs are draws (distill_seed.py), the loss is MSE
+    against the teacher alone (there are no true labels)."""
+    import distill_seed
+    seed = distill_seed.SeedModel(args.seed_model)
+    genres = distill_seed.genres_of(seed.names, "acoustic")
+    per_genre = 20 if args.fast else args.draws_per_genre
+    rng = np.random.default_rng(cfg["seed"])
+    draws = {}
+    for part, count in (("train", per_genre), ("validation", max(1, per_genre // 6)),
+                        ("held_out", max(1, per_genre // 6))):
+        x_raw, _ = distill_seed.draw_inputs(seed, genres, count, rng)
+        draws[part] = (x_raw, seed.predict(x_raw))
+    log(f"draws: train {len(draws['train'][1])}, validation {len(draws['validation'][1])}, "
+        f"held-out {len(draws['held_out'][1])} ({len(genres)} genres); teacher labels from the seed model")
+    # The student's inputs: every column but the row index, scaled as the seed did.
+    names = seed.names[1:]
+    mean, scale = seed.mean[1:], seed.scale[1:]
+    x = {part: (x_raw[:, 1:] - mean) / scale for part, (x_raw, _) in draws.items()}
+    t = {part: labels for part, (_, labels) in draws.items()}
+    t0 = time.time()
+    student, s_mean, s_std, history = train_mlp("distilled", x["train"], t["train"], x["validation"],
+                                                t["validation"], cfg)
+    student_s = time.time() - t0
+    agreement = metrics(predict_mlp(student, x["held_out"], s_mean, s_std), t["held_out"])
+    results = {"student_vs_seed_teacher": agreement}
+    log(f"held-out {'student_vs_seed_teacher':28s} RMSE {agreement['rmse']:.3f}  "
+        f"MAE {agreement['mae']:.3f}  R^2 {agreement['r2']:.3f}")
+    report = {
+        "name": args.name, "version": args.version, "mode": "distilled_from_seed",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "reference_genre": genres[0],
+        "data": {"path": None, "missing": os.path.basename(args.data),
+                 "seed_model_sha256": data_lib.sha256_of(os.path.join(args.seed_model,
+                                                                      "nio_model_hybrid.pth")),
+                 "features": len(names), "genres": len(genres)},
+        "draws": {"train": len(t["train"]), "validation": len(t["validation"]),
+                  "held_out": len(t["held_out"]), "per_genre_train": per_genre,
+                  "method": "each numeric feature ~ N(mean, scale) of the seed scaler, clipped to its "
+                            "realistic range, binary/integer features rounded; every genre equally; the "
+                            "teacher's row index drawn inside the genre's 1000-row block of the file"},
+        "config": dict(cfg, hidden=HIDDEN, alpha=None, loss="MSE against the seed teacher",
+                       fast=args.fast),
+        "metrics": results,
+        "student_epochs": len(history),
+        "timings": {"student_s": student_s},
+        "_started": started,
+    }
+    write_outputs(args, folded_state_dict(student, s_mean, s_std), mean, scale, names,
+                  "Predicts a track's Spotify popularity (0-100) from its audio features and genre; "
+                  "MLP distilled from the original app's model (no data set; no row-index input)",
+                  report, x["held_out"][:64])
+
+
+def train_on_data(args, cfg, grid, started):
     log(f"reading {args.data}")
     sha = data_lib.sha256_of(args.data)
     ds = data_lib.read_csv(args.data, min_genre_rows=args.min_genre_rows)
@@ -218,16 +317,10 @@ def main():
     for k, v in results.items():
         log(f"test {k:28s} RMSE {v['rmse']:.3f}  MAE {v['mae']:.3f}  R^2 {v['r2']:.3f}")
 
-    os.makedirs(args.out, exist_ok=True)
-    state = folded_state_dict(student, s_mean, s_std)
-    export_pytorch.export(state, scaler.mean_, scale, names, args.out, args.name, args.version,
-                          "Predicts a track's Spotify popularity (0-100) from its audio features and genre; "
-                          "hybrid MLP distilled from an XGBoost teacher (no row-index leak)",
-                          reference_genre=genres[0])
-    timings["total_s"] = time.time() - started
     report = {
-        "name": args.name, "version": args.version,
+        "name": args.name, "version": args.version, "mode": "trained_on_data",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "reference_genre": genres[0],
         "data": {"path": os.path.basename(args.data), "sha256": sha, "rows_read": ds.total_rows,
                  "bad_rows": len(ds.bad_rows), "bad_row_examples": ds.bad_rows[:20],
                  "exact_duplicates_dropped": ds.duplicates, "rows_used": len(y),
@@ -239,27 +332,12 @@ def main():
         "metrics": results,
         "student_epochs": len(history),
         "timings": timings,
+        "_started": started,
     }
-    with open(os.path.join(args.out, "training_report.json"), "w") as f:
-        json.dump(report, f, indent=1)
-        f.write("\n")
-    with open(os.path.join(args.out, "README.md"), "w") as f:
-        f.write(model_card.render(report))
-    log(f"wrote {args.out} (model.json, weights.safetensors, training_report.json, README.md) "
-        f"in {timings['total_s']:.0f}s")
-
-    if args.check_out:
-        # Scaled test inputs and the exported network's PyTorch predictions.
-        import torch
-        net = make_mlp(len(names), cfg["dropout"])
-        net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
-        net.eval()
-        sample = test[:64]
-        with torch.no_grad():
-            pred = net(torch.tensor(x[sample], dtype=torch.float32)).squeeze(1).numpy()
-        with open(args.check_out, "w") as f:
-            json.dump({"x": x[sample].astype(np.float32).tolist(), "prediction": pred.tolist(),
-                       "bad_rows": ds.bad_rows}, f)
+    write_outputs(args, folded_state_dict(student, s_mean, s_std), scaler.mean_, scale, names,
+                  "Predicts a track's Spotify popularity (0-100) from its audio features and genre; "
+                  "hybrid MLP distilled from an XGBoost teacher (no row-index leak)",
+                  report, x[test[:64]])
 
 
 if __name__ == "__main__":

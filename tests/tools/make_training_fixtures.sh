@@ -2,10 +2,12 @@
 # Runs the training pipeline end to end on a synthetic CSV (no real data), in
 # its fast configuration, into OUT: the exported model, the pipeline's log,
 # scaled inputs with PyTorch's predictions (check.json) and the line numbers of
-# the malformed rows the generator wrote (bad_lines.json).
-# Usage: make_training_fixtures.sh PYTHON OUT
+# the malformed rows the generator wrote (bad_lines.json). With SEED_DIR, also
+# the fallback without data: the student distilled from the original app's
+# model, into OUT/distilled (OUT/distilled/SKIP says why when it cannot run).
+# Usage: make_training_fixtures.sh PYTHON OUT [SEED_DIR]
 set -euo pipefail
-python=$1 out=$2
+python=$1 out=$2 seed=${3:-}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$out"
 mkdir -p "$out"
@@ -17,3 +19,13 @@ fi
   --bad-lines-out "$out/bad_lines.json"
 "$python" "$root/models/training/train.py" --data "$out/synthetic.csv" --out "$out/model" --fast \
   --min-genre-rows 5 --threads 2 --check-out "$out/check.json" | tee "$out/train.log"
+
+mkdir -p "$out/distilled"
+if [ -z "$seed" ] || [ ! -f "$seed/nio_model_hybrid.pth" ]; then
+  echo "no seed model at '${seed}'" > "$out/distilled/SKIP"
+  exit 0
+fi
+# A data path that does not exist: the pipeline must fall back to the seed.
+"$python" "$root/models/training/train.py" --data "$out/no-such-data.csv" --seed-model "$seed" \
+  --out "$out/distilled/model" --fast --threads 2 --check-out "$out/distilled/check.json" \
+  | tee "$out/distilled/train.log"
