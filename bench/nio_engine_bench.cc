@@ -29,6 +29,7 @@ ABSL_FLAG(std::string, batches, "1,64,1024,8192", "comma-separated batch sizes")
 ABSL_FLAG(int, steps, 300, "NIO steps per track");
 ABSL_FLAG(int, threads, 0, "CPU threads (0 = all cores)");
 ABSL_FLAG(std::string, backend, "cpu", "auto, cpu or cuda");
+ABSL_FLAG(bool, allow_tf32, false, "CUDA: TF32 tensor-core GEMMs (the catalog-in-1-s figure needs them)");
 ABSL_FLAG(double, min_seconds, 2.0, "run each batch size at least this long");
 ABSL_FLAG(int, single_track_runs, 21, "timed single-track optimizations for the latency");
 
@@ -91,6 +92,7 @@ int Run(int argc, char** argv) {
     o.backend = *choice;
     o.max_batch = b;
     o.threads = absl::GetFlag(FLAGS_threads);
+    o.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
     auto opt = nio::service::Optimizer::Create(*model, o);
     if (!opt.ok()) {
       std::cerr << "nio_engine_bench: " << opt.status() << "\n";
@@ -120,11 +122,12 @@ int Run(int argc, char** argv) {
     std::cout << line.dump() << std::endl;
   }
   // Single-track latency (B = 1 engine, one track at a time).
-  {
+  if (absl::GetFlag(FLAGS_single_track_runs) > 0) {
     nio::service::OptimizerOptions o;
     o.backend = *choice;
     o.max_batch = 1;
     o.threads = absl::GetFlag(FLAGS_threads);
+    o.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
     auto opt = nio::service::Optimizer::Create(*model, o);
     std::vector<double> ms;
     for (int i = 0; i < absl::GetFlag(FLAGS_single_track_runs); ++i) {

@@ -37,6 +37,7 @@ absl::StatusOr<std::unique_ptr<Optimizer>> Optimizer::Create(
   s.max_batch = options.max_batch;
   s.max_queue = INT_MAX;  // in-process: the caller's memory is the limit
   s.threads = options.threads;
+  s.allow_tf32 = options.allow_tf32;
   NIO_ASSIGN_OR_RETURN(auto scheduler, Scheduler::Create(model, s));
   return std::unique_ptr<Optimizer>(new Optimizer(std::move(scheduler)));
 }

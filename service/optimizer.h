@@ -26,6 +26,8 @@ struct OptimizerOptions {
   int max_batch = 1024;
   // CPU threads (0 = all cores).
   int threads = 0;
+  // CUDA only: TF32 tensor-core GEMMs (faster, ~1e-3 relative error).
+  bool allow_tf32 = false;
 };
 
 using models::TrackOutcome;
