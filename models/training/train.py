@@ -231,9 +231,10 @@ def distill(args, cfg, started):
         draws[part] = (x_raw, seed.predict(x_raw))
     log(f"draws: train {len(draws['train'][1])}, validation {len(draws['validation'][1])}, "
         f"held-out {len(draws['held_out'][1])} ({len(genres)} genres); teacher labels from the seed model")
-    # The student's inputs: every column but the row index, scaled as the seed did.
+    # The student's inputs: every column but the row index; numeric ones scaled
+    # as the seed did, genres 0/1.
     names = seed.names[1:]
-    mean, scale = seed.mean[1:], seed.scale[1:]
+    mean, scale = data_lib.input_scaling(seed.mean[1:], seed.scale[1:], names)
     x = {part: (x_raw[:, 1:] - mean) / scale for part, (x_raw, _) in draws.items()}
     t = {part: labels for part, (_, labels) in draws.items()}
     t0 = time.time()
@@ -287,8 +288,8 @@ def train_on_data(args, cfg, grid, started):
         f"{len(names)} features ({len(genres)} genres)")
     from sklearn.preprocessing import StandardScaler
     scaler = StandardScaler().fit(x_raw[train])
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    x = (x_raw - scaler.mean_) / scale
+    mean, scale = data_lib.input_scaling(scaler.mean_, scaler.scale_, names)
+    x = (x_raw - mean) / scale
 
     timings = {}
     t0 = time.time()
@@ -334,7 +335,7 @@ def train_on_data(args, cfg, grid, started):
         "timings": timings,
         "_started": started,
     }
-    write_outputs(args, folded_state_dict(student, s_mean, s_std), scaler.mean_, scale, names,
+    write_outputs(args, folded_state_dict(student, s_mean, s_std), mean, scale, names,
                   "Predicts a track's Spotify popularity (0-100) from its audio features and genre; "
                   "hybrid MLP distilled from an XGBoost teacher (no row-index leak)",
                   report, x[test[:64]])
