@@ -23,6 +23,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import augment  # noqa: E402
 import data as data_lib  # noqa: E402
 import export_pytorch  # noqa: E402
 import model_card  # noqa: E402
@@ -53,17 +54,30 @@ def make_mlp(n_in, dropout=DROPOUT):
     return torch.nn.Sequential(*layers)  # keys net.0, 3, 6, 9, 12 as the original
 
 
-def train_mlp(name, x_train, targets_train, x_val, y_val, cfg, teacher_train=None):
-    """Trains an MLP on standardized targets. Loss: MSE(true) or, with a
-    teacher, alpha * MSE(true) + (1 - alpha) * MSE(teacher). AdamW, plateau LR
-    schedule, early stopping on validation RMSE. Returns (model, y_mean, y_std,
-    history)."""
+def train_mlp(name, x_train, targets_train, x_val, y_val, cfg, teacher_train=None,
+              x_extra=None, teacher_extra=None):
+    """Trains an MLP on standardized targets. Loss per row: MSE(true) or, with
+    a teacher, alpha * MSE(true) + (1 - alpha) * MSE(teacher); the extra rows
+    (teacher-labelled inputs without a true label) count MSE(teacher) alone.
+    AdamW, plateau LR schedule, early stopping on validation RMSE. Returns
+    (model, y_mean, y_std, history)."""
     import torch
     torch.manual_seed(cfg["seed"])
     y_mean, y_std = float(targets_train.mean()), float(targets_train.std())
-    xt = torch.tensor(x_train, dtype=torch.float32)
-    yt = torch.tensor((targets_train - y_mean) / y_std, dtype=torch.float32)
-    tt = None if teacher_train is None else torch.tensor((teacher_train - y_mean) / y_std, dtype=torch.float32)
+    n_real = len(x_train)
+    alpha = np.full(n_real, 1.0 if teacher_train is None else cfg["alpha"])
+    targets = np.asarray(targets_train, np.float64)
+    teacher = targets if teacher_train is None else np.asarray(teacher_train, np.float64)
+    x_all = x_train
+    if x_extra is not None and len(x_extra):
+        x_all = np.concatenate([x_train, x_extra])
+        alpha = np.concatenate([alpha, np.zeros(len(x_extra))])
+        targets = np.concatenate([targets, np.zeros(len(x_extra))])
+        teacher = np.concatenate([teacher, teacher_extra])
+    xt = torch.tensor(x_all, dtype=torch.float32)
+    yt = torch.tensor((targets - y_mean) / y_std, dtype=torch.float32)
+    tt = torch.tensor((teacher - y_mean) / y_std, dtype=torch.float32)
+    at = torch.tensor(alpha, dtype=torch.float32)
     xv = torch.tensor(x_val, dtype=torch.float32)
     model = make_mlp(x_train.shape[1], cfg["dropout"])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -78,9 +92,8 @@ def train_mlp(name, x_train, targets_train, x_val, y_val, cfg, teacher_train=Non
         for i in range(0, len(xt), cfg["batch"]):
             b = perm[i:i + cfg["batch"]]
             pred = model(xt[b]).squeeze(1)
-            loss = torch.mean((pred - yt[b]) ** 2)
-            if tt is not None:
-                loss = cfg["alpha"] * loss + (1 - cfg["alpha"]) * torch.mean((pred - tt[b]) ** 2)
+            a = at[b]
+            loss = torch.mean(a * (pred - yt[b]) ** 2 + (1 - a) * (pred - tt[b]) ** 2)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -163,6 +176,9 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
     ap.add_argument("--epochs", type=int, default=100, help="most student epochs")
     ap.add_argument("--early-stop-patience", type=int, default=10)
+    ap.add_argument("--genre-swaps", choices=["none", "uniform", "colisted"], default="colisted",
+                    help="hybrid student: one teacher-labelled copy of each training row under "
+                         "another genre (see augment.py)")
     args = ap.parse_args()
 
     import torch
@@ -171,7 +187,7 @@ def main():
     cfg = {"seed": 42, "threads": args.threads, "batch": 512, "lr": 1e-3,
            "weight_decay": args.weight_decay, "dropout": args.dropout,
            "alpha": 0.6, "plateau_patience": 3, "early_stop_patience": args.early_stop_patience,
-           "epochs": args.epochs,
+           "epochs": args.epochs, "genre_swaps": args.genre_swaps,
            "baseline_epochs": 40, "xgb_rounds": 2000, "xgb_early_stop": 50}
     grid = [{"max_depth": d, "learning_rate": lr, "subsample": 0.8, "colsample_bytree": 0.8}
             for d in (6, 8, 10) for lr in (0.05, 0.1)]
@@ -303,8 +319,17 @@ def train_on_data(args, cfg, grid, started):
     timings["teacher_s"] = time.time() - t0
 
     t0 = time.time()
+    x_extra = teacher_extra = None
+    if cfg["genre_swaps"] != "none":
+        rng = np.random.default_rng(cfg["seed"])
+        swapped_raw = augment.genre_swaps(x_raw[train], len(data_lib.NUMERIC), cfg["genre_swaps"], rng,
+                                          np.asarray(ds.track_ids)[train])
+        x_extra = (swapped_raw - mean) / scale
+        teacher_extra = teacher.predict(x_extra).astype(np.float64)
+        log(f"[hybrid] {len(x_extra)} teacher-labelled genre swaps ({cfg['genre_swaps']})")
     student, s_mean, s_std, history = train_mlp("hybrid", x[train], y[train], x[val], y[val], cfg,
-                                                teacher_train=teacher_pred[train])
+                                                teacher_train=teacher_pred[train], x_extra=x_extra,
+                                                teacher_extra=teacher_extra)
     timings["student_s"] = time.time() - t0
     student_pred = predict_mlp(student, x, s_mean, s_std)
     baseline_pred = predict_mlp(baseline, x, b_mean, b_std)
