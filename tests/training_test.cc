@@ -129,6 +129,28 @@ TEST(DistilledFromSeedTest, CardSaysSoAndShowsThePrintedAgreement) {
   EXPECT_EQ(report["draws"]["train"].get<int>(), 114 * report["draws"]["per_genre_train"].get<int>());
 }
 
+TEST(TrainingPipelineTest, TestFiguresSplitByWhetherTheTrackWasSeenUnderAnotherGenre) {
+  // The synthetic CSV lists every tenth track twice, under two genres: some
+  // test rows are tracks the training split holds under the other genre.
+  NIO_SKIP_IF_NO_FIXTURE();
+  const auto report = nlohmann::json::parse(ReadFile(Dir() + "/model/training_report.json"));
+  const std::string card = ReadFile(Dir() + "/model/README.md");
+  const auto& kinds = report["metrics_by_track_kind"];
+  ASSERT_TRUE(kinds.contains("track_in_training_split")) << kinds;
+  ASSERT_TRUE(kinds.contains("unseen_track")) << kinds;
+  EXPECT_EQ(kinds["track_in_training_split"]["rows"].get<int>() + kinds["unseen_track"]["rows"].get<int>(),
+            report["split"]["test"].get<int>());
+  for (const auto& [kind, m] : kinds.items()) {
+    EXPECT_NE(card.find(absl::StrFormat("| %d | %.3f | %.3f |", m["rows"].get<int>(),
+                                        m["xgboost_teacher"]["rmse"].get<double>(),
+                                        m["hybrid_student"]["rmse"].get<double>())),
+              std::string::npos)
+        << kind << "\n" << card;
+  }
+  const std::string log = ReadFile(Dir() + "/train.log");
+  EXPECT_NE(log.find("teacher-labelled genre swaps (colisted, 1 per training row)"), std::string::npos);
+}
+
 TEST(BundledModelTest, LoadsAndItsCardIsGeneratedFromTheReport) {
   const std::string dir = std::string(NIO_SOURCE_DIR) + "/models/bundled";
   auto model = models::LoadModel(dir);

@@ -2,7 +2,8 @@
 """Writes a synthetic CSV in the Spotify tracks layout (no row of the real data
 set): a few thousand rows whose popularity is a noisy function of the
 features and the genre, plus a handful of malformed rows, for the pipeline's
-end-to-end test.
+end-to-end test. As in the real data set, some tracks (every tenth) are listed
+a second time under another genre, with the same id, features and popularity.
 
     /usr/bin/python3 models/training/make_synthetic_csv.py --rows 3000 --out synth.csv
 
@@ -63,6 +64,12 @@ def main():
                     row[5] = ""
                     bad_lines[line] = "popularity"
             w.writerow(row)
+            if i % 10 == 3 and line not in bad_lines:
+                again = list(row)
+                again[0] = f"{i}b"
+                again[-1] = GENRES[(g + 1 + int(rng.integers(len(GENRES) - 1))) % len(GENRES)]
+                w.writerow(again)
+                line += 1
     if args.bad_lines_out:
         with open(args.bad_lines_out, "w") as f:
             json.dump(bad_lines, f)
