@@ -148,7 +148,12 @@ TEST(TrainingPipelineTest, TestFiguresSplitByWhetherTheTrackWasSeenUnderAnotherG
         << kind << "\n" << card;
   }
   const std::string log = ReadFile(Dir() + "/train.log");
-  EXPECT_NE(log.find("teacher-labelled genre swaps (colisted, 1 per training row)"), std::string::npos);
+  const int copies = report["config"]["genre_swap_copies"].get<int>();
+  EXPECT_EQ(copies, 2) << "the pipeline's default";
+  EXPECT_NE(log.find(absl::StrFormat("%d teacher-labelled genre swaps (colisted, %d per training row)",
+                                     copies * report["split"]["train"].get<int>(), copies)),
+            std::string::npos)
+      << log;
 }
 
 TEST(BundledModelTest, LoadsAndItsCardIsGeneratedFromTheReport) {

@@ -57,7 +57,7 @@ def render(r):
     lines += ["## Training", ""]
     swaps = c.get("genre_swaps", "none")
     extra = "" if swaps == "none" else (
-        f", plus MSE(teacher) alone on {c.get('genre_swap_copies', 1)} teacher-labelled copy per training "
+        f", plus MSE(teacher) alone on {c.get('genre_swap_copies', 1)} teacher-labelled copies of each training "
         f"row under another genre ({swaps} genre swaps, `augment.py`)")
     lines.append(f"- MLP {d['features']}-" + "-".join(str(h) for h in c["hidden"]) +
                  f"-1, ReLU, dropout {c['dropout']}; loss {c['alpha']} * MSE(true) + "
