@@ -26,24 +26,31 @@ std::string Dir() { return nio::testing::GeneratedDir() + "/training"; }
     if (std::ifstream(Dir() + "/SKIP")) GTEST_SKIP() << ReadFile(Dir() + "/SKIP"); \
   } while (0)
 
-TEST(TrainingPipelineTest, ExportedModelPredictsAsPyTorch) {
-  NIO_SKIP_IF_NO_FIXTURE();
-  auto model = models::LoadModel(Dir() + "/model");
-  ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ(model->spec.FeatureIndex("Unnamed: 0"), -1) << "the row index must not be a feature";
-  const auto check = nlohmann::json::parse(ReadFile(Dir() + "/check.json"));
+// check.json (written by train.py --check-out): scaled inputs and the exported
+// network's PyTorch predictions; the C++ engine must give the same within 1e-4.
+void ExpectPredictsAsPyTorch(const models::Model& model, const std::string& check_path) {
+  const auto check = nlohmann::json::parse(ReadFile(check_path));
   std::vector<float> x;
   for (const auto& row : check["x"]) {
     for (const auto& v : row) x.push_back(v.get<float>());
   }
   const int rows = static_cast<int>(check["x"].size());
+  ASSERT_GT(rows, 0);
   kernels::BackendOptions o;
   o.max_rows = 16;
-  auto backend = kernels::CreateCpuBackend(model->mlp, models::MovableColumns(model->spec), o);
+  auto backend = kernels::CreateCpuBackend(model.mlp, models::MovableColumns(model.spec), o);
   ASSERT_TRUE(backend.ok());
   std::vector<float> out(rows);
   ASSERT_TRUE((*backend)->Predict(x.data(), rows, out.data()).ok());
   EXPECT_TRUE(nio::testing::AllClose(out, check["prediction"].get<std::vector<double>>(), 1e-4, 0));
+}
+
+TEST(TrainingPipelineTest, ExportedModelPredictsAsPyTorch) {
+  NIO_SKIP_IF_NO_FIXTURE();
+  auto model = models::LoadModel(Dir() + "/model");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->spec.FeatureIndex("Unnamed: 0"), -1) << "the row index must not be a feature";
+  ExpectPredictsAsPyTorch(*model, Dir() + "/check.json");
 }
 
 TEST(TrainingPipelineTest, MalformedRowsAreReportedWithLineNumbers) {
@@ -88,20 +95,7 @@ TEST(DistilledFromSeedTest, ExportedModelPredictsAsPyTorchWithoutTheRowIndex) {
   EXPECT_EQ(model->spec.FeatureIndex("Unnamed: 0"), -1) << "the student must not take the row index";
   EXPECT_EQ(model->mlp.InputSize(), 127);
   EXPECT_EQ(model->spec.categorical.values.size(), 114u);
-  const auto check = nlohmann::json::parse(ReadFile(DistilledDir() + "/check.json"));
-  std::vector<float> x;
-  for (const auto& row : check["x"]) {
-    for (const auto& v : row) x.push_back(v.get<float>());
-  }
-  const int rows = static_cast<int>(check["x"].size());
-  ASSERT_GT(rows, 0);
-  kernels::BackendOptions o;
-  o.max_rows = 16;
-  auto backend = kernels::CreateCpuBackend(model->mlp, models::MovableColumns(model->spec), o);
-  ASSERT_TRUE(backend.ok());
-  std::vector<float> out(rows);
-  ASSERT_TRUE((*backend)->Predict(x.data(), rows, out.data()).ok());
-  EXPECT_TRUE(nio::testing::AllClose(out, check["prediction"].get<std::vector<double>>(), 1e-4, 0));
+  ExpectPredictsAsPyTorch(*model, DistilledDir() + "/check.json");
 }
 
 TEST(DistilledFromSeedTest, CardSaysSoAndShowsThePrintedAgreement) {
