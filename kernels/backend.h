@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -69,7 +68,7 @@ class Backend {
   // (compaction when tracks leave the batch). The moves must pass
   // CheckRowMoves (no row both a source and a destination), which the
   // backends verify; CompactionMoves builds such a set.
-  virtual absl::Status MoveRows(std::span<const RowMove> moves) = 0;
+  virtual absl::Status MoveRows(const std::vector<RowMove>& moves) = 0;
 
   // One NIO step for slots [0, rows): forward, input gradient, fused update.
   // Also records each row's prediction f(x(p)) at the start of the step.
@@ -83,7 +82,7 @@ class Backend {
   // The same for the listed slots, in list order: p (rows.size(), K) and
   // prediction (rows.size()), each only when not null. Reads only those rows
   // (on a device: a gather kernel, then one small copy).
-  virtual absl::Status GatherRows(std::span<const int> rows, float* p,
+  virtual absl::Status GatherRows(const std::vector<int>& rows, float* p,
                                   float* prediction) = 0;
 
   // Plain forward pass: x (rows, n_in) -> out (rows). Any number of rows.

@@ -6,7 +6,7 @@
 
 namespace nio::kernels {
 
-std::vector<RowMove> CompactionMoves(std::span<const int> leaving, int active) {
+std::vector<RowMove> CompactionMoves(const std::vector<int>& leaving, int active) {
   const int new_end = active - static_cast<int>(leaving.size());
   std::vector<RowMove> moves;
   size_t next_leaving = 0;  // walks `leaving` alongside the survivors above new_end
@@ -22,7 +22,7 @@ std::vector<RowMove> CompactionMoves(std::span<const int> leaving, int active) {
   return moves;
 }
 
-absl::Status CheckRowMoves(std::span<const RowMove> moves, int max_rows) {
+absl::Status CheckRowMoves(const std::vector<RowMove>& moves, int max_rows) {
   // 1 = source, 2 = destination.
   std::vector<uint8_t> role(max_rows > 0 ? max_rows : 0, 0);
   for (size_t i = 0; i < moves.size(); ++i) {

@@ -9,7 +9,6 @@
 #ifndef NIO_KERNELS_ROW_MOVES_H_
 #define NIO_KERNELS_ROW_MOVES_H_
 
-#include <span>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,19 +18,22 @@ namespace nio::kernels {
 struct RowMove {
   int from = 0;
   int to = 0;
-  bool operator==(const RowMove&) const = default;
 };
+// Written out: the CUDA sources compile this header as C++17.
+inline bool operator==(const RowMove& a, const RowMove& b) {
+  return a.from == b.from && a.to == b.to;
+}
 
 // The moves that compact an active block [0, active) after the rows in
 // `leaving` (ascending, unique, each < active) leave: the surviving rows at
 // or above active - leaving.size() fill the leaving rows below it, both taken
 // in ascending order. Rows below the new end that stay are not touched.
-std::vector<RowMove> CompactionMoves(std::span<const int> leaving, int active);
+std::vector<RowMove> CompactionMoves(const std::vector<int>& leaving, int active);
 
 // OK when every row lies in [0, max_rows) and no row is both a source and a
 // destination, or a destination twice; else INVALID_ARGUMENT / OUT_OF_RANGE
 // naming the first offending move.
-absl::Status CheckRowMoves(std::span<const RowMove> moves, int max_rows);
+absl::Status CheckRowMoves(const std::vector<RowMove>& moves, int max_rows);
 
 }  // namespace nio::kernels
 

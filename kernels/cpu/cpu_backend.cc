@@ -157,7 +157,7 @@ class CpuBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status MoveRows(std::span<const RowMove> moves) override {
+  absl::Status MoveRows(const std::vector<RowMove>& moves) override {
     NIO_RETURN_IF_ERROR(CheckRowMoves(moves, max_rows_));
     if (moves.empty()) return absl::OkStatus();
     move_from_.clear();
@@ -208,7 +208,7 @@ class CpuBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status GatherRows(std::span<const int> rows, float* p,
+  absl::Status GatherRows(const std::vector<int>& rows, float* p,
                           float* prediction) override {
     for (int row : rows) {
       if (row < 0 || row >= max_rows_) {

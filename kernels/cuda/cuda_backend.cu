@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -168,7 +167,7 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status MoveRows(std::span<const RowMove> moves) override {
+  absl::Status MoveRows(const std::vector<RowMove>& moves) override {
     NIO_RETURN_IF_ERROR(CheckRowMoves(moves, max_rows_));
     if (moves.empty()) return absl::OkStatus();
     const int n = static_cast<int>(moves.size());
@@ -225,7 +224,7 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status GatherRows(std::span<const int> rows, float* p, float* prediction) override {
+  absl::Status GatherRows(const std::vector<int>& rows, float* p, float* prediction) override {
     for (int row : rows) {
       if (row < 0 || row >= max_rows_) {
         return absl::OutOfRangeError(absl::StrCat("GatherRows: row ", row, " outside the ",
