@@ -23,6 +23,7 @@ std::vector<RowMove> CompactionMoves(const std::vector<int>& leaving, int active
 }
 
 absl::Status CheckRowMoves(const std::vector<RowMove>& moves, int max_rows) {
+  if (moves.empty()) return absl::OkStatus();  // most retires move nothing
   // 1 = source, 2 = destination.
   std::vector<uint8_t> role(max_rows > 0 ? max_rows : 0, 0);
   for (size_t i = 0; i < moves.size(); ++i) {
