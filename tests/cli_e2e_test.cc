@@ -51,9 +51,7 @@ std::map<std::string, nlohmann::json> ReadJsonl(const std::string& path) {
 class CliE2ETest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::path(::testing::TempDir()) / "nio_cli_e2e");
-    fs::remove_all(*dir_);
-    fs::create_directories(*dir_);
+    dir_ = new fs::path(nio::testing::FreshScratchDir("nio_cli_e2e"));
     // A catalog for the tiny model: 300 tracks and 4 bad rows.
     catalog_ = new std::string((*dir_ / "catalog.csv").string());
     std::ofstream out(*catalog_);

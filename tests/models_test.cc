@@ -47,10 +47,8 @@ std::string MakeSafetensors(
 class ModelDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("nio_model_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = nio::testing::FreshScratchDir(
+        "nio_model_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::copy(TinyDir(), dir_, fs::copy_options::recursive);
     json_ = Json::parse(ReadFile(TinyDir() + "/model.json"));
     auto tensors = ReadSafetensors(TinyDir() + "/weights.safetensors");

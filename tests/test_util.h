@@ -5,11 +5,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "gtest/gtest.h"
 #include "kernels/mlp_weights.h"
@@ -103,6 +106,18 @@ inline void WriteFile(const std::string& path, const std::string& bytes) {
 // Source-tree test data (tests/data) and the build's generated fixtures.
 inline std::string TestDataDir() { return NIO_TEST_DATA_DIR; }
 inline std::string GeneratedDir() { return NIO_TEST_GENERATED_DIR; }
+
+// A fresh, empty scratch directory under the test temp dir, named with the
+// process id: ctest runs every test case of a suite as its own process and in
+// parallel, so a name shared by those processes lets one's clean-up delete
+// another's files mid-run.
+inline std::filesystem::path FreshScratchDir(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                    (name + "." + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
 
 }  // namespace nio::testing
 
