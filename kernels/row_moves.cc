@@ -1,6 +1,6 @@
 #include "kernels/row_moves.h"
 
-#include <cstdint>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 
@@ -24,22 +24,30 @@ std::vector<RowMove> CompactionMoves(const std::vector<int>& leaving, int active
 
 absl::Status CheckRowMoves(const std::vector<RowMove>& moves, int max_rows) {
   if (moves.empty()) return absl::OkStatus();  // most retires move nothing
-  // 1 = source, 2 = destination.
-  std::vector<uint8_t> role(max_rows > 0 ? max_rows : 0, 0);
+  // Every row named by a move, sorted: a repeat means two moves share a row.
+  // Sorting 2m rows costs less than a byte per slot when m is small, as it is.
+  std::vector<int> rows;
+  rows.reserve(2 * moves.size());
   for (size_t i = 0; i < moves.size(); ++i) {
     const RowMove& m = moves[i];
     if (m.from < 0 || m.from >= max_rows || m.to < 0 || m.to >= max_rows) {
       return absl::OutOfRangeError(absl::StrCat("row move ", i, " (", m.from, " -> ", m.to,
                                                 ") outside the ", max_rows, " slots"));
     }
-    if (role[m.from] != 0 || role[m.to] != 0 || m.from == m.to) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("row move ", i, " (", m.from, " -> ", m.to,
-                       ") reuses a row of another move: sources and destinations must be "
-                       "distinct rows"));
+    rows.push_back(m.from);
+    rows.push_back(m.to);
+  }
+  std::sort(rows.begin(), rows.end());
+  const auto repeat = std::adjacent_find(rows.begin(), rows.end());
+  if (repeat != rows.end()) {
+    // Name the last move on that row: the one that reuses it.
+    for (size_t i = moves.size(); i-- > 0;) {
+      if (moves[i].from == *repeat || moves[i].to == *repeat) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "row move ", i, " (", moves[i].from, " -> ", moves[i].to, ") reuses row ", *repeat,
+            ": sources and destinations must be distinct rows"));
+      }
     }
-    role[m.from] = 1;
-    role[m.to] = 2;
   }
   return absl::OkStatus();
 }
