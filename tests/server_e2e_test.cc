@@ -69,25 +69,38 @@ TEST(ServerE2ETest, HealthReflectionServeAndDrainOnSigterm) {
     stream->Finish();
   }
   auto stub = nio::v1::Nio::NewStub(channel);
-  // A long call in flight when SIGTERM arrives still completes.
-  nio::v1::OptimizeRequest req;
+  // A long call in flight when SIGTERM arrives still completes. A stream
+  // with progress events shows that the track is running when the signal is
+  // sent (a fixed sleep could send it before the call arrives or after it
+  // ends): 100000 steps of the tiny model take about a second, the first event
+  // comes at step 1000.
+  grpc::ClientContext stream_ctx;
+  auto stream = stub->OptimizeStream(&stream_ctx);
+  nio::v1::OptimizeStreamRequest req;
   auto* t = req.add_tracks();
   t->set_id("inflight");
   t->set_genre("pop");
-  req.mutable_options()->set_steps(20000);
-  grpc::Status inflight_status;
-  nio::v1::OptimizeResponse inflight;
-  std::thread call([&] {
-    grpc::ClientContext ctx;
-    inflight_status = stub->Optimize(&ctx, req, &inflight);
-  });
-  std::this_thread::sleep_for(300ms);
+  req.mutable_options()->set_steps(100000);
+  req.mutable_options()->set_progress_every(1000);
+  ASSERT_TRUE(stream->Write(req));
+  nio::v1::OptimizeStreamResponse event;
+  ASSERT_TRUE(stream->Read(&event));
+  ASSERT_TRUE(event.has_progress()) << event.DebugString();
   server.Signal(SIGTERM);
-  EXPECT_EQ(server.Wait(150s), 0) << server.output();
-  call.join();
+  stream->WritesDone();
+  int progress_after_signal = 0;
+  nio::v1::TrackResult result;
+  while (stream->Read(&event)) {
+    if (event.has_progress()) ++progress_after_signal;
+    if (event.has_result()) result = event.result();
+  }
+  const grpc::Status inflight_status = stream->Finish();
   EXPECT_TRUE(inflight_status.ok()) << inflight_status.error_code() << " " << inflight_status.error_message();
-  ASSERT_EQ(inflight.results_size(), 1);
-  EXPECT_EQ(inflight.results(0).steps_run(), 20000);
+  EXPECT_EQ(server.Wait(150s), 0) << server.output();
+  EXPECT_EQ(result.id(), "inflight");
+  EXPECT_EQ(result.status().code(), 0) << result.status().message();
+  EXPECT_EQ(result.steps_run(), 100000);
+  EXPECT_GT(progress_after_signal, 0) << "the track should still have been running at the signal";
   EXPECT_NE(server.output().find("draining"), std::string::npos);
   // Once stopped, nothing listens.
   grpc::ClientContext ctx;
