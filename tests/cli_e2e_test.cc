@@ -165,53 +165,28 @@ TEST_F(CliE2ETest, BatchReportsBadRowsAndDoesTheRest) {
   EXPECT_NE(r.output.find("Batch summary: 300 tracks optimized, 1 failed"), std::string::npos) << r.output;
 }
 
-TEST_F(CliE2ETest, KilledBatchResumesToTheSameResults) {
-  const auto full = RunNio({"batch", "--server", *address_, "--input", *catalog_, "--output",
-                            Out("uninterrupted.csv"), "--steps", "400", "--progress", "none"});
-  ASSERT_EQ(full.code, 5) << full.output;
-  // Start again into a new file, kill it once some results are written.
-  const std::string out = Out("resumed.csv");
-  {
-    ChildProcess job({NIO_CLI_BINARY, "batch", "--server", *address_, "--input", *catalog_, "--output", out,
-                      "--steps", "400", "--window", "16", "--progress", "none"});
-    for (int i = 0; i < 600; ++i) {
-      std::ifstream f(out);
-      const auto lines = std::count(std::istreambuf_iterator<char>(f), {}, '\n');
-      if (lines > 40) break;
-      std::this_thread::sleep_for(50ms);
-    }
-    job.Signal(SIGKILL);
-    job.Wait(30s);
+// Batch CSV rows by id (each id at most once).
+std::map<std::string, std::vector<std::string>> ReadBatchCsv(const std::string& path) {
+  std::map<std::string, std::vector<std::string>> rows;
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);  // header
+  while (std::getline(f, line)) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    std::string c;
+    while (std::getline(ss, c, ',')) cols.push_back(c);
+    EXPECT_EQ(rows.count(cols[0]), 0u) << "id twice: " << cols[0];
+    rows[cols[0]] = cols;
   }
-  auto count_lines = [](const std::string& path) {
-    std::ifstream f(path);
-    return std::count(std::istreambuf_iterator<char>(f), {}, '\n');
-  };
-  const auto partial = count_lines(out);
-  EXPECT_GT(partial, 1);
-  EXPECT_LT(partial, 302) << "the job finished before it was killed";
-  const auto resumed = RunNio({"batch", "--server", *address_, "--input", *catalog_, "--output", out,
-                               "--steps", "400", "--resume", "--progress", "none"});
-  EXPECT_EQ(resumed.code, 5) << resumed.output;
-  EXPECT_NE(resumed.output.find("already done"), std::string::npos);
-  // Each id exactly once, every value as in the uninterrupted run.
-  auto read_csv = [](const std::string& path) {
-    std::map<std::string, std::vector<std::string>> rows;
-    std::ifstream f(path);
-    std::string line;
-    std::getline(f, line);  // header
-    while (std::getline(f, line)) {
-      std::vector<std::string> cols;
-      std::stringstream ss(line);
-      std::string c;
-      while (std::getline(ss, c, ',')) cols.push_back(c);
-      EXPECT_EQ(rows.count(cols[0]), 0u) << "id twice: " << cols[0];
-      rows[cols[0]] = cols;
-    }
-    return rows;
-  };
-  const auto a = read_csv(Out("uninterrupted.csv"));
-  const auto b = read_csv(out);
+  return rows;
+}
+
+// Every id of `expected` once in `got`, with the same values (numeric
+// columns within 1e-3 relative).
+void ExpectSameBatchResults(const std::string& expected, const std::string& got) {
+  const auto a = ReadBatchCsv(expected);
+  const auto b = ReadBatchCsv(got);
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [id, cols] : a) {
     ASSERT_TRUE(b.count(id)) << id;
@@ -226,6 +201,66 @@ TEST_F(CliE2ETest, KilledBatchResumesToTheSameResults) {
       EXPECT_NEAR(x, y, 1e-3 * std::max(1.0, std::fabs(x))) << id << " column " << c;
     }
   }
+}
+
+size_t CountLines(const std::string& path) {
+  std::ifstream f(path);
+  return std::count(std::istreambuf_iterator<char>(f), {}, '\n');
+}
+
+TEST_F(CliE2ETest, KilledBatchResumesToTheSameResults) {
+  // 20000 steps keep the job running for about a second with a window of 16
+  // (19 rounds), while the first results come after one round: the kill
+  // lands midway with a wide margin, however loaded the machine.
+  const std::vector<std::string> job_args = {"batch", "--server", *address_, "--input", *catalog_,
+                                             "--steps", "20000", "--progress", "none"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = job_args;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const auto full = RunNio(with({"--output", Out("uninterrupted.csv")}));
+  ASSERT_EQ(full.code, 5) << full.output;
+  // Start again into a new file, kill it once some results are written.
+  const std::string out = Out("resumed.csv");
+  {
+    std::vector<std::string> argv = with({"--output", out, "--window", "16"});
+    argv.insert(argv.begin(), NIO_CLI_BINARY);
+    ChildProcess job(argv);
+    for (int i = 0; i < 6000 && CountLines(out) < 2; ++i) std::this_thread::sleep_for(5ms);
+    job.Signal(SIGKILL);
+    job.Wait(30s);
+  }
+  const auto partial = CountLines(out);
+  EXPECT_GT(partial, 1u);
+  EXPECT_LT(partial, 302u) << "the job finished before it was killed";
+  const auto resumed = RunNio(with({"--output", out, "--resume"}));
+  EXPECT_EQ(resumed.code, 5) << resumed.output;
+  EXPECT_NE(resumed.output.find("already done"), std::string::npos);
+  ExpectSameBatchResults(Out("uninterrupted.csv"), out);
+}
+
+TEST_F(CliE2ETest, ResumeDropsAHalfWrittenLastRecord) {
+  // What a kill in the middle of a write leaves: 40 whole records and part of
+  // the 41st, without its newline.
+  const auto full = RunNio({"batch", "--server", *address_, "--input", *catalog_, "--output",
+                            Out("whole.csv"), "--steps", "50", "--progress", "none"});
+  ASSERT_EQ(full.code, 5) << full.output;
+  const std::string out = Out("cut.csv");
+  {
+    std::ifstream in(Out("whole.csv"));
+    std::ofstream cut(out);
+    std::string line;
+    for (int i = 0; i < 41 && std::getline(in, line); ++i) cut << line << "\n";
+    ASSERT_TRUE(std::getline(in, line));
+    cut << line.substr(0, line.size() / 2);
+  }
+  const auto resumed = RunNio({"batch", "--server", *address_, "--input", *catalog_, "--output",
+                               out, "--steps", "50", "--resume", "--progress", "none"});
+  EXPECT_EQ(resumed.code, 5) << resumed.output;
+  EXPECT_NE(resumed.output.find("40 already done"), std::string::npos) << resumed.output;
+  EXPECT_EQ(CountLines(out), CountLines(Out("whole.csv")));
+  ExpectSameBatchResults(Out("whole.csv"), out);
 }
 
 TEST_F(CliE2ETest, ShardsUnionToTheWholeCatalog) {
