@@ -6,7 +6,8 @@
 
 namespace nio::models {
 
-Featurizer::Featurizer(const ModelSpec& spec) : spec_(spec) {
+Featurizer::Featurizer(const ModelSpec& spec)
+    : spec_(spec), movable_(models::MovableColumns(spec)) {
   for (size_t i = 0; i < spec_.features.size(); ++i) {
     const FeatureSpec& f = spec_.features[i];
     feature_index_[f.name] = static_cast<int>(i);

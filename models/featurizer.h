@@ -28,6 +28,8 @@ class Featurizer {
 
   const ModelSpec& Spec() const { return spec_; }
   int InputSize() const { return static_cast<int>(spec_.features.size()); }
+  // models::MovableColumns(Spec()), computed once.
+  const std::vector<int>& MovableColumns() const { return movable_; }
 
   // The scaled model input of a track (InputSize() floats). INVALID_ARGUMENT,
   // naming the track and field, for an unknown feature or genre, a one-hot
@@ -51,6 +53,7 @@ class Featurizer {
   const ModelSpec& spec_;
   std::unordered_map<std::string, int> feature_index_;
   std::unordered_map<std::string, int> genre_column_;
+  std::vector<int> movable_;
 };
 
 }  // namespace nio::models

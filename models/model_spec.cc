@@ -318,4 +318,14 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
   return spec;
 }
 
+std::vector<int> MovableColumns(const ModelSpec& spec) {
+  std::vector<int> columns;
+  for (size_t i = 0; i < spec.features.size(); ++i) {
+    if (spec.features[i].kind != FeatureKind::kOneHot) {
+      columns.push_back(static_cast<int>(i));
+    }
+  }
+  return columns;
+}
+
 }  // namespace nio::models

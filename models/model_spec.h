@@ -79,6 +79,10 @@ struct ModelSpec {
 };
 
 const char* FeatureKindName(FeatureKind kind);
+
+// The non-one-hot features of the model, in model order: the columns the
+// optimizer may move.
+std::vector<int> MovableColumns(const ModelSpec& spec);
 const char* NioModeName(NioMode mode);
 // "reference" / "projected" -> mode; INVALID_ARGUMENT otherwise.
 absl::StatusOr<NioMode> ParseNioMode(const std::string& text);

@@ -18,16 +18,6 @@ absl::Status FieldError(const std::string& id, const std::string& field,
 
 }  // namespace
 
-std::vector<int> MovableColumns(const ModelSpec& spec) {
-  std::vector<int> columns;
-  for (size_t i = 0; i < spec.features.size(); ++i) {
-    if (spec.features[i].kind != FeatureKind::kOneHot) {
-      columns.push_back(static_cast<int>(i));
-    }
-  }
-  return columns;
-}
-
 absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
                                            const RawTrack& track,
                                            const NioOptions& options) {
@@ -59,7 +49,7 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
   if (!x0.ok()) return x0.status();
   problem.x0 = std::move(*x0);
 
-  const std::vector<int> movable = MovableColumns(spec);
+  const std::vector<int>& movable = featurizer.MovableColumns();
   const int k = static_cast<int>(movable.size());
   std::vector<int> slot_of(spec.features.size(), -1);
   for (int c = 0; c < k; ++c) slot_of[movable[c]] = c;
@@ -145,7 +135,7 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
 std::vector<float> ResultInputs(const Featurizer& featurizer,
                                 const NioProblem& problem,
                                 const std::vector<float>& p) {
-  const std::vector<int> movable = MovableColumns(featurizer.Spec());
+  const std::vector<int>& movable = featurizer.MovableColumns();
   const size_t n_in = problem.x0.size();
   std::vector<float> x(3 * n_in);
   std::copy(problem.x0.begin(), problem.x0.end(), x.begin());
@@ -166,7 +156,7 @@ NioResult BuildNioResult(const Featurizer& featurizer, const NioProblem& problem
                          const std::vector<float>& result_inputs,
                          const float predictions[3], int steps_run) {
   const ModelSpec& spec = featurizer.Spec();
-  const std::vector<int> movable = MovableColumns(spec);
+  const std::vector<int>& movable = featurizer.MovableColumns();
   const size_t n_in = problem.x0.size();
   NioResult r;
   r.id = problem.id;

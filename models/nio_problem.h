@@ -49,9 +49,6 @@ struct TrackRequest {
   NioOptions options;
 };
 
-// The non-one-hot features of the model, in model order.
-std::vector<int> MovableColumns(const ModelSpec& spec);
-
 struct NioProblem {
   std::string id;
   std::vector<float> x0;       // (n_in) scaled input
