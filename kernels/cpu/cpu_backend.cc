@@ -286,7 +286,7 @@ class CpuBackend final : public Backend {
       fn(0);
       return;
     }
-    pool_.ParallelFor(parts, [&](int part, int) { fn(part); });
+    pool_.ParallelForPinned(parts, [&](int part, int) { fn(part); });
   }
 
   // The [begin, end) share of `width` features for one part, on 16-float

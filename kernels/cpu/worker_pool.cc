@@ -34,6 +34,10 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::RunTasks(int worker) {
+  if (pinned_) {
+    if (worker < tasks_) (*fn_)(worker, worker);
+    return;
+  }
   for (int task = next_task_.fetch_add(1); task < tasks_;
        task = next_task_.fetch_add(1)) {
     (*fn_)(task, worker);
@@ -46,8 +50,26 @@ void WorkerPool::ParallelFor(int tasks, const std::function<void(int, int)>& fn)
     for (int t = 0; t < tasks; ++t) fn(t, 0);
     return;
   }
+  Run(tasks, /*pinned=*/false, fn);
+}
+
+void WorkerPool::ParallelForPinned(int tasks, const std::function<void(int, int)>& fn) {
+  if (tasks <= 0) return;
+  if (tasks == 1) {
+    fn(0, 0);
+    return;
+  }
+  if (tasks > workers_) {
+    ParallelFor(tasks, fn);
+    return;
+  }
+  Run(tasks, /*pinned=*/true, fn);
+}
+
+void WorkerPool::Run(int tasks, bool pinned, const std::function<void(int, int)>& fn) {
   fn_ = &fn;
   tasks_ = tasks;
+  pinned_ = pinned;
   next_task_.store(0, std::memory_order_relaxed);
   busy_.store(static_cast<int>(threads_.size()), std::memory_order_relaxed);
   generation_.fetch_add(1);  // seq_cst: pairs with sleepers_ (Dekker)

@@ -32,9 +32,16 @@ class WorkerPool {
   // reentrant: one ParallelFor at a time.
   void ParallelFor(int tasks, const std::function<void(int, int)>& fn);
 
+  // Calls fn(w, w) on every worker w in [0, tasks): task w always runs on
+  // worker w, so a task that reads the same data every time finds it in that
+  // worker's core cache (split mode's weight slices). With more tasks than
+  // workers it is ParallelFor.
+  void ParallelForPinned(int tasks, const std::function<void(int, int)>& fn);
+
  private:
   void WorkerLoop(int worker);
   void RunTasks(int worker);
+  void Run(int tasks, bool pinned, const std::function<void(int, int)>& fn);
 
   const int workers_;
   std::vector<std::thread> threads_;
@@ -47,6 +54,7 @@ class WorkerPool {
   std::atomic<bool> stop_{false};
   const std::function<void(int, int)>* fn_ = nullptr;  // valid during a loop
   int tasks_ = 0;
+  bool pinned_ = false;  // task w on worker w only
 
   // Sleeping workers wait here; sleepers_ counts them so the caller only
   // takes the mutex when someone needs waking.
