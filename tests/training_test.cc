@@ -84,6 +84,21 @@ TEST(TrainingPipelineTest, CardShowsThePrintedMetrics) {
   }
 }
 
+TEST(TrainingPipelineTest, SameDataGivesTheSameModelBitForBit) {
+  NIO_SKIP_IF_NO_FIXTURE();
+  const std::string weights = ReadFile(Dir() + "/model/weights.safetensors");
+  ASSERT_FALSE(weights.empty());
+  EXPECT_TRUE(weights == ReadFile(Dir() + "/model_again/weights.safetensors"))
+      << "two runs on the same data gave different weights: a seed is not fixed";
+  auto report = nlohmann::json::parse(ReadFile(Dir() + "/model/training_report.json"));
+  auto again = nlohmann::json::parse(ReadFile(Dir() + "/model_again/training_report.json"));
+  for (auto* r : {&report, &again}) {
+    r->erase("date");
+    r->erase("timings");
+  }
+  EXPECT_EQ(report, again) << nlohmann::json::diff(report, again).dump(1);
+}
+
 // The fallback without data: a student distilled from the original app's
 // model (the fixture runs it when ../shared/seed-model exists).
 std::string DistilledDir() { return Dir() + "/distilled"; }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the training pipeline end to end on a synthetic CSV (no real data), in
 # its fast configuration, into OUT: the exported model, the pipeline's log,
-# scaled inputs with PyTorch's predictions (check.json) and the line numbers of
-# the malformed rows the generator wrote (bad_lines.json). With SEED_DIR, also
+# scaled inputs with PyTorch's predictions (check.json), the line numbers of
+# the malformed rows the generator wrote (bad_lines.json), and a second run on
+# the same data (model_again) to show the seeds are fixed. With SEED_DIR, also
 # the fallback without data: the student distilled from the original app's
 # model, into OUT/distilled (OUT/distilled/SKIP says why when it cannot run).
 # Usage: make_training_fixtures.sh PYTHON OUT [SEED_DIR]
@@ -19,6 +20,9 @@ fi
   --bad-lines-out "$out/bad_lines.json"
 "$python" "$root/models/training/train.py" --data "$out/synthetic.csv" --out "$out/model" --fast \
   --min-genre-rows 5 --threads 2 --check-out "$out/check.json" | tee "$out/train.log"
+# Again on the same data: fixed seeds must give the same model, bit for bit.
+"$python" "$root/models/training/train.py" --data "$out/synthetic.csv" --out "$out/model_again" \
+  --fast --min-genre-rows 5 --threads 2 > "$out/train_again.log"
 
 mkdir -p "$out/distilled"
 if [ -z "$seed" ] || [ ! -f "$seed/nio_model_hybrid.pth" ]; then
