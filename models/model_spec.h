@@ -79,10 +79,6 @@ struct ModelSpec {
 };
 
 const char* FeatureKindName(FeatureKind kind);
-
-// The non-one-hot features of the model, in model order: the columns the
-// optimizer may move.
-std::vector<int> MovableColumns(const ModelSpec& spec);
 const char* NioModeName(NioMode mode);
 // "reference" / "projected" -> mode; INVALID_ARGUMENT otherwise.
 absl::StatusOr<NioMode> ParseNioMode(const std::string& text);
@@ -91,6 +87,10 @@ absl::StatusOr<NioMode> ParseNioMode(const std::string& text);
 // (e.g. "model.json: features[3].scale: must be positive").
 absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
                                          const std::string& source);
+
+// The non-one-hot features of the model, in model order: the columns the
+// optimizer may move.
+std::vector<int> MovableColumns(const ModelSpec& spec);
 
 }  // namespace nio::models
 
