@@ -30,9 +30,10 @@ inline bool operator==(const RowMove& a, const RowMove& b) {
 // in ascending order. Rows below the new end that stay are not touched.
 std::vector<RowMove> CompactionMoves(const std::vector<int>& leaving, int active);
 
-// OK when every row lies in [0, max_rows) and no row is both a source and a
-// destination, or a destination twice; else INVALID_ARGUMENT / OUT_OF_RANGE
-// naming the first offending move.
+// OK when every row lies in [0, max_rows) and no row is named twice (by two
+// moves, or as source and destination of one); else OUT_OF_RANGE naming the
+// first move outside the slots, or INVALID_ARGUMENT naming the last move on
+// the lowest repeated row (the one that reuses it).
 absl::Status CheckRowMoves(const std::vector<RowMove>& moves, int max_rows);
 
 }  // namespace nio::kernels
