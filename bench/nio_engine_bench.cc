@@ -88,11 +88,11 @@ int Run(int argc, char** argv) {
     batches.push_back(b);
   }
   for (int b : batches) {
-    nio::service::OptimizerOptions o;
+    nio::service::SchedulerOptions o;
     o.backend = *choice;
     o.max_batch = b;
-    o.threads = absl::GetFlag(FLAGS_threads);
-    o.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
+    o.compute.threads = absl::GetFlag(FLAGS_threads);
+    o.compute.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
     auto opt = nio::service::Optimizer::Create(*model, o);
     if (!opt.ok()) {
       std::cerr << "nio_engine_bench: " << opt.status() << "\n";
@@ -123,11 +123,11 @@ int Run(int argc, char** argv) {
   }
   // Single-track latency (B = 1 engine, one track at a time).
   if (absl::GetFlag(FLAGS_single_track_runs) > 0) {
-    nio::service::OptimizerOptions o;
+    nio::service::SchedulerOptions o;
     o.backend = *choice;
     o.max_batch = 1;
-    o.threads = absl::GetFlag(FLAGS_threads);
-    o.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
+    o.compute.threads = absl::GetFlag(FLAGS_threads);
+    o.compute.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
     auto opt = nio::service::Optimizer::Create(*model, o);
     std::vector<double> ms;
     for (int i = 0; i < absl::GetFlag(FLAGS_single_track_runs); ++i) {

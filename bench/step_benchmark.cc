@@ -47,7 +47,7 @@ void BM_CpuStep(benchmark::State& state) {
     return;
   }
   for (auto _ : state) {
-    if (!backend->Step(rows).ok()) state.SkipWithError("Step failed");
+    if (!backend->Step(0, rows).ok()) state.SkipWithError("Step failed");
   }
   state.SetItemsProcessed(state.iterations() * rows);
   state.counters["us_per_step"] = benchmark::Counter(

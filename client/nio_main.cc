@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "client/batch_job.h"
 #include "client/load_bench.h"
+#include "client/mixed_load.h"
 #include "client/report.h"
 #include "client/result_writer.h"
 #include "client/session.h"
@@ -63,17 +64,16 @@ int Fail(const absl::Status& s) {
 struct Common {
   std::string server = std::getenv("NIO_SERVER") ? std::getenv("NIO_SERVER") : "127.0.0.1:50051";
   bool local = false;
-  std::string model_dir;
-  std::string backend = "auto";
-  int max_batch = 1024;
-  int threads = 0;
+  std::string backend = "auto";  // parsed into local.engine.backend
+  nio::client::LocalOptions local_options;
 };
 
 absl::StatusOr<std::unique_ptr<Session>> Open(const Common& c) {
   if (!c.local) return Session::Remote(c.server);
   auto choice = nio::kernels::ParseBackendChoice(c.backend);
   if (!choice.ok()) return choice.status();
-  nio::client::LocalOptions o{c.model_dir, *choice, c.max_batch, c.threads};
+  nio::client::LocalOptions o = c.local_options;
+  o.engine.backend = *choice;
   auto s = Session::Local(o);
   if (!s.ok() && s.status().code() == absl::StatusCode::kNotFound) {
     return absl::UnavailableError(std::string(s.status().message()));
@@ -84,11 +84,15 @@ absl::StatusOr<std::unique_ptr<Session>> Open(const Common& c) {
 void AddCommon(CLI::App* cmd, Common* c, bool local_engine = true) {
   cmd->add_option("--server", c->server, "server address (default $NIO_SERVER or 127.0.0.1:50051)");
   cmd->add_flag("--local", c->local, "run the engine in this process instead of asking a server");
-  cmd->add_option("--model_dir", c->model_dir, "--local: model directory (default: the bundled model)");
+  cmd->add_option("--model_dir", c->local_options.model_dir,
+                  "--local: model directory (default: the bundled model)");
   if (local_engine) {
     cmd->add_option("--backend", c->backend, "--local: auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-    cmd->add_option("--max_batch", c->max_batch, "--local: track slots")->check(CLI::PositiveNumber);
-    cmd->add_option("--threads", c->threads, "--local: CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--max_batch", c->local_options.engine.max_batch, "--local: track slots")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--threads", c->local_options.engine.compute.threads,
+                    "--local: CPU threads (0 = all cores)")
+        ->check(CLI::NonNegativeNumber);
   }
 }
 
@@ -359,6 +363,60 @@ int RunBatch(const Common& c, nio::client::BatchOptions b, const OptionFlags& fl
   return s.failed + s.bad_rows == 0 ? kOk : kPartial;
 }
 
+int RunMixedBench(const Common& c, const nio::client::MixedLoadOptions& mixed,
+                  const std::string& output) {
+  auto session = Session::Remote(c.server);
+  if (!session.ok()) return Fail(session.status());
+  auto info = (*session)->GetModel();
+  if (!info.ok()) return Fail(info.status());
+  nio::client::MixedLoadOptions o = mixed;
+  o.server = c.server;
+  auto r = nio::client::RunMixedLoad(o, *info);
+  if (!r.ok()) return Fail(r.status());
+  auto latency = [](const nio::client::LatencySummary& l) {
+    return nlohmann::json{{"calls", l.calls},   {"errors", l.errors}, {"p50_ms", l.p50_ms},
+                          {"p90_ms", l.p90_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
+  };
+  const double ratio = r->catalog_alone_tracks_per_s > 0
+                           ? r->catalog_mixed_tracks_per_s / r->catalog_alone_tracks_per_s
+                           : 0;
+  nlohmann::json j = {{"server", c.server},
+                      {"backend", info->backend()},
+                      {"mode", "mixed"},
+                      {"streams", o.streams},
+                      {"tracks_per_message", o.tracks_per_message},
+                      {"interactive_rate", o.interactive_rate},
+                      {"steps", o.steps},
+                      {"seconds_per_phase", o.seconds},
+                      {"one_track_idle", latency(r->idle)},
+                      {"catalog_alone_tracks_per_s", r->catalog_alone_tracks_per_s},
+                      {"catalog_mixed_tracks_per_s", r->catalog_mixed_tracks_per_s},
+                      {"catalog_mixed_over_alone", ratio},
+                      {"one_track_mixed", latency(r->mixed)},
+                      {"stream_errors", r->stream_errors}};
+  if (output == "json") {
+    std::cout << j.dump() << "\n";
+  } else {
+    auto line = [](const char* what, const nio::client::LatencySummary& l) {
+      std::printf("%-34s p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (%lld calls, %lld errors)\n",
+                  what, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, static_cast<long long>(l.calls),
+                  static_cast<long long>(l.errors));
+    };
+    std::printf("server %s, %s; %d steps a track, %.0f s a phase\n", c.server.c_str(),
+                info->backend().c_str(), o.steps, o.seconds);
+    line("one-track calls, idle server", r->idle);
+    std::printf("%-34s %.1f tracks/s (%d streams x %d tracks a message)\n", "catalog streams alone",
+                r->catalog_alone_tracks_per_s, o.streams, o.tracks_per_message);
+    std::printf("%-34s %.1f tracks/s (%.2f of alone)\n", "catalog streams + one-track calls",
+                r->catalog_mixed_tracks_per_s, ratio);
+    line("one-track calls under catalog load", r->mixed);
+    if (r->stream_errors > 0) {
+      std::printf("%lld stream tracks failed\n", static_cast<long long>(r->stream_errors));
+    }
+  }
+  return r->idle.errors + r->mixed.errors + r->stream_errors == 0 ? kOk : kPartial;
+}
+
 int RunBench(const Common& c, const nio::client::LoadOptions& load, const std::string& output) {
   auto session = Session::Remote(c.server);
   if (!session.ok()) return Fail(session.status());
@@ -438,6 +496,17 @@ int main(int argc, char** argv) {
   bench->add_option("--duration", load.seconds, "seconds to send for")->check(CLI::PositiveNumber);
   bench->add_option("--steps", load.steps, "NIO steps per track")->check(CLI::PositiveNumber);
   bench->add_flag("--stream", load.stream, "each client streams through OptimizeStream (throughput only)");
+  bool mixed = false;
+  double interactive_rate = 5, warmup = 5;
+  CLI::Option* mixed_flag = bench->add_flag("--mixed", mixed,
+                  "mixed load in one run: one-track calls at --interactive-rate on an idle server, "
+                  "then --concurrency catalog streams alone, then both (see bench/README.md)");
+  bench->add_option("--interactive-rate", interactive_rate, "--mixed: one-track calls per second")
+      ->check(CLI::PositiveNumber)
+      ->needs(mixed_flag);
+  bench->add_option("--warmup", warmup, "--mixed: seconds the streams run before measuring")
+      ->check(CLI::NonNegativeNumber)
+      ->needs(mixed_flag);
   bench->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
 
   for (CLI::App* sub : {info, predict, optimize, batch, bench}) sub->footer(kExitCodes);
@@ -451,6 +520,16 @@ int main(int argc, char** argv) {
   if (*predict) return RunPredict(common, track_input, output);
   if (*optimize) return RunOptimize(common, track_input, option_flags, output);
   if (*batch) return RunBatch(common, batch_options, option_flags, shard, window, progress);
+  if (*bench && mixed) {
+    nio::client::MixedLoadOptions m;
+    m.streams = load.concurrency;
+    m.tracks_per_message = load.tracks_per_request;
+    m.interactive_rate = interactive_rate;
+    m.seconds = load.seconds;
+    m.warmup_seconds = warmup;
+    m.steps = load.steps;
+    return RunMixedBench(common, m, output);
+  }
   if (*bench) return RunBench(common, load, output);
   return kUsage;
 }

@@ -26,7 +26,7 @@ absl::StatusOr<nio::v1::ModelInfo> Session::GetModel() {
   nio::v1::ModelInfo info;
   std::string backend = "local (engine starts on first use)";
   if (optimizer_) backend = "local " + optimizer_->BackendDescription();
-  service::ToProto(model_->spec, backend, local_.max_batch, &info);
+  service::ToProto(model_->spec, backend, local_.engine.max_batch, &info);
   return info;
 }
 
@@ -34,8 +34,7 @@ absl::StatusOr<std::vector<absl::StatusOr<double>>> Session::Predict(
     const std::vector<models::RawTrack>& tracks) {
   if (client_) return client_->Predict(tracks);
   if (!optimizer_) {
-    service::OptimizerOptions o{local_.backend, local_.max_batch, local_.threads};
-    NIO_ASSIGN_OR_RETURN(optimizer_, service::Optimizer::Create(*model_, o));
+    NIO_ASSIGN_OR_RETURN(optimizer_, service::Optimizer::Create(*model_, local_.engine));
   }
   return optimizer_->Predict(tracks);
 }
@@ -44,8 +43,7 @@ absl::StatusOr<std::vector<models::TrackOutcome>> Session::Optimize(
     const std::vector<models::RawTrack>& tracks, const models::NioOptions& options) {
   if (client_) return client_->Optimize(tracks, options);
   if (!optimizer_) {
-    service::OptimizerOptions o{local_.backend, local_.max_batch, local_.threads};
-    NIO_ASSIGN_OR_RETURN(optimizer_, service::Optimizer::Create(*model_, o));
+    NIO_ASSIGN_OR_RETURN(optimizer_, service::Optimizer::Create(*model_, local_.engine));
   }
   std::vector<models::TrackRequest> requests;
   for (const auto& t : tracks) requests.push_back({t, options});
@@ -54,11 +52,7 @@ absl::StatusOr<std::vector<models::TrackOutcome>> Session::Optimize(
 
 absl::StatusOr<std::unique_ptr<TrackEngine>> Session::StreamEngine(int window) {
   if (client_) return std::unique_ptr<TrackEngine>(new RemoteEngine(client_.get(), window));
-  service::SchedulerOptions o;
-  o.backend = local_.backend;
-  o.max_batch = local_.max_batch;
-  o.threads = local_.threads;
-  NIO_ASSIGN_OR_RETURN(auto engine, LocalEngine::Create(*model_, o, window));
+  NIO_ASSIGN_OR_RETURN(auto engine, LocalEngine::Create(*model_, local_.engine, window));
   return std::unique_ptr<TrackEngine>(std::move(engine));
 }
 

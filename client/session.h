@@ -18,9 +18,8 @@ namespace nio::client {
 
 struct LocalOptions {
   std::string model_dir;  // empty: the bundled model
-  kernels::BackendChoice backend = kernels::BackendChoice::kAuto;
-  int max_batch = 1024;
-  int threads = 0;
+  // The in-process engine: backend, threads, slots.
+  service::SchedulerOptions engine;
 };
 
 class Session {

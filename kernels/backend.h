@@ -6,6 +6,7 @@
 //   fixed  (rows, H1)  x0 with the movable columns zeroed, times W1^T, plus b1
 //   p, p0, m, v, lo, hi (rows, K) floats; mask (rows, K) bytes
 //   lr, lambda (rows) floats; k, step (rows) ints
+//   df_dp (rows, K), prediction (rows) floats: recorded by the last Step
 // The movable columns are fixed when the backend is made (every feature that
 // any request may move); a row's mask says which of them move for its track.
 //
@@ -37,8 +38,6 @@ struct NioRows {
   const float* lambda = nullptr;   // (count)
 };
 
-enum class BackendKind { kCpu, kCuda };
-
 struct BackendOptions {
   // Track slots: the most rows one Step may run.
   int max_rows = 1024;
@@ -54,7 +53,6 @@ class Backend {
 
   // "cpu" or "cuda", with details for the start-up log line.
   virtual std::string Describe() const = 0;
-  virtual BackendKind Kind() const = 0;
   virtual int MaxRows() const = 0;
   virtual int InputSize() const = 0;
   // The movable columns (indices into the inputs), in slot column order.
@@ -70,28 +68,33 @@ class Backend {
   // backends verify; CompactionMoves builds such a set.
   virtual absl::Status MoveRows(const std::vector<RowMove>& moves) = 0;
 
-  // One NIO step for slots [0, rows): forward, input gradient, fused update.
-  // Also records each row's prediction f(x(p)) at the start of the step.
-  virtual absl::Status Step(int rows) = 0;
+  // One NIO step for slots [first_row, first_row + rows): forward, input
+  // gradient, fused update. Also records each row's prediction f(x(p)) and
+  // input gradient df/dp at the start of the step, before the update (see
+  // GatherRows). Rows are independent: stepping a block in several calls
+  // over disjoint ranges is the same as one call over all of it.
+  virtual absl::Status Step(int first_row, int rows) = 0;
 
-  // Copies p of slots [first_row, first_row + count) into p (count, K), and,
-  // when prediction is not null, the prediction recorded by the last Step.
-  virtual absl::Status ReadRows(int first_row, int count, float* p,
-                                float* prediction) = 0;
-
-  // The same for the listed slots, in list order: p (rows.size(), K) and
-  // prediction (rows.size()), each only when not null. Reads only those rows
-  // (on a device: a gather kernel, then one small copy).
+  // Copies the state of the listed slots, in list order, into each output
+  // that is not null:
+  //   p          (rows.size(), K) the current movable features;
+  //   prediction (rows.size())    f(x(p)) recorded by the last Step;
+  //   df_dp      (rows.size(), K) the model's input gradient at the point of
+  //              the last Step (where prediction was taken), movable columns:
+  //              df_dp[i, c] = +df/dx[movable[c]], the derivative of the model
+  //              output itself with respect to the scaled input, as stored
+  //              (not negated: the NIO loss gradient is -df_dp plus the
+  //              proximity term, see NioLossGrad). All K columns, whether or
+  //              not the row's mask moves them.
+  // prediction and df_dp of a slot are meaningful only after a Step has run
+  // it since its LoadRows. Reads only those rows (on a device: a gather
+  // kernel per output, then one small copy each). OUT_OF_RANGE when a row is
+  // outside the slots.
   virtual absl::Status GatherRows(const std::vector<int>& rows, float* p,
-                                  float* prediction) = 0;
+                                  float* prediction, float* df_dp) = 0;
 
   // Plain forward pass: x (rows, n_in) -> out (rows). Any number of rows.
   virtual absl::Status Predict(const float* x, int rows, float* out) = 0;
-
-  // df/dx at x (rows, n_in) for the movable columns: df_dx (rows, K), through
-  // the same forward/backward code the NIO step runs. At most MaxRows() rows;
-  // uses (and clobbers) the slots [0, rows).
-  virtual absl::Status InputGradient(const float* x, int rows, float* df_dx) = 0;
 };
 
 // The CPU backend, always available.

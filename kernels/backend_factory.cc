@@ -17,14 +17,6 @@ absl::StatusOr<BackendChoice> ParseBackendChoice(const std::string& text) {
       absl::StrCat("unknown backend '", text, "' (auto, cpu or cuda)"));
 }
 
-bool CudaCompiledIn() {
-#if defined(NIO_ENABLE_CUDA)
-  return true;
-#else
-  return false;
-#endif
-}
-
 int CudaDeviceCount(std::string* reason) {
 #if defined(NIO_ENABLE_CUDA)
   return CudaUsableDeviceCount(reason);
@@ -56,6 +48,7 @@ absl::StatusOr<CreatedBackend> CreateBackend(BackendChoice choice,
 #endif
   NIO_ASSIGN_OR_RETURN(created.backend,
                        CreateCpuBackend(mlp, std::move(movable_columns), options));
+  created.step_chunk_rows = 128;
   created.log_line = absl::StrCat("backend: ", created.backend->Describe());
   if (choice == BackendChoice::kAuto) {
     absl::StrAppend(&created.log_line, " (CUDA not used: ", why_not_cuda, ")");

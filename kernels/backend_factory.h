@@ -16,8 +16,6 @@ enum class BackendChoice { kAuto, kCpu, kCuda };
 // "auto" | "cpu" | "cuda" -> choice; INVALID_ARGUMENT otherwise.
 absl::StatusOr<BackendChoice> ParseBackendChoice(const std::string& text);
 
-// True when this build has the CUDA backend compiled in.
-bool CudaCompiledIn();
 // Number of usable CUDA devices (0 without CUDA or without a device), and
 // why there are none in *reason when it is not null.
 int CudaDeviceCount(std::string* reason = nullptr);
@@ -26,6 +24,11 @@ struct CreatedBackend {
   std::unique_ptr<Backend> backend;
   // One line for the start-up log: what was picked and why.
   std::string log_line;
+  // Rows per chunk when a long step is cut so other work can run between
+  // chunks: the CPU backend's steps cost per row (128 rows: ~2 ms of the
+  // bundled model on two cores, GEMMs still tall enough to run at speed);
+  // 0 for CUDA, whose steps are short and run as captured graphs.
+  int step_chunk_rows = 0;
 };
 
 // kAuto: CUDA when a device is usable, else CPU (the log line says why).

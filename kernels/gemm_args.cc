@@ -53,7 +53,7 @@ GemmSlice SliceK(const GemmArgs& args, int k_begin, int k_count) {
   s.a_offset = args.trans_a == GemmOp::kNoTrans
                    ? static_cast<long long>(k_begin) * args.lda
                    : k_begin;
-  s.c_offset = args.trans_b == GemmOp::kNoTrans
+  s.b_offset = args.trans_b == GemmOp::kNoTrans
                    ? k_begin
                    : static_cast<long long>(k_begin) * args.ldb;
   return s;

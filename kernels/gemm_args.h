@@ -38,20 +38,26 @@ GemmArgs LayerForward(int rows, int in, int out, float beta = 0.0f);
 // dz^T (out, rows), no transposes. Call as Gemm(args, a = w, b = dz, c = dx).
 GemmArgs LayerInputGrad(int rows, int in, int out);
 
-// A GEMM restricted to rows [m_begin, m_begin + m_count) of C (the feature
-// dimension of row-major data), with the element offsets into A and C: how
-// one product is split across cores when the batch is too small to split.
+// A part of one GEMM: its arguments and the element offsets of its first
+// elements into the whole product's A, B and C. Run it as
+// Gemm(slice.args, a + a_offset, b + b_offset, c + c_offset); an offset that
+// the cut does not move stays 0. How one product is split across cores when
+// the batch is too small to split.
 struct GemmSlice {
   GemmArgs args;
   long long a_offset = 0;
+  long long b_offset = 0;
   long long c_offset = 0;
 };
+
+// Rows [m_begin, m_begin + m_count) of C (the feature dimension of row-major
+// data): offsets into A and C, b_offset = 0. The slices of disjoint m ranges
+// write disjoint parts of C.
 GemmSlice SliceM(const GemmArgs& args, int m_begin, int m_count);
 
-// A GEMM restricted to [k_begin, k_begin + k_count) of the summed dimension,
-// with the element offsets into A and B: a partial product; the partials of
-// disjoint k ranges add up to the whole. (b_offset is in GemmSlice::c_offset's
-// place: the offset into B.)
+// [k_begin, k_begin + k_count) of the summed dimension: offsets into A and B,
+// c_offset = 0. A partial product of the whole C shape; the partials of
+// disjoint k ranges add up to the whole.
 GemmSlice SliceK(const GemmArgs& args, int k_begin, int k_count);
 
 }  // namespace nio::kernels

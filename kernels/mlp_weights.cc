@@ -6,12 +6,6 @@
 
 namespace nio::kernels {
 
-long long MlpWeights::ForwardMacs() const {
-  long long macs = 0;
-  for (const DenseLayer& l : layers) macs += static_cast<long long>(l.in) * l.out;
-  return macs;
-}
-
 absl::Status ValidateMlp(const MlpWeights& mlp) {
   if (mlp.layers.empty()) {
     return absl::InvalidArgumentError("MLP has no layers");

@@ -20,8 +20,6 @@ struct MlpWeights {
   std::vector<DenseLayer> layers;
 
   int InputSize() const { return layers.empty() ? 0 : layers.front().in; }
-  // Multiply-adds of one forward pass of one row.
-  long long ForwardMacs() const;
 };
 
 // OK when the layers chain (out of one = in of the next), end in one output,

@@ -6,8 +6,12 @@
 
 namespace nio::kernels {
 
-SlotBatch::SlotBatch(Backend* backend) : backend_(backend) {
-  slots_.reserve(backend_->MaxRows());
+SlotBatch::SlotBatch(Backend* backend)
+    : SlotBatch(backend, 0, backend->MaxRows()) {}
+
+SlotBatch::SlotBatch(Backend* backend, int first_row, int capacity)
+    : backend_(backend), first_row_(first_row), capacity_(capacity) {
+  slots_.reserve(capacity_);
 }
 
 absl::Status SlotBatch::Admit(const NioRows& rows,
@@ -21,17 +25,26 @@ absl::Status SlotBatch::Admit(const NioRows& rows,
       static_cast<int>(steps_wanted.size()) != rows.count) {
     return absl::InvalidArgumentError("tickets/steps size != rows.count");
   }
-  if (absl::Status s = backend_->LoadRows(Active(), rows); !s.ok()) return s;
+  if (absl::Status s = backend_->LoadRows(first_row_ + Active(), rows); !s.ok())
+    return s;
   for (int r = 0; r < rows.count; ++r) {
     slots_.push_back(SlotInfo{tickets[r], steps_wanted[r], 0, 0.0f});
   }
   return absl::OkStatus();
 }
 
-absl::Status SlotBatch::Step() {
-  if (slots_.empty()) return absl::OkStatus();
-  if (absl::Status s = backend_->Step(Active()); !s.ok()) return s;
-  for (SlotInfo& slot : slots_) ++slot.steps_done;
+absl::Status SlotBatch::Step() { return StepRows(0, Active()); }
+
+absl::Status SlotBatch::StepRows(int begin, int count) {
+  if (begin < 0 || count < 0 || begin + count > Active()) {
+    return absl::OutOfRangeError(absl::StrCat("StepRows: rows [", begin, ", ",
+                                              begin + count, ") outside the ",
+                                              Active(), " active slots"));
+  }
+  if (count == 0) return absl::OkStatus();
+  if (absl::Status s = backend_->Step(first_row_ + begin, count); !s.ok())
+    return s;
+  for (int r = begin; r < begin + count; ++r) ++slots_[r].steps_done;
   return absl::OkStatus();
 }
 
@@ -51,10 +64,13 @@ absl::Status SlotBatch::Retire(
   // Read only the leaving rows, then close their holes with the survivors
   // from the end of the block in one set of moves.
   const int count = static_cast<int>(leaving.size());
+  rows_scratch_.resize(count);
+  for (int i = 0; i < count; ++i) rows_scratch_[i] = first_row_ + leaving[i];
   p_scratch_.resize(static_cast<size_t>(count) * k);
   prediction_scratch_.resize(count);
-  if (absl::Status s = backend_->GatherRows(leaving, p_scratch_.data(),
-                                            prediction_scratch_.data());
+  if (absl::Status s =
+          backend_->GatherRows(rows_scratch_, p_scratch_.data(),
+                               prediction_scratch_.data(), nullptr);
       !s.ok()) {
     return s;
   }
@@ -67,10 +83,36 @@ absl::Status SlotBatch::Retire(
     retired->push_back(std::move(out));
   }
   const std::vector<RowMove> moves = CompactionMoves(leaving, Active());
-  if (absl::Status s = backend_->MoveRows(moves); !s.ok()) return s;
+  std::vector<RowMove> backend_moves = moves;
+  for (RowMove& m : backend_moves) {
+    m.from += first_row_;
+    m.to += first_row_;
+  }
+  if (absl::Status s = backend_->MoveRows(backend_moves); !s.ok()) return s;
   for (const RowMove& m : moves) slots_[m.to] = slots_[m.from];
   slots_.resize(slots_.size() - count);
   return absl::OkStatus();
+}
+
+absl::Status SlotBatch::GatherPredictions(const std::vector<int>& rows,
+                                          float* out) {
+  rows_scratch_.resize(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= Active()) {
+      return absl::OutOfRangeError(absl::StrCat("GatherPredictions: row ",
+                                                rows[i], " outside the ",
+                                                Active(), " active slots"));
+    }
+    rows_scratch_[i] = first_row_ + rows[i];
+  }
+  return backend_->GatherRows(rows_scratch_, nullptr, out, nullptr);
+}
+
+std::vector<SlotInfo> SlotBatch::Abandon() {
+  std::vector<SlotInfo> gone;
+  gone.swap(slots_);
+  slots_.reserve(capacity_);
+  return gone;
 }
 
 }  // namespace nio::kernels

@@ -137,10 +137,10 @@ std::vector<float> ResultInputs(const Featurizer& featurizer,
                                 const std::vector<float>& p) {
   const std::vector<int>& movable = featurizer.MovableColumns();
   const size_t n_in = problem.x0.size();
-  std::vector<float> x(3 * n_in);
-  std::copy(problem.x0.begin(), problem.x0.end(), x.begin());
-  std::copy(problem.x0.begin(), problem.x0.end(), x.begin() + n_in);
-  std::copy(problem.x0.begin(), problem.x0.end(), x.begin() + 2 * n_in);
+  std::vector<float> x(kResultInputRows * n_in);
+  for (int r = 0; r < kResultInputRows; ++r) {
+    std::copy(problem.x0.begin(), problem.x0.end(), x.begin() + r * n_in);
+  }
   for (size_t c = 0; c < movable.size(); ++c) {
     if (!problem.mask[c]) continue;
     const int idx = movable[c];
@@ -153,8 +153,8 @@ std::vector<float> ResultInputs(const Featurizer& featurizer,
 }
 
 NioResult BuildNioResult(const Featurizer& featurizer, const NioProblem& problem,
-                         const std::vector<float>& result_inputs,
-                         const float predictions[3], int steps_run) {
+                         const float* result_inputs, const float* predictions,
+                         int steps_run) {
   const ModelSpec& spec = featurizer.Spec();
   const std::vector<int>& movable = featurizer.MovableColumns();
   const size_t n_in = problem.x0.size();

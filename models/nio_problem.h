@@ -91,16 +91,20 @@ struct TrackOutcome {
   NioResult result;     // valid when status is OK
 };
 
-// The three inputs whose predictions a result needs, row after row:
-// x0, x(p) and x(clamp(p)), each (n_in). p: (K) the loop's final features.
+// How many inputs a result's report predicts: x0, x(p) and x(clamp(p)).
+inline constexpr int kResultInputRows = 3;
+
+// The kResultInputRows inputs whose predictions a result needs, row after
+// row, each (n_in). p: (K) the loop's final features.
 std::vector<float> ResultInputs(const Featurizer& featurizer,
                                 const NioProblem& problem,
                                 const std::vector<float>& p);
 
-// The report, from ResultInputs and the three predictions of them.
+// The report, from ResultInputs (result_inputs: kResultInputRows * n_in
+// floats) and their kResultInputRows predictions.
 NioResult BuildNioResult(const Featurizer& featurizer, const NioProblem& problem,
-                         const std::vector<float>& result_inputs,
-                         const float predictions[3], int steps_run);
+                         const float* result_inputs, const float* predictions,
+                         int steps_run);
 
 }  // namespace nio::models
 

@@ -8,6 +8,7 @@
 #include "service/optimize_stream.h"
 #include "service/proto_convert.h"
 #include "service/status_util.h"
+#include "service/track_predictor.h"
 
 namespace nio::service {
 
@@ -32,52 +33,42 @@ grpc::ServerUnaryReactor* NioService::Predict(grpc::CallbackServerContext* conte
     reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError("tracks: the request has no tracks")));
     return reactor;
   }
-  const models::Featurizer& featurizer = scheduler_->featurizer();
-  std::vector<float> inputs;
-  auto rows = std::make_shared<std::vector<int>>();  // response index per input row
-  bool any_ok = false;
-  absl::Status first_error;
-  for (int i = 0; i < request->tracks().size(); ++i) {
-    const nio::v1::Track& t = request->tracks(i);
-    nio::v1::Prediction* p = response->add_predictions();
-    p->set_id(t.id());
-    auto x = featurizer.ToScaled(FromProto(t));
-    if (!x.ok()) {
-      SetTrackStatus(x.status(), p->mutable_status());
-      if (first_error.ok()) first_error = x.status();
-      continue;
+  std::vector<models::RawTrack> tracks;
+  tracks.reserve(request->tracks_size());
+  for (const nio::v1::Track& t : request->tracks()) tracks.push_back(FromProto(t));
+  PredictTracks(*scheduler_, tracks, [reactor, request, response](TrackPredictions out) {
+    absl::Status first_error;
+    bool any_ok = false;
+    for (size_t i = 0; i < out.size(); ++i) {
+      nio::v1::Prediction* p = response->add_predictions();
+      p->set_id(request->tracks(static_cast<int>(i)).id());
+      if (out[i].ok()) {
+        any_ok = true;
+        p->set_prediction(*out[i]);
+      } else {
+        SetTrackStatus(out[i].status(), p->mutable_status());
+        if (first_error.ok()) first_error = out[i].status();
+      }
     }
-    any_ok = true;
-    inputs.insert(inputs.end(), x->begin(), x->end());
-    rows->push_back(i);
-  }
-  if (!any_ok) {
-    reactor->Finish(ToGrpcStatus(first_error));
-    return reactor;
-  }
-  scheduler_->Predict(std::move(inputs), static_cast<int>(rows->size()),
-                      [reactor, response, rows](absl::StatusOr<std::vector<float>> out) {
-                        if (!out.ok()) {
-                          reactor->Finish(ToGrpcStatus(out.status()));
-                          return;
-                        }
-                        for (size_t j = 0; j < rows->size(); ++j) {
-                          response->mutable_predictions((*rows)[j])->set_prediction((*out)[j]);
-                        }
-                        reactor->Finish(grpc::Status::OK);
-                      });
+    if (!any_ok) response->clear_predictions();
+    reactor->Finish(any_ok ? grpc::Status::OK : ToGrpcStatus(first_error));
+  });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* NioService::Optimize(grpc::CallbackServerContext* context,
                                                const nio::v1::OptimizeRequest* request,
                                                nio::v1::OptimizeResponse* response) {
-  return new OptimizeCall(scheduler_, context, request, response);
+  return new OptimizeCall(scheduler_, context, request, response,
+                          options_.interactive_max_tracks);
 }
 
 grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest, nio::v1::OptimizeStreamResponse>*
 NioService::OptimizeStream(grpc::CallbackServerContext* context) {
-  return new service::OptimizeStream(scheduler_, context, options_.stream_window);
+  // Each stream is its own caller for the batch block's fair share.
+  std::string caller = absl::StrCat(context->peer(), "/stream-", streams_started_++);
+  return new service::OptimizeStream(scheduler_, context, options_.stream_window,
+                                     options_.interactive_max_tracks, std::move(caller));
 }
 
 }  // namespace nio::service

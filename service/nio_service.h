@@ -6,6 +6,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <cstdint>
+
 #include "models/model.h"
 #include "nio/v1/nio.grpc.pb.h"
 #include "service/scheduler.h"
@@ -16,6 +19,10 @@ struct NioServiceOptions {
   // OptimizeStream stops reading while this many of a stream's tracks are in
   // flight.
   int stream_window = 4096;
+  // The most tracks one request (or stream message) may run in the
+  // interactive block; unary requests beyond it run as batch work unless
+  // they claim PRIORITY_INTERACTIVE (then INVALID_ARGUMENT).
+  int interactive_max_tracks = 16;
 };
 
 class NioService final : public nio::v1::Nio::CallbackService {
@@ -40,6 +47,7 @@ class NioService final : public nio::v1::Nio::CallbackService {
   const models::Model& model_;
   Scheduler* scheduler_;
   const NioServiceOptions options_;
+  std::atomic<int64_t> streams_started_{0};  // names each stream's caller
 };
 
 }  // namespace nio::service

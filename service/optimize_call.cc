@@ -18,7 +18,7 @@ Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
 
 OptimizeCall::OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* context,
                            const nio::v1::OptimizeRequest* request,
-                           nio::v1::OptimizeResponse* response)
+                           nio::v1::OptimizeResponse* response, int interactive_max_tracks)
     : response_(response),
       control_(std::make_shared<CallControl>()),
       state_(std::make_shared<State>()) {
@@ -33,6 +33,16 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* co
     Finish(ToGrpcStatus(all));
     return;
   }
+  auto job_class = ChooseJobClass(request->options().priority(), JobClass::kInteractive,
+                                  request->tracks_size(), interactive_max_tracks);
+  if (!job_class.ok()) {
+    Finish(ToGrpcStatus(job_class.status()));
+    return;
+  }
+  JobTraits traits;
+  traits.job_class = *job_class;
+  traits.caller = context->peer();
+  traits.control = control_;
   std::vector<Job> jobs;
   for (size_t i = 0; i < built->size(); ++i) {
     BuiltTrack& b = (*built)[i];
@@ -42,12 +52,10 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* co
       SetTrackStatus(b.problem.status(), r->mutable_status());
       continue;
     }
-    Job job;
-    job.problem = std::move(*b.problem);
-    job.control = control_;
     const int index = static_cast<int>(i);
-    job.on_done = [this, index](TrackOutcome outcome) { TrackDone(index, std::move(outcome)); };
-    jobs.push_back(std::move(job));
+    jobs.push_back(MakeJob(std::move(*b.problem), traits, [this, index](TrackOutcome outcome) {
+      TrackDone(index, std::move(outcome));
+    }));
   }
   state_->remaining = static_cast<int>(jobs.size());
   if (absl::Status s = scheduler->Submit(std::move(jobs)); !s.ok()) {

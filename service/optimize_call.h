@@ -18,10 +18,11 @@ namespace nio::service {
 
 class OptimizeCall final : public grpc::ServerUnaryReactor {
  public:
-  // request and response belong to gRPC and live until OnDone.
+  // request and response belong to gRPC and live until OnDone. Requests
+  // with more tracks than interactive_max_tracks run as batch work.
   OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* context,
                const nio::v1::OptimizeRequest* request,
-               nio::v1::OptimizeResponse* response);
+               nio::v1::OptimizeResponse* response, int interactive_max_tracks);
 
   void OnCancel() override;
   void OnDone() override { delete this; }

@@ -8,9 +8,11 @@
 namespace nio::service {
 
 OptimizeStream::OptimizeStream(Scheduler* scheduler, grpc::CallbackServerContext* context,
-                               int window)
+                               int window, int interactive_max_tracks, std::string caller)
     : scheduler_(scheduler),
       window_(window),
+      interactive_max_tracks_(interactive_max_tracks),
+      caller_(std::move(caller)),
       control_(std::make_shared<CallControl>()),
       state_(std::make_shared<State>()) {
   control_->deadline = SteadyDeadline(context);
@@ -56,35 +58,41 @@ void OptimizeStream::HandleRequest(const nio::v1::OptimizeStreamRequest& request
     for (const nio::v1::Track& t : request.tracks()) EnqueueLocked(error_result(t.id(), built.status()));
     return;
   }
+  auto job_class = ChooseJobClass(request.options().priority(), JobClass::kBatch,
+                                  request.tracks_size(), interactive_max_tracks_);
+  if (!job_class.ok()) {
+    for (const nio::v1::Track& t : request.tracks()) {
+      EnqueueLocked(error_result(t.id(), job_class.status()));
+    }
+    return;
+  }
+  JobTraits traits;
+  traits.job_class = *job_class;
+  traits.caller = caller_;
+  traits.control = control_;
+  traits.progress_every = request.options().progress_every();
   std::vector<Job> jobs;
   std::vector<std::string> ids;
-  const int progress_every = request.options().progress_every();
   for (BuiltTrack& b : *built) {
     if (!b.problem.ok()) {
       EnqueueLocked(error_result(b.id, b.problem.status()));
       continue;
     }
-    Job job;
-    job.problem = std::move(*b.problem);
-    job.control = control_;
-    job.progress_every = progress_every;
-    job.priority = JobPriority::kBulk;  // streams are catalog traffic
     std::shared_ptr<State> state = state_;
-    job.on_done = [state, id = b.id](TrackOutcome outcome) {
+    auto on_done = [state, id = b.id](TrackOutcome outcome) {
       TrackDone(state, id, std::move(outcome));
     };
-    if (progress_every > 0) {
-      job.on_progress = [state, id = b.id](int step, double prediction) {
-        nio::v1::OptimizeStreamResponse r;
-        r.mutable_progress()->set_id(id);
-        r.mutable_progress()->set_step(step);
-        r.mutable_progress()->set_prediction(prediction);
-        std::lock_guard<std::mutex> lock(state->mu);
-        if (state->reactor) state->reactor->EnqueueLocked(std::move(r));
-      };
-    }
+    auto on_progress = [state, id = b.id](int step, double prediction) {
+      nio::v1::OptimizeStreamResponse r;
+      r.mutable_progress()->set_id(id);
+      r.mutable_progress()->set_step(step);
+      r.mutable_progress()->set_prediction(prediction);
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (state->reactor) state->reactor->EnqueueLocked(std::move(r));
+    };
     ids.push_back(b.id);
-    jobs.push_back(std::move(job));
+    jobs.push_back(MakeJob(std::move(*b.problem), traits, std::move(on_done),
+                           std::move(on_progress)));
   }
   if (jobs.empty()) return;
   state_->in_flight += static_cast<int>(jobs.size());

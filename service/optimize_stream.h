@@ -29,8 +29,11 @@ class OptimizeStream final
     : public grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest,
                                      nio::v1::OptimizeStreamResponse> {
  public:
+  // window: tracks in flight before the stream stops reading. Tracks run as
+  // batch work (unless a message claims interactive, at most
+  // interactive_max_tracks per message), shared fairly under `caller`.
   OptimizeStream(Scheduler* scheduler, grpc::CallbackServerContext* context,
-                 int window);
+                 int window, int interactive_max_tracks, std::string caller);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -61,6 +64,8 @@ class OptimizeStream final
 
   Scheduler* scheduler_;
   const int window_;
+  const int interactive_max_tracks_;
+  const std::string caller_;
   std::shared_ptr<CallControl> control_;
   std::shared_ptr<State> state_;
   std::unordered_set<std::string> seen_ids_;  // touched by the read path only

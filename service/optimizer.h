@@ -20,27 +20,20 @@
 
 namespace nio::service {
 
-struct OptimizerOptions {
-  kernels::BackendChoice backend = kernels::BackendChoice::kAuto;
-  // Track slots sharing every step.
-  int max_batch = 1024;
-  // CPU threads (0 = all cores).
-  int threads = 0;
-  // CUDA only: TF32 tensor-core GEMMs (faster, ~1e-3 relative error).
-  bool allow_tf32 = false;
-};
-
 using models::TrackOutcome;
 using models::TrackRequest;
 
 class Optimizer {
  public:
   // model: not owned, must outlive the optimizer.
+  // options.max_queue is ignored: in-process, the caller's memory is the
+  // limit.
   static absl::StatusOr<std::unique_ptr<Optimizer>> Create(
-      const models::Model& model, const OptimizerOptions& options);
+      const models::Model& model, const SchedulerOptions& options);
 
   // Every track gets exactly what it would get alone. Blocks until all are
-  // done; outcomes in request order.
+  // done; outcomes in request order. Runs in the interactive block when the
+  // tracks fit in it, else in the batch block.
   std::vector<TrackOutcome> Optimize(const std::vector<TrackRequest>& requests);
 
   // f(x) per track.

@@ -38,6 +38,29 @@ absl::StatusOr<std::vector<BuiltTrack>> BuildTracks(
   return built;
 }
 
+absl::StatusOr<JobClass> ChooseJobClass(nio::v1::Priority priority, JobClass fallback,
+                                        int tracks, int interactive_max_tracks) {
+  switch (priority) {
+    case nio::v1::PRIORITY_UNSPECIFIED:
+      return fallback == JobClass::kInteractive && tracks <= interactive_max_tracks
+                 ? JobClass::kInteractive
+                 : JobClass::kBatch;
+    case nio::v1::PRIORITY_BATCH:
+      return JobClass::kBatch;
+    case nio::v1::PRIORITY_INTERACTIVE:
+      if (tracks > interactive_max_tracks) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "options.priority: PRIORITY_INTERACTIVE allows at most ", interactive_max_tracks,
+            " tracks per request on this server (--interactive_max_tracks), got ", tracks,
+            "; send catalog work as PRIORITY_BATCH"));
+      }
+      return JobClass::kInteractive;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("options.priority: unknown value ", static_cast<int>(priority)));
+  }
+}
+
 absl::Status AllFailed(const std::vector<BuiltTrack>& built) {
   for (const BuiltTrack& b : built) {
     if (b.problem.ok()) return absl::OkStatus();

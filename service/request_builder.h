@@ -13,6 +13,7 @@
 #include "models/featurizer.h"
 #include "models/nio_problem.h"
 #include "nio/v1/nio.pb.h"
+#include "service/job.h"
 
 namespace nio::service {
 
@@ -31,6 +32,13 @@ absl::StatusOr<std::vector<BuiltTrack>> BuildTracks(
     const google::protobuf::RepeatedPtrField<nio::v1::Track>& tracks,
     const nio::v1::OptimizeOptions& options,
     std::unordered_set<std::string>* seen_ids);
+
+// The class of a request's tracks (see nio.v1.Priority): `fallback` when
+// unspecified and the request is small enough for the interactive block,
+// else batch; INVALID_ARGUMENT naming options.priority for an unknown value
+// or an interactive claim of more than interactive_max_tracks tracks.
+absl::StatusOr<JobClass> ChooseJobClass(nio::v1::Priority priority, JobClass fallback,
+                                        int tracks, int interactive_max_tracks);
 
 // The first error when every track failed, else OK: a request whose tracks
 // are all invalid is an invalid request.

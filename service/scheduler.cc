@@ -1,49 +1,92 @@
 #include "service/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/status_macros.h"
+#include "models/problem_rows.h"
 #include "service/log.h"
 
 namespace nio::service {
+namespace {
+
+// Track-step rates are measured over windows of about this long.
+constexpr auto kRateWindow = std::chrono::seconds(1);
+
+int FormedBatchBucket(int rows) {
+  for (size_t b = 0; b < kFormedBatchBounds.size(); ++b) {
+    if (rows <= kFormedBatchBounds[b]) return static_cast<int>(b);
+  }
+  return static_cast<int>(kFormedBatchBounds.size());
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
     const models::Model& model, const SchedulerOptions& options) {
-  if (options.max_batch <= 0 || options.max_queue < 0) {
-    return absl::InvalidArgumentError("max_batch must be > 0 and max_queue >= 0");
+  if (options.max_batch <= 0 || options.interactive_slots < 0) {
+    return absl::InvalidArgumentError(
+        "max_batch must be > 0 and interactive_slots >= 0");
   }
-  kernels::BackendOptions backend_options;
-  backend_options.max_rows = options.max_batch;
-  backend_options.threads = options.threads;
-  backend_options.allow_tf32 = options.allow_tf32;
+  kernels::BackendOptions compute = options.compute;
+  compute.max_rows = options.max_batch + options.interactive_slots;
   NIO_ASSIGN_OR_RETURN(
       kernels::CreatedBackend created,
       kernels::CreateBackend(options.backend, model.mlp,
-                             models::MovableColumns(model.spec), backend_options));
+                             models::MovableColumns(model.spec), compute));
+  SchedulerOptions chosen = options;
+  if (chosen.batch_chunk_rows < 0)
+    chosen.batch_chunk_rows = created.step_chunk_rows;
+  return CreateWithBackend(model, chosen, std::move(created.backend),
+                           created.log_line);
+}
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::CreateWithBackend(
+    const models::Model& model, const SchedulerOptions& options,
+    std::unique_ptr<kernels::Backend> backend, std::string log_line) {
+  if (options.max_batch <= 0 || options.max_queue < 0 ||
+      options.interactive_slots < 0) {
+    return absl::InvalidArgumentError(
+        "max_batch must be > 0, max_queue and interactive_slots >= 0");
+  }
+  if (!(options.batch_min_share >= 0 && options.batch_min_share < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch_min_share must be in [0, 1), got ", options.batch_min_share));
+  }
+  if (options.interactive_burst < Clock::duration::zero()) {
+    return absl::InvalidArgumentError("interactive_burst must be >= 0");
+  }
+  if (backend->MaxRows() < options.max_batch + options.interactive_slots) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the backend has ", backend->MaxRows(), " rows, the blocks need ",
+        options.max_batch + options.interactive_slots));
+  }
   return std::unique_ptr<Scheduler>(
-      new Scheduler(model, std::move(created.backend), created.log_line, options));
+      new Scheduler(model, std::move(backend), std::move(log_line), options));
 }
 
 Scheduler::Scheduler(const models::Model& model,
-                     std::unique_ptr<kernels::Backend> backend, std::string log_line,
-                     const SchedulerOptions& options)
-    : model_(model),
-      featurizer_(model.spec),
+                     std::unique_ptr<kernels::Backend> backend,
+                     std::string log_line, const SchedulerOptions& options)
+    : featurizer_(model.spec),
       backend_(std::move(backend)),
       backend_description_(backend_->Describe()),
       backend_log_line_(std::move(log_line)),
       max_batch_(options.max_batch),
+      interactive_slots_(options.interactive_slots),
       max_queue_(options.max_queue),
-      interactive_reserve_(options.interactive_reserve >= 0
-                               ? std::min(options.interactive_reserve, options.max_batch - 1)
-                               : std::min(std::max(1, options.max_batch / 16), options.max_batch - 1)) {
-  jobs_by_ticket_.resize(max_batch_);
-  for (int t = max_batch_ - 1; t >= 0; --t) free_tickets_.push_back(t);
+      batch_chunk_rows_(std::max(0, options.batch_chunk_rows)),
+      now_(options.now),
+      arbiter_(options.batch_min_share, options.interactive_burst) {
+  const int slots = max_batch_ + interactive_slots_;
+  jobs_by_ticket_.resize(slots);
+  for (int t = slots - 1; t >= 0; --t) free_tickets_.push_back(t);
+  rate_window_start_ = Now();
   thread_ = std::thread([this] { Loop(); });
 }
 
-Scheduler::~Scheduler() { Stop(Clock::now()); }
+Scheduler::~Scheduler() { Stop(Now()); }
 
 absl::Status Scheduler::Submit(std::vector<Job> jobs) {
   {
@@ -56,14 +99,22 @@ absl::Status Scheduler::Submit(std::vector<Job> jobs) {
           " more would pass --max_queue=", max_queue_, "; retry later"));
     }
     stats_.submitted += static_cast<int64_t>(jobs.size());
-    for (Job& j : jobs) queues_[static_cast<int>(j.priority)].push_back(std::move(j));
+    for (Job& j : jobs) {
+      stats_.by_class[static_cast<int>(j.traits.job_class)].submitted++;
+      if (j.traits.job_class == JobClass::kInteractive) {
+        interactive_queue_.push_back(std::move(j));
+      } else {
+        batch_queue_.Push(std::move(j));
+      }
+    }
   }
   work_cv_.notify_one();
   return absl::OkStatus();
 }
 
-void Scheduler::Predict(std::vector<float> x, int rows,
-                        std::function<void(absl::StatusOr<std::vector<float>>)> done) {
+void Scheduler::Predict(
+    std::vector<float> x, int rows,
+    std::function<void(absl::StatusOr<std::vector<float>>)> done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
@@ -95,250 +146,380 @@ void Scheduler::Stop(Clock::time_point deadline) {
 
 SchedulerStats Scheduler::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  SchedulerStats s = stats_;
-  s.queued = static_cast<int>(Queued());
-  return s;
+  return stats_;
 }
 
-absl::Status Scheduler::LeaveReason(const Job& job, Clock::time_point now) const {
-  if (!job.control) return absl::OkStatus();
+absl::Status Scheduler::LeaveReason(const Job& job,
+                                    Clock::time_point now) const {
+  const CallControl* control = job.traits.control.get();
+  if (control == nullptr) return absl::OkStatus();
   // gRPC reports an expired deadline as a cancellation, a moment before or
   // after our steady-clock copy of the deadline; such a cancellation counts
   // as the deadline.
   constexpr auto kDeadlineSlack = std::chrono::milliseconds(50);
-  const Clock::time_point deadline = job.control->deadline;
+  const Clock::time_point deadline = control->deadline;
   const bool near_deadline =
       deadline != Clock::time_point::max() && now + kDeadlineSlack > deadline;
-  if (now > deadline ||
-      (near_deadline && job.control->cancelled.load(std::memory_order_relaxed))) {
+  const bool cancelled = control->cancelled.load(std::memory_order_relaxed);
+  if (now > deadline || (near_deadline && cancelled)) {
     return absl::DeadlineExceededError("the call's deadline passed");
   }
-  if (job.control->cancelled.load(std::memory_order_relaxed)) {
-    return absl::CancelledError("the call was cancelled");
-  }
+  if (cancelled) return absl::CancelledError("the call was cancelled");
   return absl::OkStatus();
 }
 
-void Scheduler::AdmitQueued(kernels::SlotBatch& batch) {
-  std::vector<Job> admitted;
-  std::vector<Job> dropped;
-  const Clock::time_point now = Clock::now();
+void Scheduler::CountEnded(const absl::Status& status, JobClass job_class) {
+  // Caller holds mu_.
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      stats_.completed++;
+      stats_.by_class[static_cast<int>(job_class)].completed++;
+      break;
+    case absl::StatusCode::kCancelled:
+      stats_.cancelled++;
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      stats_.deadline_exceeded++;
+      break;
+    case absl::StatusCode::kInternal:
+      stats_.failed++;
+      break;
+    default:
+      break;
+  }
+}
+
+void Scheduler::ReleaseBatchSlot(const std::string& caller) {
+  // Caller holds mu_.
+  auto it = batch_active_.find(caller);
+  if (it != batch_active_.end() && --it->second <= 0) batch_active_.erase(it);
+}
+
+void Scheduler::Admit(Block& block) {
+  const Clock::time_point now = Now();
+  std::vector<Job> taken;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // Interactive tracks first, into any free slot; bulk ones leave the
-    // reserve free.
-    for (int priority = 0; priority < 2; ++priority) {
-      std::deque<Job>& queue = queues_[priority];
-      const int limit = batch.Free() - (priority == 0 ? 0 : interactive_reserve_);
-      while (!queue.empty() && static_cast<int>(admitted.size()) < limit) {
-        Job job = std::move(queue.front());
-        queue.pop_front();
-        if (!LeaveReason(job, now).ok()) {
-          dropped.push_back(std::move(job));
-        } else {
-          admitted.push_back(std::move(job));
-        }
+    const int free = block.slots.Free();
+    if (block.job_class == JobClass::kInteractive) {
+      while (!interactive_queue_.empty() &&
+             static_cast<int>(taken.size()) < free) {
+        taken.push_back(std::move(interactive_queue_.front()));
+        interactive_queue_.pop_front();
       }
+    } else {
+      // With no interactive block, interactive jobs are first in line here.
+      while (interactive_slots_ == 0 && !interactive_queue_.empty() &&
+             static_cast<int>(taken.size()) < free) {
+        ++batch_active_[interactive_queue_.front().traits.caller];
+        taken.push_back(std::move(interactive_queue_.front()));
+        interactive_queue_.pop_front();
+      }
+      std::vector<Job> fair = batch_queue_.Take(
+          free - static_cast<int>(taken.size()), &batch_active_);
+      for (Job& j : fair) taken.push_back(std::move(j));
     }
   }
-  for (Job& job : dropped) {
-    const absl::Status why = LeaveReason(job, now);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      (why.code() == absl::StatusCode::kCancelled ? stats_.cancelled : stats_.deadline_exceeded)++;
-    }
-    job.on_done(TrackOutcome{why, {}});
-  }
-  if (admitted.empty()) return;
-  const size_t n = admitted.size();
-  std::vector<float> x0, lo, hi, lr, lambda;
-  std::vector<uint8_t> mask;
+  if (taken.empty()) return;
+  models::PackedRows rows;
   std::vector<int64_t> tickets;
   std::vector<int> steps;
-  for (Job& job : admitted) {
-    const models::NioProblem& p = job.problem;
-    x0.insert(x0.end(), p.x0.begin(), p.x0.end());
-    mask.insert(mask.end(), p.mask.begin(), p.mask.end());
-    lo.insert(lo.end(), p.lo.begin(), p.lo.end());
-    hi.insert(hi.end(), p.hi.begin(), p.hi.end());
-    lr.push_back(p.lr);
-    lambda.push_back(p.lambda);
-    steps.push_back(p.steps);
+  std::vector<std::pair<Job, absl::Status>> dropped;
+  for (Job& job : taken) {
+    if (absl::Status why = LeaveReason(job, now); !why.ok()) {
+      dropped.emplace_back(std::move(job), why);
+      continue;
+    }
+    rows.Add(job.problem);
+    steps.push_back(job.problem.steps);
     const int64_t ticket = free_tickets_.back();
     free_tickets_.pop_back();
     tickets.push_back(ticket);
     jobs_by_ticket_[ticket] = std::move(job);
   }
-  kernels::NioRows rows{static_cast<int>(n), x0.data(), mask.data(), lo.data(),
-                        hi.data(), lr.data(), lambda.data()};
-  if (absl::Status s = batch.Admit(rows, tickets, steps); !s.ok()) {
-    NIO_LOG(ERROR) << "admitting " << n << " tracks failed: " << s;
-    for (int64_t t : tickets) {
-      Job job = std::move(jobs_by_ticket_[t]);
-      free_tickets_.push_back(t);
-      job.on_done(TrackOutcome{absl::InternalError(s.ToString()), {}});
+  if (!dropped.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [job, why] : dropped) {
+        CountEnded(why, job.traits.job_class);
+        if (block.job_class == JobClass::kBatch)
+          ReleaseBatchSlot(job.traits.caller);
+      }
     }
+    for (auto& [job, why] : dropped) job.on_done(TrackOutcome{why, {}});
+  }
+  if (tickets.empty()) return;
+  if (absl::Status s = block.slots.Admit(rows.View(), tickets, steps);
+      !s.ok()) {
+    NIO_LOG(ERROR) << "admitting " << tickets.size() << " tracks failed: " << s;
+    for (int64_t t : tickets) ForgetTicket(block, t);
   }
 }
 
-void Scheduler::FailActive(kernels::SlotBatch& batch, const absl::Status& status) {
-  NIO_LOG(ERROR) << "backend failure, failing " << batch.Active() << " tracks: " << status;
-  std::vector<kernels::RetiredSlot> retired;
-  absl::Status s = batch.Retire([](const kernels::SlotInfo&) { return true; }, &retired);
-  for (auto& r : retired) {
-    Job job = std::move(jobs_by_ticket_[r.info.ticket]);
-    free_tickets_.push_back(r.info.ticket);
-    job.on_done(TrackOutcome{absl::InternalError(status.ToString()), {}});
+// Frees a ticket whose job never made it into (or was lost from) the block,
+// answering it with INTERNAL.
+void Scheduler::ForgetTicket(Block& block, int64_t ticket) {
+  Job job = std::move(jobs_by_ticket_[ticket]);
+  free_tickets_.push_back(ticket);
+  const absl::Status why =
+      absl::InternalError("the compute backend failed; see the server log");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CountEnded(why, job.traits.job_class);
+    if (block.job_class == JobClass::kBatch)
+      ReleaseBatchSlot(job.traits.caller);
   }
-  (void)s;
+  job.on_done(TrackOutcome{why, {}});
 }
 
-void Scheduler::EmitProgress(kernels::SlotBatch& batch) {
-  const auto& slots = batch.Slots();
-  progress_rows_.clear();
+void Scheduler::FailBlock(Block& block, const absl::Status& status) {
+  NIO_LOG(ERROR) << "backend failure, failing the " << block.slots.Active()
+                 << " tracks of the " << JobClassName(block.job_class)
+                 << " block: " << status;
+  for (const kernels::SlotInfo& slot : block.slots.Abandon())
+    ForgetTicket(block, slot.ticket);
+  block.step_rows = block.step_done_rows = 0;
+}
+
+void Scheduler::EmitProgress(Block& block) {
+  const auto& slots = block.slots.Slots();
+  std::vector<int> rows;
   for (int row = 0; row < static_cast<int>(slots.size()); ++row) {
     const Job& job = jobs_by_ticket_[slots[row].ticket];
-    if (job.progress_every > 0 && slots[row].steps_done % job.progress_every == 0 &&
-        job.on_progress) {
-      progress_rows_.push_back(row);
+    if (job.on_progress &&
+        slots[row].steps_done % job.traits.progress_every == 0) {
+      rows.push_back(row);
     }
   }
-  if (progress_rows_.empty()) return;
-  // Only the rows due an event are read (on a GPU, a gather and one small copy).
-  progress_prediction_.resize(progress_rows_.size());
-  if (!backend_->GatherRows(progress_rows_, nullptr, progress_prediction_.data()).ok()) {
+  if (rows.empty()) return;
+  // Only the rows due an event are read (on a GPU, a gather and one small
+  // copy).
+  std::vector<float> prediction(rows.size());
+  if (absl::Status s = block.slots.GatherPredictions(rows, prediction.data());
+      !s.ok()) {
+    FailBlock(block, s);
     return;
   }
-  for (size_t i = 0; i < progress_rows_.size(); ++i) {
-    const kernels::SlotInfo& slot = slots[progress_rows_[i]];
-    jobs_by_ticket_[slot.ticket].on_progress(slot.steps_done, progress_prediction_[i]);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const kernels::SlotInfo& slot = slots[rows[i]];
+    jobs_by_ticket_[slot.ticket].on_progress(slot.steps_done, prediction[i]);
   }
 }
 
-void Scheduler::FinishRetired(std::vector<kernels::RetiredSlot>& retired) {
-  const int n_in = featurizer_.InputSize();
+void Scheduler::FinishRetired(Block& block,
+                              std::vector<kernels::RetiredSlot>& retired) {
   std::vector<Job> done_jobs;
-  std::vector<size_t> finished;  // indices into retired that ran all steps
-  std::vector<float> inputs;
-  const Clock::time_point now = Clock::now();
-  for (size_t i = 0; i < retired.size(); ++i) {
-    const int64_t ticket = retired[i].info.ticket;
-    done_jobs.push_back(std::move(jobs_by_ticket_[ticket]));
-    free_tickets_.push_back(ticket);
-    if (retired[i].info.steps_done >= retired[i].info.steps_wanted) {
-      finished.push_back(i);
-      const auto x = models::ResultInputs(featurizer_, done_jobs.back().problem, retired[i].p);
-      inputs.insert(inputs.end(), x.begin(), x.end());
+  done_jobs.reserve(retired.size());
+  models::ResultBatch results(featurizer_);
+  for (const kernels::RetiredSlot& r : retired) {
+    done_jobs.push_back(std::move(jobs_by_ticket_[r.info.ticket]));
+    free_tickets_.push_back(r.info.ticket);
+    if (r.info.steps_done >= r.info.steps_wanted) {
+      results.Add(done_jobs.back().problem, r.p, r.info.steps_done);
     }
   }
-  std::vector<float> predictions(finished.size() * 3);
-  absl::Status predict_status = absl::OkStatus();
-  if (!finished.empty()) {
-    predict_status = backend_->Predict(inputs.data(), static_cast<int>(predictions.size()),
-                                       predictions.data());
-  }
-  int64_t completed = 0, cancelled = 0, expired = 0;
+  auto built = results.Build([this](const float* x, int rows, float* out) {
+    return backend_->Predict(x, rows, out);
+  });
+  if (!built.ok())
+    NIO_LOG(ERROR) << "predicting finished tracks failed: " << built.status();
+  std::vector<TrackOutcome> outcomes(retired.size());
   size_t f = 0;
+  const Clock::time_point now = Now();
   for (size_t i = 0; i < retired.size(); ++i) {
-    Job& job = done_jobs[i];
-    TrackOutcome outcome;
-    if (f < finished.size() && finished[f] == i) {
-      if (predict_status.ok()) {
-        const std::vector<float> x(inputs.begin() + f * 3 * n_in,
-                                   inputs.begin() + (f + 1) * 3 * n_in);
-        outcome.result = models::BuildNioResult(featurizer_, job.problem, x,
-                                                &predictions[3 * f], retired[i].info.steps_done);
-        ++completed;
+    TrackOutcome& outcome = outcomes[i];
+    if (retired[i].info.steps_done >= retired[i].info.steps_wanted) {
+      if (built.ok()) {
+        outcome.result = std::move((*built)[f]);
       } else {
-        outcome.status = absl::InternalError(predict_status.ToString());
+        outcome.status = absl::InternalError(built.status().ToString());
       }
       ++f;
     } else {
-      outcome.status = LeaveReason(job, now);
+      outcome.status = LeaveReason(done_jobs[i], now);
       if (outcome.status.ok()) {
-        outcome.status = absl::UnavailableError("the server shut down before the track finished");
+        outcome.status = absl::UnavailableError(
+            "the server shut down before the track finished");
       }
-      (outcome.status.code() == absl::StatusCode::kCancelled ? cancelled : expired)++;
     }
-    job.on_done(std::move(outcome));
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < retired.size(); ++i) {
+      CountEnded(outcomes[i].status, done_jobs[i].traits.job_class);
+      if (block.job_class == JobClass::kBatch)
+        ReleaseBatchSlot(done_jobs[i].traits.caller);
+    }
+  }
+  for (size_t i = 0; i < retired.size(); ++i)
+    done_jobs[i].on_done(std::move(outcomes[i]));
+}
+
+void Scheduler::RetireFinished(Block& block) {
+  std::vector<kernels::RetiredSlot> retired;
+  const Clock::time_point now = Now();
+  absl::Status s = block.slots.Retire(
+      [&](const kernels::SlotInfo& slot) {
+        return !LeaveReason(jobs_by_ticket_[slot.ticket], now).ok();
+      },
+      &retired);
+  if (!s.ok()) {
+    FailBlock(block, s);
+    return;
+  }
+  if (!retired.empty()) FinishRetired(block, retired);
+}
+
+void Scheduler::EndStep(Block& block, int rows) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ClassStats& c = stats_.by_class[static_cast<int>(block.job_class)];
+    c.steps++;
+    c.track_steps += rows;
+    c.formed_batch[FormedBatchBucket(rows)]++;
+    stats_.steps++;
+    stats_.track_steps += rows;
+  }
+  EmitProgress(block);
+  RetireFinished(block);
+}
+
+void Scheduler::RunStep(Block& block) {
+  const int rows = block.slots.Active();
+  if (absl::Status s = block.slots.Step(); !s.ok()) {
+    FailBlock(block, s);
+    return;
+  }
+  EndStep(block, rows);
+}
+
+void Scheduler::RunBatchChunk(Block& block) {
+  if (!block.MidStep()) block.step_rows = block.slots.Active();
+  const int left = block.step_rows - block.step_done_rows;
+  // Fixed cuts; a remainder shorter than a chunk joins the chunk before it.
+  const int rows = batch_chunk_rows_ == 0 || left < 2 * batch_chunk_rows_
+                       ? left
+                       : batch_chunk_rows_;
+  if (absl::Status s = block.slots.StepRows(block.step_done_rows, rows);
+      !s.ok()) {
+    FailBlock(block, s);
+    return;
+  }
+  block.step_done_rows += rows;
+  if (block.step_done_rows < block.step_rows) return;
+  const int step_rows = block.step_rows;
+  block.step_rows = block.step_done_rows = 0;
+  EndStep(block, step_rows);
+}
+
+void Scheduler::ShutDownNow(Block* blocks) {
+  std::vector<Job> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Job& j : interactive_queue_) left.push_back(std::move(j));
+    interactive_queue_.clear();
+    for (Job& j : batch_queue_.TakeAll()) left.push_back(std::move(j));
+  }
+  for (Job& job : left) {
+    job.on_done(
+        TrackOutcome{absl::UnavailableError("the server shut down"), {}});
+  }
+  for (int b = 0; b < kJobClasses; ++b) {
+    Block& block = blocks[b];
+    std::vector<kernels::RetiredSlot> retired;
+    absl::Status s = block.slots.Retire(
+        [](const kernels::SlotInfo&) { return true; }, &retired);
+    if (!s.ok()) {
+      FailBlock(block, s);
+      continue;
+    }
+    block.step_rows = block.step_done_rows = 0;
+    if (!retired.empty()) FinishRetired(block, retired);
+  }
+}
+
+void Scheduler::PublishStats(const Block* blocks, Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.completed += completed;
-  stats_.cancelled += cancelled;
-  stats_.deadline_exceeded += expired;
+  stats_.active = 0;
+  for (int b = 0; b < kJobClasses; ++b) {
+    const Block& block = blocks[b];
+    stats_.by_class[static_cast<int>(block.job_class)].active =
+        block.slots.Active();
+    stats_.active += block.slots.Active();
+  }
+  stats_.by_class[static_cast<int>(JobClass::kInteractive)].queued =
+      static_cast<int>(interactive_queue_.size());
+  stats_.by_class[static_cast<int>(JobClass::kBatch)].queued =
+      static_cast<int>(batch_queue_.Size());
+  stats_.queued = static_cast<int>(Queued());
+  const auto elapsed = now - rate_window_start_;
+  if (elapsed >= kRateWindow) {
+    const double seconds = std::chrono::duration<double>(elapsed).count();
+    for (int c = 0; c < kJobClasses; ++c) {
+      ClassStats& cs = stats_.by_class[c];
+      cs.track_steps_per_s =
+          (cs.track_steps - rate_window_track_steps_[c]) / seconds;
+      rate_window_track_steps_[c] = cs.track_steps;
+    }
+    rate_window_start_ = now;
+  }
 }
 
 void Scheduler::Loop() {
-  kernels::SlotBatch batch(backend_.get());
-  std::vector<kernels::RetiredSlot> retired;
+  // Batch block rows [0, max_batch), interactive block after it.
+  Block blocks[kJobClasses] = {
+      Block{JobClass::kInteractive,
+            kernels::SlotBatch(backend_.get(), max_batch_, interactive_slots_)},
+      Block{JobClass::kBatch,
+            kernels::SlotBatch(backend_.get(), 0, max_batch_)}};
+  Block& interactive = blocks[static_cast<int>(JobClass::kInteractive)];
+  Block& batch = blocks[static_cast<int>(JobClass::kBatch)];
   while (true) {
     std::deque<std::function<void()>> predicts;
     bool past_stop_deadline = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] {
-        return stopping_ || Queued() > 0 || !predict_tasks_.empty() || batch.Active() > 0;
+        return stopping_ || Queued() > 0 || !predict_tasks_.empty() ||
+               interactive.slots.Active() > 0 || batch.slots.Active() > 0;
       });
       predicts.swap(predict_tasks_);
-      past_stop_deadline = stopping_ && Clock::now() >= stop_deadline_;
-      if (stopping_ && Queued() == 0 && predicts.empty() && batch.Active() == 0) break;
+      past_stop_deadline = stopping_ && Now() >= stop_deadline_;
+      if (stopping_ && Queued() == 0 && predicts.empty() &&
+          interactive.slots.Active() == 0 && batch.slots.Active() == 0) {
+        break;
+      }
     }
     for (auto& task : predicts) task();
     if (past_stop_deadline) {
-      // Drain time is over: everything still here ends as UNAVAILABLE.
-      std::deque<Job> left[2];
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        left[0].swap(queues_[0]);
-        left[1].swap(queues_[1]);
-      }
-      for (auto& queue : left) {
-        for (Job& job : queue) {
-          job.on_done(TrackOutcome{absl::UnavailableError("the server shut down"), {}});
-        }
-      }
-      retired.clear();
-      if (batch.Retire([](const kernels::SlotInfo&) { return true; }, &retired).ok()) {
-        FinishRetired(retired);
-      }
+      ShutDownNow(blocks);
+      PublishStats(blocks, Now());
       continue;
     }
-    AdmitQueued(batch);
-    {
+    if (interactive_slots_ > 0) Admit(interactive);
+    if (!batch.MidStep()) Admit(batch);
+    const bool interactive_work = interactive.slots.Active() > 0;
+    const bool batch_work = batch.slots.Active() > 0;
+    if (!interactive_work) arbiter_.InteractiveIdle();
+    if (interactive_work || batch_work) {
+      const JobClass next = arbiter_.Next(interactive_work, batch_work);
+      const Clock::time_point start = Now();
+      if (next == JobClass::kInteractive) {
+        RunStep(interactive);
+      } else {
+        RunBatchChunk(batch);
+      }
+      const Clock::duration took = Now() - start;
+      arbiter_.Ran(
+          next, took,
+          next == JobClass::kInteractive ? batch_work : interactive_work);
       std::lock_guard<std::mutex> lock(mu_);
-      stats_.active = batch.Active();
+      stats_.by_class[static_cast<int>(next)].busy_s +=
+          std::chrono::duration<double>(took).count();
     }
-    if (batch.Active() == 0) continue;
-    if (absl::Status s = batch.Step(); !s.ok()) {
-      FailActive(batch, s);
-      continue;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stats_.steps++;
-      stats_.track_steps += batch.Active();
-      stats_.active = batch.Active();
-      stats_.queued = static_cast<int>(Queued());
-    }
-    EmitProgress(batch);
-    retired.clear();
-    const Clock::time_point now = Clock::now();
-    absl::Status s = batch.Retire(
-        [&](const kernels::SlotInfo& slot) {
-          return !LeaveReason(jobs_by_ticket_[slot.ticket], now).ok();
-        },
-        &retired);
-    if (!s.ok()) {
-      FailActive(batch, s);
-      continue;
-    }
-    if (!retired.empty()) FinishRetired(retired);
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.active = batch.Active();
+    PublishStats(blocks, Now());
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  stats_.active = 0;
-  stats_.queued = 0;
+  PublishStats(blocks, Now());
 }
 
 }  // namespace nio::service

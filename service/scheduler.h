@@ -1,16 +1,30 @@
 // Scheduler: one per loaded model; owns the compute backend and a batching
-// thread that runs NIO at step level. Up to max_batch tracks are active; at
-// every step boundary queued tracks are admitted into free slots and finished
-// ones leave (steps done, cancelled, deadline passed), their results handed to
-// the submitter's callback at once. Many callers share every GEMM, and a
-// one-track request never waits for a long stream to finish.
+// thread that runs NIO at step level, in two blocks of slots on the one
+// backend:
+//
+//   interactive block  (interactive_slots rows) unary calls, a person waiting;
+//                      stepped whole, one step at a time.
+//   batch block        (max_batch rows) streams and catalog jobs; each of its
+//                      steps runs as chunks of batch_chunk_rows rows.
+//
+// At every step or chunk boundary the LaneArbiter picks which block runs
+// next: interactive first, with the batch block keeping batch_min_share of
+// the time while both have work. So a one-track call waits at most one chunk
+// for the backend, then runs its steps at the small block's speed
+// instead of paying the whole catalog batch's step time. Queued tracks are
+// admitted into free slots at step boundaries (interactive: FIFO; batch: a
+// fair share per caller, see fair_queue.h) and finished ones leave (steps
+// done, cancelled, deadline passed), their results handed to the submitter's
+// callback at once.
+//
+// The scheduler only moves slots and picks blocks; what a problem, a row and
+// a result mean lives in models/ (nio_problem.h, problem_rows.h).
 //
 // Thread-safe. Callbacks run on the batching thread and must be quick (queue
 // a write, notify a waiter); they must not call back into the scheduler.
 #ifndef NIO_SERVICE_SCHEDULER_H_
 #define NIO_SERVICE_SCHEDULER_H_
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +34,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,72 +44,54 @@
 #include "models/featurizer.h"
 #include "models/model.h"
 #include "models/nio_problem.h"
+#include "service/fair_queue.h"
+#include "service/job.h"
+#include "service/lane_arbiter.h"
+#include "service/scheduler_stats.h"
 
 namespace nio::service {
 
 struct SchedulerOptions {
   kernels::BackendChoice backend = kernels::BackendChoice::kAuto;
-  // Active track slots sharing every step.
+  // Threads and TF32; compute.max_rows is ignored (the scheduler asks for
+  // max_batch + interactive_slots rows).
+  kernels::BackendOptions compute;
+  // Batch block slots: catalog tracks sharing every step.
   int max_batch = 1024;
+  // Interactive block slots; 0: no interactive block (interactive jobs run
+  // in the batch block, first in line).
+  int interactive_slots = 64;
+  // The batch block's minimum share of backend time while interactive work
+  // is waiting, in [0, 1).
+  double batch_min_share = 0.2;
+  // Rows per batch chunk, about the longest an interactive step waits
+  // (-1: the backend's choice, CreatedBackend::step_chunk_rows; 0: whole
+  // steps). Chunks are fixed in rows, not time, so the same rows are cut the
+  // same way in every run (BLAS results depend on the GEMM's row count).
+  int batch_chunk_rows = -1;
+  // How long interactive work may run ahead of the batch block's share
+  // (see lane_arbiter.h): bursts shorter than this are never interrupted,
+  // and the share holds over windows of about burst / batch_min_share.
+  Clock::duration interactive_burst = std::chrono::milliseconds(10);
   // Tracks waiting for a slot; Submit beyond it is RESOURCE_EXHAUSTED.
   int max_queue = 100000;
-  // CPU threads (0 = all cores).
-  int threads = 0;
-  // Slots only interactive tracks may take (-1: max_batch / 16, at least 1
-  // when max_batch > 1), so a one-track call starts at the next step even
-  // when catalog streams fill the batch.
-  int interactive_reserve = -1;
-  // CUDA only: TF32 tensor-core GEMMs (faster, ~1e-3 relative error);
-  // off by default so CUDA results match the CPU's.
-  bool allow_tf32 = false;
-};
-
-// Interactive tracks (unary calls, the CLI) are admitted before bulk ones
-// (streams, batch jobs), and bulk tracks leave the reserved slots free.
-enum class JobPriority { kInteractive, kBulk };
-
-using Clock = std::chrono::steady_clock;
-
-// Shared by a call and its tracks: cancelling it retires them within a step.
-struct CallControl {
-  std::atomic<bool> cancelled{false};
-  Clock::time_point deadline = Clock::time_point::max();
-};
-
-// How a track ended: OK, CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE (server
-// stopped) or INTERNAL (backend failure).
-using models::TrackOutcome;
-
-// One track to optimize.
-struct Job {
-  models::NioProblem problem;
-  std::shared_ptr<CallControl> control;  // may be shared by many jobs
-  int progress_every = 0;                // 0: no progress callbacks
-  JobPriority priority = JobPriority::kInteractive;
-  // Called once, on the batching thread.
-  std::function<void(TrackOutcome)> on_done;
-  // Called every progress_every steps with (step, prediction).
-  std::function<void(int, double)> on_progress;
-};
-
-// Counters for tests, metrics and logs.
-struct SchedulerStats {
-  int64_t submitted = 0;
-  int64_t completed = 0;
-  int64_t cancelled = 0;          // retired because the caller cancelled
-  int64_t deadline_exceeded = 0;  // retired because the deadline passed
-  int64_t rejected_queue_full = 0;
-  int64_t steps = 0;              // batched steps run
-  int64_t track_steps = 0;        // sum over steps of active tracks
-  int active = 0;                 // tracks in slots now
-  int queued = 0;                 // tracks waiting now
+  // The clock for deadlines and time shares; empty: the steady clock.
+  // Tests pass a fake one.
+  std::function<Clock::time_point()> now;
 };
 
 class Scheduler {
  public:
+  // Creates the backend (SchedulerOptions::backend) and starts the thread.
   // model: not owned, must outlive the scheduler.
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
       const models::Model& model, const SchedulerOptions& options);
+  // The same on a given backend with at least max_batch + interactive_slots
+  // rows (tests use a fake one); log_line is what BackendLogLine() says;
+  // options.batch_chunk_rows -1 means whole steps here.
+  static absl::StatusOr<std::unique_ptr<Scheduler>> CreateWithBackend(
+      const models::Model& model, const SchedulerOptions& options,
+      std::unique_ptr<kernels::Backend> backend, std::string log_line);
   ~Scheduler();  // Stop()s
 
   // Queues all jobs or none: RESOURCE_EXHAUSTED when they do not fit in the
@@ -115,42 +112,75 @@ class Scheduler {
   const std::string& BackendLogLine() const { return backend_log_line_; }
   const models::Featurizer& featurizer() const { return featurizer_; }
   int MaxBatch() const { return max_batch_; }
+  int InteractiveSlots() const { return interactive_slots_; }
 
  private:
-  Scheduler(const models::Model& model, std::unique_ptr<kernels::Backend> backend,
-            std::string log_line, const SchedulerOptions& options);
+  // One block of slots and where its current step stands.
+  struct Block {
+    JobClass job_class;
+    kernels::SlotBatch slots;
+    // Batch block: the rows of the step in progress and how many have run.
+    int step_rows = 0;
+    int step_done_rows = 0;
+    bool MidStep() const { return step_done_rows > 0; }
+  };
+
+  Scheduler(const models::Model& model,
+            std::unique_ptr<kernels::Backend> backend, std::string log_line,
+            const SchedulerOptions& options);
+  Clock::time_point Now() const { return now_ ? now_() : Clock::now(); }
   void Loop();
-  void AdmitQueued(kernels::SlotBatch& batch);
-  void FinishRetired(std::vector<kernels::RetiredSlot>& retired);
-  void EmitProgress(kernels::SlotBatch& batch);
-  void FailActive(kernels::SlotBatch& batch, const absl::Status& status);
+  void Admit(Block& block);
+  void RunStep(Block& block);
+  void RunBatchChunk(Block& block);
+  // After a whole step of `block`: stats, progress events, finished tracks.
+  void EndStep(Block& block, int rows);
+  void RetireFinished(Block& block);
+  void FinishRetired(Block& block, std::vector<kernels::RetiredSlot>& retired);
+  void EmitProgress(Block& block);
+  // Answers every track of the block with INTERNAL and empties it.
+  void FailBlock(Block& block, const absl::Status& status);
+  // Drain time is over: every queued and active track ends as UNAVAILABLE.
+  void ShutDownNow(Block* blocks);
+  void ForgetTicket(Block& block, int64_t ticket);
   // Why a track leaves early, or OK when it may stay.
   absl::Status LeaveReason(const Job& job, Clock::time_point now) const;
+  // Both with mu_ held.
+  void CountEnded(const absl::Status& status, JobClass job_class);
+  void ReleaseBatchSlot(const std::string& caller);
+  void PublishStats(const Block* blocks, Clock::time_point now);
 
-  const models::Model& model_;
   models::Featurizer featurizer_;
   std::unique_ptr<kernels::Backend> backend_;
   std::string backend_description_;
   std::string backend_log_line_;
   const int max_batch_;
+  const int interactive_slots_;
   const int max_queue_;
-  const int interactive_reserve_;
+  const int batch_chunk_rows_;  // 0: whole steps
+  const std::function<Clock::time_point()> now_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
-  // Waiting tracks by priority (kInteractive, kBulk); guarded by mu_.
-  std::deque<Job> queues_[2];
-  size_t Queued() const { return queues_[0].size() + queues_[1].size(); }
-  std::deque<std::function<void()>> predict_tasks_;        // guarded by mu_
-  bool stopping_ = false;                                  // guarded by mu_
-  Clock::time_point stop_deadline_ = Clock::time_point::max();  // guarded by mu_
-  SchedulerStats stats_;                                   // guarded by mu_
+  std::deque<Job> interactive_queue_;  // guarded by mu_
+  FairQueue batch_queue_;              // guarded by mu_
+  // Batch tracks in the batch block, by caller; guarded by mu_.
+  std::unordered_map<std::string, int> batch_active_;
+  size_t Queued() const {
+    return interactive_queue_.size() + batch_queue_.Size();
+  }
+  std::deque<std::function<void()>> predict_tasks_;  // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
+  Clock::time_point stop_deadline_ =
+      Clock::time_point::max();  // guarded by mu_
+  SchedulerStats stats_;         // guarded by mu_
 
-  // Owned by the batching thread: active jobs by SlotBatch ticket.
-  std::vector<Job> jobs_by_ticket_;
+  // Owned by the batching thread.
+  LaneArbiter arbiter_;
+  std::vector<Job> jobs_by_ticket_;  // active jobs by SlotBatch ticket
   std::vector<int64_t> free_tickets_;
-  std::vector<int> progress_rows_;
-  std::vector<float> progress_prediction_;
+  Clock::time_point rate_window_start_;
+  std::array<int64_t, kJobClasses> rate_window_track_steps_{};
   std::thread thread_;
 };
 

@@ -25,9 +25,20 @@ ABSL_FLAG(int, max_queue, 100000, "tracks waiting for a slot; beyond it calls ge
 ABSL_FLAG(int, threads, 0, "CPU backend threads (0 = all cores)");
 ABSL_FLAG(bool, allow_tf32, false,
           "CUDA: allow TF32 tensor-core GEMMs (faster, ~1e-3 relative error; default exact fp32)");
-ABSL_FLAG(int, interactive_reserve, -1,
-          "slots kept for unary (interactive) calls, which are also admitted before stream "
-          "tracks; -1 = max_batch/16");
+ABSL_FLAG(int, interactive_slots, 64,
+          "slots of the interactive block, which runs unary calls ahead of the catalog "
+          "(batch) block; 0 = no interactive block");
+ABSL_FLAG(int, interactive_max_tracks, 16,
+          "the most tracks one request may run as interactive work; larger unary calls run "
+          "as batch work (0 = every call is batch work)");
+ABSL_FLAG(double, batch_min_share, 0.2,
+          "the batch block's minimum share of compute time while interactive work waits, "
+          "in [0, 1)");
+ABSL_FLAG(int, batch_chunk_rows, -1,
+          "rows per chunk of a batch step (an interactive step waits for at most one chunk); "
+          "-1 = the backend's choice (CPU 128, CUDA whole steps), 0 = whole steps");
+ABSL_FLAG(double, interactive_burst_ms, 10,
+          "how long interactive work may run before the batch block claims its minimum share");
 ABSL_FLAG(int, stream_window, 4096, "OptimizeStream: tracks in flight per stream before it stops reading");
 ABSL_FLAG(double, drain_timeout_s, 30, "on SIGTERM/SIGINT: seconds in-flight calls get to finish");
 
@@ -56,9 +67,20 @@ int Run(int argc, char** argv) {
     return 1;
   }
   if (absl::GetFlag(FLAGS_max_batch) <= 0 || absl::GetFlag(FLAGS_max_queue) < 0 ||
-      absl::GetFlag(FLAGS_threads) < 0 || absl::GetFlag(FLAGS_stream_window) <= 0) {
-    std::cerr << "nio-server: --max_batch and --stream_window must be > 0, --max_queue and "
-                 "--threads >= 0\n";
+      absl::GetFlag(FLAGS_threads) < 0 || absl::GetFlag(FLAGS_stream_window) <= 0 ||
+      absl::GetFlag(FLAGS_interactive_slots) < 0 ||
+      absl::GetFlag(FLAGS_interactive_max_tracks) < 0) {
+    std::cerr << "nio-server: --max_batch and --stream_window must be > 0; --max_queue, "
+                 "--threads, --interactive_slots and --interactive_max_tracks >= 0\n";
+    return 1;
+  }
+  const double share = absl::GetFlag(FLAGS_batch_min_share);
+  const double burst_ms = absl::GetFlag(FLAGS_interactive_burst_ms);
+  if (!(share >= 0 && share < 1) || !(burst_ms >= 0 && burst_ms <= 60000) ||
+      absl::GetFlag(FLAGS_batch_chunk_rows) < -1) {
+    std::cerr << "nio-server: --batch_min_share must be in [0, 1) (got " << share
+              << "), --interactive_burst_ms in [0, 60000] (got " << burst_ms
+              << "), --batch_chunk_rows >= -1\n";
     return 1;
   }
   nio::service::ServerOptions options;
@@ -67,10 +89,16 @@ int Run(int argc, char** argv) {
   options.scheduler.backend = *choice;
   options.scheduler.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.scheduler.max_queue = absl::GetFlag(FLAGS_max_queue);
-  options.scheduler.threads = absl::GetFlag(FLAGS_threads);
-  options.scheduler.interactive_reserve = absl::GetFlag(FLAGS_interactive_reserve);
-  options.scheduler.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
+  options.scheduler.compute.threads = absl::GetFlag(FLAGS_threads);
+  options.scheduler.compute.allow_tf32 = absl::GetFlag(FLAGS_allow_tf32);
+  options.scheduler.interactive_slots = absl::GetFlag(FLAGS_interactive_slots);
+  options.scheduler.batch_min_share = share;
+  options.scheduler.batch_chunk_rows = absl::GetFlag(FLAGS_batch_chunk_rows);
+  options.scheduler.interactive_burst =
+      std::chrono::duration_cast<nio::service::Clock::duration>(
+          std::chrono::duration<double, std::milli>(burst_ms));
   options.service.stream_window = absl::GetFlag(FLAGS_stream_window);
+  options.service.interactive_max_tracks = absl::GetFlag(FLAGS_interactive_max_tracks);
   auto server = nio::service::NioServer::Start(options);
   if (!server.ok()) {
     std::cerr << "nio-server: " << server.status() << "\n";

@@ -30,10 +30,10 @@ class EngineTest : public ::testing::Test {
     delete tracks_;
   }
   std::unique_ptr<Optimizer> Make(int max_batch) {
-    OptimizerOptions o;
+    SchedulerOptions o;
     o.backend = kernels::BackendChoice::kCpu;
     o.max_batch = max_batch;
-    o.threads = 2;
+    o.compute.threads = 2;
     auto opt = Optimizer::Create(*model_, o);
     EXPECT_TRUE(opt.ok()) << opt.status();
     return std::move(opt).value();
@@ -155,7 +155,7 @@ TEST_F(EngineTest, PredictMatchesGoldenBefore) {
 
 TEST_F(EngineTest, CudaRequestWithoutDeviceIsFailedPrecondition) {
   if (kernels::CudaDeviceCount() > 0) GTEST_SKIP() << "a CUDA device is present";
-  OptimizerOptions o;
+  SchedulerOptions o;
   o.backend = kernels::BackendChoice::kCuda;
   EXPECT_EQ(Optimizer::Create(*model_, o).status().code(),
             absl::StatusCode::kFailedPrecondition);

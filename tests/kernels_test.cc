@@ -358,11 +358,13 @@ TEST(GemmArgsTest, SlicesOfTheFeatureDimensionComposeTheWholeProduct) {
         const int per = (out + parts - 1) / parts;
         const int b = std::min(out, p * per), e = std::min(out, b + per);
         const GemmSlice f = SliceM(LayerForward(rows, in, out), b, e - b);
-        GemmCblas(f.args, w.data() + f.a_offset, x.data(), z.data() + f.c_offset);
+        GemmCblas(f.args, w.data() + f.a_offset, x.data() + f.b_offset,
+                  z.data() + f.c_offset);
         const int per_in = (in + parts - 1) / parts;
         const int bi = std::min(in, p * per_in), ei = std::min(in, bi + per_in);
         const GemmSlice g = SliceM(LayerInputGrad(rows, in, out), bi, ei - bi);
-        GemmCblas(g.args, w.data() + g.a_offset, dz.data(), dx.data() + g.c_offset);
+        GemmCblas(g.args, w.data() + g.a_offset, dz.data() + g.b_offset,
+                  dx.data() + g.c_offset);
       }
       EXPECT_TRUE(AllClose(z, z_whole, 1e-5, 1e-5)) << "rows=" << rows << " parts=" << parts;
       EXPECT_TRUE(AllClose(dx, dx_whole, 1e-5, 1e-5)) << "rows=" << rows << " parts=" << parts;
@@ -372,7 +374,8 @@ TEST(GemmArgsTest, SlicesOfTheFeatureDimensionComposeTheWholeProduct) {
       for (int p = 0; p < parts; ++p) {
         const int b = std::min(out, p * per_out), e = std::min(out, b + per_out);
         const GemmSlice g = SliceK(LayerInputGrad(rows, in, out), b, e - b);
-        GemmCblas(g.args, w.data() + g.a_offset, dz.data() + g.c_offset, part.data());
+        GemmCblas(g.args, w.data() + g.a_offset, dz.data() + g.b_offset,
+                  part.data() + g.c_offset);
         for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
       }
       EXPECT_TRUE(AllClose(sum, dx_whole, 1e-5, 1e-5)) << "SliceK rows=" << rows << " parts=" << parts;
@@ -381,6 +384,13 @@ TEST(GemmArgsTest, SlicesOfTheFeatureDimensionComposeTheWholeProduct) {
 }
 
 // ------------------------------------------------------------- CPU backend
+
+// Slots 0, 1, ..., rows - 1: reads the first rows in slot order.
+std::vector<int> FirstRows(int rows) {
+  std::vector<int> list(rows);
+  std::iota(list.begin(), list.end(), 0);
+  return list;
+}
 
 class CpuBackendTest : public ::testing::Test {
  protected:
@@ -414,25 +424,79 @@ TEST_F(CpuBackendTest, PredictMatchesDoubleForward) {
 }
 
 TEST_F(CpuBackendTest, InputGradientMatchesCentralFiniteDifferences) {
-  // 37 rows run as row chunks; 1 row runs split across the cores.
+  // The gradient a Step records at its starting point (every column movable),
+  // read back with GatherRows, against central differences of the double
+  // forward pass. 37 rows run as row chunks; 1 row runs split across the cores.
   for (int rows : {37, 1}) {
-  auto backend = Make(64);
-  const auto x = RandomFloats(static_cast<size_t>(rows) * 10, 8, -2, 2);
-  std::vector<float> grad(rows * movable_.size());
-  ASSERT_TRUE(backend->InputGradient(x.data(), rows, grad.data()).ok());
-  std::vector<double> fd(grad.size());
-  const double eps = 1e-5;
-  for (int r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < movable_.size(); ++c) {
-      std::vector<double> xp(x.begin() + r * 10, x.begin() + (r + 1) * 10), xm = xp;
-      xp[movable_[c]] += eps;
-      xm[movable_[c]] -= eps;
-      fd[r * movable_.size() + c] =
-          (nio::testing::ForwardDouble(mlp_, xp) - nio::testing::ForwardDouble(mlp_, xm)) / (2 * eps);
+    auto backend = Make(64);
+    const size_t k = movable_.size();
+    const auto x = RandomFloats(static_cast<size_t>(rows) * 10, 8, -2, 2);
+    std::vector<uint8_t> mask(rows * k, 1);
+    std::vector<float> lo(rows * k, -3), hi(rows * k, 3);
+    std::vector<float> lr(rows, 0.05f), lambda(rows, 0.1f);
+    const NioRows start{rows,      x.data(),  mask.data(),  lo.data(),
+                        hi.data(), lr.data(), lambda.data()};
+    ASSERT_TRUE(backend->LoadRows(0, start).ok());
+    ASSERT_TRUE(backend->Step(0, rows).ok());
+    std::vector<float> grad(rows * k);
+    const std::vector<int> slots = FirstRows(rows);
+    ASSERT_TRUE(backend->GatherRows(slots, nullptr, nullptr, grad.data()).ok());
+    std::vector<double> fd(grad.size());
+    const double eps = 1e-5;
+    for (int r = 0; r < rows; ++r) {
+      for (size_t c = 0; c < k; ++c) {
+        std::vector<double> xp(x.begin() + r * 10, x.begin() + (r + 1) * 10);
+        std::vector<double> xm = xp;
+        xp[movable_[c]] += eps;
+        xm[movable_[c]] -= eps;
+        const double f_plus = nio::testing::ForwardDouble(mlp_, xp);
+        const double f_minus = nio::testing::ForwardDouble(mlp_, xm);
+        fd[r * k + c] = (f_plus - f_minus) / (2 * eps);
+      }
     }
+    EXPECT_TRUE(AllClose(grad, fd, 1e-4, 1e-3)) << rows << " rows";
   }
-  EXPECT_TRUE(AllClose(grad, fd, 1e-4, 1e-3)) << rows << " rows";
+}
+
+TEST(CpuBackendChunksTest, SteppingInChunksMatchesOneStepAndRepeatsBitForBit) {
+  // The scheduler cuts a batch step into row chunks. Rows are independent,
+  // so any cut gives the one-step answer within float rounding (BLAS sums
+  // depend on the GEMM's row count, so not bit for bit), and the same cut
+  // gives the same bits every time. The service model's layer widths, so
+  // BLAS takes its real code paths.
+  const MlpWeights mlp = nio::testing::RandomMlp({40, 768, 512, 256, 128, 1}, 7);
+  const std::vector<int> movable = {1, 2, 4, 5, 7, 8, 9, 11, 12};
+  const int rows = 300;
+  const size_t k = movable.size();
+  const auto x = RandomFloats(static_cast<size_t>(rows) * 40, 3, -2, 2);
+  std::vector<uint8_t> mask(rows * k, 1);
+  std::vector<float> lo(rows * k, -3), hi(rows * k, 3), lr(rows, 0.05f), lambda(rows, 0.1f);
+  const NioRows start{rows, x.data(), mask.data(), lo.data(), hi.data(), lr.data(), lambda.data()};
+  const std::vector<std::vector<int>> cuts = {
+      {300}, {32, 64, 96, 108}, {33, 1, 266}, {150, 150}, {32, 64, 96, 108}};
+  std::vector<std::vector<float>> results;
+  for (const auto& chunks : cuts) {
+    BackendOptions o;
+    o.max_rows = rows;
+    o.threads = 2;
+    auto backend = CreateCpuBackend(mlp, movable, o).value();
+    ASSERT_TRUE(backend->LoadRows(0, start).ok());
+    for (int step = 0; step < 5; ++step) {
+      int first = 0;
+      for (int n : chunks) {
+        ASSERT_TRUE(backend->Step(first, n).ok());
+        first += n;
+      }
+    }
+    std::vector<float> p(rows * k), pred(rows);
+    ASSERT_TRUE(backend->GatherRows(FirstRows(rows), p.data(), pred.data(), nullptr).ok());
+    p.insert(p.end(), pred.begin(), pred.end());
+    results.push_back(std::move(p));
   }
+  for (size_t c = 1; c + 1 < cuts.size(); ++c) {
+    EXPECT_TRUE(AllClose(results[c], results[0], 1e-5, 1e-5)) << "cut " << c;
+  }
+  EXPECT_TRUE(AllClose(results.back(), results[1], 0, 0)) << "the same cut again";
 }
 
 TEST_F(CpuBackendTest, StepRecordsPredictionAndMovesOnlyMaskedColumns) {
@@ -444,9 +508,10 @@ TEST_F(CpuBackendTest, StepRecordsPredictionAndMovesOnlyMaskedColumns) {
   std::vector<float> lo(rows * k, -3), hi(rows * k, 3), lr(rows, 0.05f), lambda(rows, 0.1f);
   ASSERT_TRUE(backend->LoadRows(0, NioRows{rows, x.data(), mask.data(), lo.data(), hi.data(),
                                            lr.data(), lambda.data()}).ok());
-  ASSERT_TRUE(backend->Step(rows).ok());
+  ASSERT_TRUE(backend->Step(0, rows).ok());
   std::vector<float> p(rows * k), pred(rows);
-  ASSERT_TRUE(backend->ReadRows(0, rows, p.data(), pred.data()).ok());
+  const std::vector<int> slots = FirstRows(rows);
+  ASSERT_TRUE(backend->GatherRows(slots, p.data(), pred.data(), nullptr).ok());
   for (int r = 0; r < rows; ++r) {
     EXPECT_NEAR(pred[r], nio::testing::ForwardDouble(
                              mlp_, std::vector<double>(x.begin() + r * 10, x.begin() + (r + 1) * 10)),
@@ -474,19 +539,24 @@ TEST_F(CpuBackendTest, RejectsBadShapesAndRanges) {
   zero.max_rows = 0;
   EXPECT_FALSE(CreateCpuBackend(mlp_, movable_, zero).ok());
   auto backend = Make(4);
-  EXPECT_EQ(backend->Step(5).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(backend->Step(0, 5).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(backend->Step(3, 2).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(backend->Step(-1, 1).code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(backend->MoveRows(std::vector<RowMove>{{0, 4}}).code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(backend->MoveRows(std::vector<RowMove>{{3, 2}, {2, 1}}).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(backend->GatherRows(std::vector<int>{0, 4}, nullptr, nullptr).code(),
-            absl::StatusCode::kOutOfRange);
+  for (const std::vector<int>& rows : {std::vector<int>{0, 4}, {-1}}) {
+    EXPECT_EQ(backend->GatherRows(rows, nullptr, nullptr, nullptr).code(),
+              absl::StatusCode::kOutOfRange);
+  }
 }
 
 TEST_F(CpuBackendTest, GatherAndMoveRowsCarryTheWholeSlotState) {
   // Two backends run the same tracks; in one, the tracks are moved to other
   // slots after a step. Every later step must agree (Adam moments, step
-  // count, bounds, mask, lr and lambda all moved), and GatherRows must read
-  // what ReadRows reads.
+  // count, bounds, mask, lr and lambda all moved), and GatherRows of the
+  // moved slots must read what it reads from the slots that stayed, the
+  // recorded gradient included.
   const int rows = 6, k = static_cast<int>(movable_.size());
   const auto x = RandomFloats(rows * 10, 21);
   std::vector<uint8_t> mask(rows * k, 1);
@@ -505,8 +575,8 @@ TEST_F(CpuBackendTest, GatherAndMoveRowsCarryTheWholeSlotState) {
   ASSERT_TRUE(still->LoadRows(0, start).ok());
   ASSERT_TRUE(moved->LoadRows(0, start).ok());
   for (int s = 0; s < 3; ++s) {
-    ASSERT_TRUE(still->Step(rows).ok());
-    ASSERT_TRUE(moved->Step(rows).ok());
+    ASSERT_TRUE(still->Step(0, rows).ok());
+    ASSERT_TRUE(moved->Step(0, rows).ok());
   }
   // Rows 4 and 5 go to spare slots 6 and 7, then rows 0 and 1 take their
   // places: (0 1 2 3 4 5) -> (4 5 2 3 0 1) on slots 0..5 after two sets.
@@ -515,17 +585,25 @@ TEST_F(CpuBackendTest, GatherAndMoveRowsCarryTheWholeSlotState) {
   ASSERT_TRUE(moved->MoveRows(std::vector<RowMove>{{6, 0}, {7, 1}}).ok());
   const std::vector<int> where = {4, 5, 2, 3, 0, 1};  // where[r]: slot of track r
   for (int s = 0; s < 20; ++s) {
-    ASSERT_TRUE(still->Step(rows).ok());
-    ASSERT_TRUE(moved->Step(rows).ok());
+    ASSERT_TRUE(still->Step(0, rows).ok());
+    ASSERT_TRUE(moved->Step(0, rows).ok());
   }
-  std::vector<float> p_still(rows * k), pred_still(rows), p_moved(rows * k), pred_moved(rows);
-  ASSERT_TRUE(still->ReadRows(0, rows, p_still.data(), pred_still.data()).ok());
-  ASSERT_TRUE(moved->GatherRows(where, p_moved.data(), pred_moved.data()).ok());
+  std::vector<float> p_still(rows * k), pred_still(rows), grad_still(rows * k);
+  std::vector<float> p_moved(rows * k), pred_moved(rows), grad_moved(rows * k);
+  const std::vector<int> slots = FirstRows(rows);
+  const absl::Status read_still = still->GatherRows(
+      slots, p_still.data(), pred_still.data(), grad_still.data());
+  ASSERT_TRUE(read_still.ok()) << read_still;
+  const absl::Status read_moved = moved->GatherRows(
+      where, p_moved.data(), pred_moved.data(), grad_moved.data());
+  ASSERT_TRUE(read_moved.ok()) << read_moved;
   EXPECT_TRUE(AllClose(p_moved, p_still, 1e-6, 1e-6));
   EXPECT_TRUE(AllClose(pred_moved, pred_still, 1e-6, 1e-6));
+  EXPECT_TRUE(AllClose(grad_moved, grad_still, 1e-6, 1e-6));
   // Only the predictions, in another order.
   std::vector<float> pred_only(2);
-  ASSERT_TRUE(moved->GatherRows(std::vector<int>{0, 4}, nullptr, pred_only.data()).ok());
+  const std::vector<int> two = {0, 4};
+  ASSERT_TRUE(moved->GatherRows(two, nullptr, pred_only.data(), nullptr).ok());
   EXPECT_EQ(pred_only[0], pred_moved[4]);
   EXPECT_EQ(pred_only[1], pred_moved[0]);
 }

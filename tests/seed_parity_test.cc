@@ -28,7 +28,7 @@ TEST(SeedParityTest, ForwardAndNioMatchPyTorchReference) {
   ASSERT_TRUE(tracks.ok()) << tracks.status();
   const auto golden =
       nlohmann::json::parse(nio::testing::ReadFile(SeedDir() + "/golden.json"));
-  OptimizerOptions o;
+  SchedulerOptions o;
   o.backend = kernels::BackendChoice::kCpu;
   o.max_batch = 16;
   auto opt = Optimizer::Create(*model, o);

@@ -34,7 +34,7 @@ std::unique_ptr<NioServer> StartServer(int max_batch = 64, int max_queue = 10000
   o.scheduler.backend = kernels::BackendChoice::kCpu;
   o.scheduler.max_batch = max_batch;
   o.scheduler.max_queue = max_queue;
-  o.scheduler.threads = 2;
+  o.scheduler.compute.threads = 2;
   auto s = NioServer::Start(o);
   EXPECT_TRUE(s.ok()) << s.status();
   return std::move(s).value();
@@ -48,7 +48,7 @@ std::unique_ptr<nio::v1::Nio::Stub> Connect(const NioServer& server) {
 // What the in-process engine gives each track alone.
 std::map<std::string, models::NioResult> EngineResults(const std::vector<TrackRequest>& requests) {
   auto model = models::LoadModel(TestDataDir() + "/tiny_model").value();
-  OptimizerOptions o;
+  SchedulerOptions o;
   o.backend = kernels::BackendChoice::kCpu;
   o.max_batch = 1;
   auto opt = Optimizer::Create(model, o).value();

@@ -111,7 +111,6 @@ class CpuBackend final : public Backend {
     return absl::StrCat("cpu (OpenBLAS, ", pool_.Workers(), " threads, ",
                         max_rows_, " slots)");
   }
-  BackendKind Kind() const override { return BackendKind::kCpu; }
   int MaxRows() const override { return max_rows_; }
   int InputSize() const override { return mlp_.InputSize(); }
   const std::vector<int>& MovableColumns() const override { return movable_; }
@@ -183,33 +182,21 @@ class CpuBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status Step(int rows) override {
-    if (rows < 0 || rows > max_rows_) {
-      return absl::OutOfRangeError(absl::StrCat("Step: ", rows, " rows, ",
+  absl::Status Step(int first_row, int rows) override {
+    if (first_row < 0 || rows < 0 || first_row + rows > max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat("Step: rows [", first_row, ", ",
+                                                first_row + rows, ") outside the ",
                                                 max_rows_, " slots"));
     }
     ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
-      ForwardBackwardChunk(first, n, parts, s);
-      UpdateRows(first, n);
+      ForwardBackwardChunk(first_row + first, n, parts, s);
+      UpdateRows(first_row + first, n);
     });
     return absl::OkStatus();
   }
 
-  absl::Status ReadRows(int first_row, int count, float* p,
-                        float* prediction) override {
-    if (first_row < 0 || count < 0 || first_row + count > max_rows_) {
-      return absl::OutOfRangeError("ReadRows: rows outside the slots");
-    }
-    std::copy_n(p_.begin() + static_cast<size_t>(first_row) * k_cols_,
-                static_cast<size_t>(count) * k_cols_, p);
-    if (prediction != nullptr) {
-      std::copy_n(prediction_.begin() + first_row, count, prediction);
-    }
-    return absl::OkStatus();
-  }
-
   absl::Status GatherRows(const std::vector<int>& rows, float* p,
-                          float* prediction) override {
+                          float* prediction, float* df_dp) override {
     for (int row : rows) {
       if (row < 0 || row >= max_rows_) {
         return absl::OutOfRangeError(absl::StrCat("GatherRows: row ", row, " outside the ",
@@ -222,6 +209,10 @@ class CpuBackend final : public Backend {
     }
     if (prediction != nullptr) {
       RunElementwiseOnHost(GatherRowsBody<float>{prediction, prediction_.data(), rows.data(), n, 1});
+    }
+    if (df_dp != nullptr) {
+      RunElementwiseOnHost(
+          GatherRowsBody<float>{df_dp, df_dp_.data(), rows.data(), n, k_cols_});
     }
     return absl::OkStatus();
   }
@@ -237,24 +228,6 @@ class CpuBackend final : public Backend {
       const float* f = ForwardFromLayer(1, n, parts, s);
       std::copy_n(f, n, out + first);
     });
-    return absl::OkStatus();
-  }
-
-  absl::Status InputGradient(const float* x, int rows, float* df_dx) override {
-    if (rows < 0 || rows > max_rows_) {
-      return absl::OutOfRangeError(absl::StrCat("InputGradient: ", rows,
-                                                " rows, ", max_rows_, " slots"));
-    }
-    const size_t k = k_cols_;
-    std::vector<uint8_t> mask(rows * k, 1);
-    std::vector<float> bound(rows * k, 0.0f), rate(rows, 0.0f);
-    NioRows load{rows, x, mask.data(), bound.data(), bound.data(), rate.data(),
-                 rate.data()};
-    NIO_RETURN_IF_ERROR(LoadRows(0, load));
-    ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
-      ForwardBackwardChunk(first, n, parts, s);
-    });
-    std::copy_n(df_dp_.begin(), rows * k, df_dx);
     return absl::OkStatus();
   }
 
@@ -308,7 +281,8 @@ class CpuBackend final : public Backend {
     if (begin >= end) return;
     const GemmSlice slice = SliceM(LayerForward(rows, in, out), begin, end - begin);
     float* z = s.act[l].data();
-    GemmCblas(slice.args, w + slice.a_offset, x, z + slice.c_offset);
+    GemmCblas(slice.args, w + slice.a_offset, x + slice.b_offset,
+              z + slice.c_offset);
     const bool relu = l + 1 < mlp_.layers.size();
     for (int r = 0; r < rows; ++r) {
       float* zr = z + static_cast<size_t>(r) * out;
@@ -395,8 +369,9 @@ class CpuBackend final : public Backend {
         }
         const GemmSlice slice =
             SliceK(LayerInputGrad(rows, layer.in, layer.out), begin, end - begin);
-        GemmCblas(slice.args, layer.weight.data() + slice.a_offset, dz + slice.c_offset,
-                  s.partial[1 - side][part].data());
+        GemmCblas(slice.args, layer.weight.data() + slice.a_offset,
+                  dz + slice.b_offset,
+                  s.partial[1 - side][part].data() + slice.c_offset);
       });
       side = 1 - side;
     }

@@ -7,8 +7,8 @@
 //   grad_a_/grad_b_ (max_rows, maxH) input gradients, ping-pong
 //   p_, p0_, m_, v_, lo_, hi_, df_dp_ (max_rows, K); mask_ (max_rows, K) bytes
 //   lr_, lambda_ (max_rows) floats; k_, step_ (max_rows) ints
-//   index_ (2 max_rows) ints; gather_p_ (max_rows, K), gather_prediction_
-//                                    MoveRows / GatherRows staging
+//   index_ (2 max_rows) ints; gather_p_, gather_df_dp_ (max_rows, K),
+//   gather_prediction_ (max_rows)    MoveRows / GatherRows staging
 // Products go through GemmCublas with the same GemmArgs builders the CPU uses;
 // elementwise work is the kernel bodies of elementwise.h via RunBody. One
 // stream; a step is captured as a CUDA graph once the number of active rows
@@ -37,8 +37,11 @@ namespace {
 
 // cuBLAS needs its own workspace to be capturable in a CUDA graph.
 constexpr size_t kCublasWorkspaceBytes = 32u << 20;
-// Steps with the same row count before the step is captured as a graph.
+// Steps of the same row range before that step is captured as a graph.
 constexpr int kStableStepsBeforeGraph = 2;
+// Row ranges whose graphs are kept (the scheduler's blocks step different
+// ranges in turn: the interactive block and the batch block's chunks).
+constexpr size_t kStepGraphs = 8;
 
 class CudaBackend final : public Backend {
  public:
@@ -50,7 +53,9 @@ class CudaBackend final : public Backend {
         allow_tf32_(options.allow_tf32) {}
 
   ~CudaBackend() override {
-    if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    for (StepGraph& g : graphs_) {
+      if (g.exec) cudaGraphExecDestroy(g.exec);
+    }
     if (cublas_) cublasDestroy(cublas_);
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -110,6 +115,7 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(x_stage_.Allocate(Rows() * n_in_));
     NIO_RETURN_IF_ERROR(index_.Allocate(2 * Rows()));
     NIO_RETURN_IF_ERROR(gather_p_.Allocate(Rows() * k_cols_));
+    NIO_RETURN_IF_ERROR(gather_df_dp_.Allocate(Rows() * k_cols_));
     NIO_RETURN_IF_ERROR(gather_prediction_.Allocate(Rows()));
     // The uploads above ran on the legacy default stream, which a
     // non-blocking stream_ does not wait for: finish them before any work.
@@ -121,7 +127,6 @@ class CudaBackend final : public Backend {
     return absl::StrCat("cuda (", device_name_, ", ", sm_count_, " SMs, ",
                         allow_tf32_ ? "TF32" : "fp32", " GEMMs, ", max_rows_, " slots)");
   }
-  BackendKind Kind() const override { return BackendKind::kCuda; }
   int MaxRows() const override { return max_rows_; }
   int InputSize() const override { return n_in_; }
   const std::vector<int>& MovableColumns() const override { return movable_; }
@@ -196,35 +201,24 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status Step(int rows) override {
-    if (rows < 0 || rows > max_rows_) {
-      return absl::OutOfRangeError(absl::StrCat("Step: ", rows, " rows, ", max_rows_, " slots"));
+  absl::Status Step(int first_row, int rows) override {
+    if (first_row < 0 || rows < 0 || first_row + rows > max_rows_) {
+      return absl::OutOfRangeError(absl::StrCat("Step: rows [", first_row, ", ", first_row + rows,
+                                                ") outside the ", max_rows_, " slots"));
     }
     if (rows == 0) return absl::OkStatus();
-    stable_steps_ = rows == last_rows_ ? stable_steps_ + 1 : 0;
-    last_rows_ = rows;
-    if (stable_steps_ < kStableStepsBeforeGraph) return EnqueueStep(rows);
-    if (graph_rows_ != rows) NIO_RETURN_IF_ERROR(CaptureStep(rows));
-    NIO_RETURN_IF_CUDA_ERROR(cudaGraphLaunch(graph_exec_, stream_));
+    StepGraph& g = GraphFor(first_row, rows);
+    if (g.uses < kStableStepsBeforeGraph) {
+      ++g.uses;
+      return EnqueueStep(first_row, rows);
+    }
+    if (!g.exec) NIO_RETURN_IF_ERROR(CaptureStep(g));
+    NIO_RETURN_IF_CUDA_ERROR(cudaGraphLaunch(g.exec, stream_));
     return absl::OkStatus();
   }
 
-  absl::Status ReadRows(int first_row, int count, float* p, float* prediction) override {
-    if (first_row < 0 || count < 0 || first_row + count > max_rows_) {
-      return absl::OutOfRangeError("ReadRows: rows outside the slots");
-    }
-    const size_t k = k_cols_;
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(p, p_.get() + first_row * k, count * k * sizeof(float),
-                                             cudaMemcpyDeviceToHost, stream_));
-    if (prediction) {
-      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction, prediction_.get() + first_row,
-                                               count * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    }
-    NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
-    return absl::OkStatus();
-  }
-
-  absl::Status GatherRows(const std::vector<int>& rows, float* p, float* prediction) override {
+  absl::Status GatherRows(const std::vector<int>& rows, float* p,
+                          float* prediction, float* df_dp) override {
     for (int row : rows) {
       if (row < 0 || row >= max_rows_) {
         return absl::OutOfRangeError(absl::StrCat("GatherRows: row ", row, " outside the ",
@@ -247,6 +241,15 @@ class CudaBackend final : public Backend {
       NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction, gather_prediction_.get(),
                                                n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     }
+    if (df_dp != nullptr) {
+      NIO_RETURN_IF_ERROR(
+          Launch(GatherRowsBody<float>{gather_df_dp_.get(), df_dp_.get(),
+                                       index_.get(), n, k_cols_},
+                 stream_));
+      NIO_RETURN_IF_CUDA_ERROR(
+          cudaMemcpyAsync(df_dp, gather_df_dp_.get(), n * k * sizeof(float),
+                          cudaMemcpyDeviceToHost, stream_));
+    }
     NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     return absl::OkStatus();
   }
@@ -266,22 +269,6 @@ class CudaBackend final : public Backend {
                                                cudaMemcpyDeviceToHost, stream_));
       NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     }
-    return absl::OkStatus();
-  }
-
-  absl::Status InputGradient(const float* x, int rows, float* df_dx) override {
-    if (rows < 0 || rows > max_rows_) {
-      return absl::OutOfRangeError(absl::StrCat("InputGradient: ", rows, " rows"));
-    }
-    const size_t k = k_cols_;
-    std::vector<uint8_t> mask(rows * k, 1);
-    std::vector<float> bound(rows * k, 0.0f), rate(rows, 0.0f);
-    NIO_RETURN_IF_ERROR(LoadRows(0, NioRows{rows, x, mask.data(), bound.data(), bound.data(),
-                                            rate.data(), rate.data()}));
-    NIO_RETURN_IF_ERROR(EnqueueForwardBackward(rows));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(df_dx, df_dp_.get(), rows * k * sizeof(float),
-                                             cudaMemcpyDeviceToHost, stream_));
-    NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     return absl::OkStatus();
   }
 
@@ -308,16 +295,21 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  // Forward from p and fixed_, prediction recorded, backward to df_dp_.
-  absl::Status EnqueueForwardBackward(int rows) {
+  // Forward from p and fixed_, prediction recorded, backward to df_dp_, for
+  // slots [first, first + rows) (activations in scratch rows [0, rows)).
+  absl::Status EnqueueForwardBackward(int first, int rows) {
     const size_t num_layers = mlp_.layers.size();
+    const size_t k = k_cols_;
     NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(rows, k_cols_, h1_), w1_movable_.get(),
-                                   p_.get(), act_[0].get()));
-    NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{act_[0].get(), fixed_.get(), rows, h1_, h1_,
-                                                  num_layers > 1}, stream_));
+                                   p_.get() + first * k, act_[0].get()));
+    NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{act_[0].get(),
+                                                  fixed_.get() + static_cast<size_t>(first) * h1_,
+                                                  rows, h1_, h1_, num_layers > 1},
+                               stream_));
     NIO_RETURN_IF_ERROR(EnqueueForwardFrom(1, rows));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction_.get(), act_.back().get(), rows * sizeof(float),
-                                             cudaMemcpyDeviceToDevice, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction_.get() + first, act_.back().get(),
+                                             rows * sizeof(float), cudaMemcpyDeviceToDevice,
+                                             stream_));
     float* grad = grad_a_.get();
     float* next = grad_b_.get();
     for (size_t l = num_layers; l-- > 1;) {
@@ -330,36 +322,67 @@ class CudaBackend final : public Backend {
       std::swap(grad, next);
     }
     NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerInputGrad(rows, k_cols_, h1_), w1_movable_.get(),
-                                   num_layers == 1 ? ones_.get() : grad, df_dp_.get()));
+                                   num_layers == 1 ? ones_.get() : grad, df_dp_.get() + first * k));
     return absl::OkStatus();
   }
 
-  absl::Status EnqueueStep(int rows) {
-    NIO_RETURN_IF_ERROR(EnqueueForwardBackward(rows));
-    NIO_RETURN_IF_ERROR(Launch(AdvanceStepBody{step_.get(), rows}, stream_));
-    NIO_RETURN_IF_ERROR(Launch(NioUpdateBody{p_.get(), p0_.get(), df_dp_.get(), m_.get(), v_.get(),
-                                             mask_.get(), lo_.get(), hi_.get(), lr_.get(),
-                                             lambda_.get(), k_.get(), step_.get(), rows, k_cols_},
-                               stream_));
+  absl::Status EnqueueStep(int first, int rows) {
+    NIO_RETURN_IF_ERROR(EnqueueForwardBackward(first, rows));
+    const size_t k = k_cols_;
+    NIO_RETURN_IF_ERROR(Launch(AdvanceStepBody{step_.get() + first, rows}, stream_));
+    NIO_RETURN_IF_ERROR(Launch(
+        NioUpdateBody{p_.get() + first * k, p0_.get() + first * k, df_dp_.get() + first * k,
+                      m_.get() + first * k, v_.get() + first * k, mask_.get() + first * k,
+                      lo_.get() + first * k, hi_.get() + first * k, lr_.get() + first,
+                      lambda_.get() + first, k_.get() + first, step_.get() + first, rows, k_cols_},
+        stream_));
     return absl::OkStatus();
   }
 
-  absl::Status CaptureStep(int rows) {
-    if (graph_exec_) {
-      cudaGraphExecDestroy(graph_exec_);
-      graph_exec_ = nullptr;
-      graph_rows_ = -1;
+  // A step's row range, how often it ran, and its graph once captured.
+  struct StepGraph {
+    int first = -1;
+    int rows = 0;
+    int uses = 0;
+    uint64_t last_used = 0;
+    cudaGraphExec_t exec = nullptr;
+  };
+
+  // The entry of a row range, replacing the least recently used one.
+  StepGraph& GraphFor(int first, int rows) {
+    ++graph_clock_;
+    StepGraph* oldest = nullptr;
+    for (StepGraph& g : graphs_) {
+      if (g.first == first && g.rows == rows) {
+        g.last_used = graph_clock_;
+        return g;
+      }
+      if (!oldest || g.last_used < oldest->last_used) oldest = &g;
     }
+    if (graphs_.size() < kStepGraphs) {
+      graphs_.emplace_back();
+      oldest = &graphs_.back();
+    } else if (oldest->exec) {
+      cudaGraphExecDestroy(oldest->exec);
+    }
+    *oldest = StepGraph{first, rows, 0, graph_clock_, nullptr};
+    return *oldest;
+  }
+
+  absl::Status CaptureStep(StepGraph& g) {
     NIO_RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const absl::Status enqueued = EnqueueStep(rows);
+    const absl::Status enqueued = EnqueueStep(g.first, g.rows);
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
-    NIO_RETURN_IF_ERROR(enqueued);
-    NIO_RETURN_IF_CUDA_ERROR(ended);
-    const cudaError_t made = cudaGraphInstantiate(&graph_exec_, graph, 0);
+    if (!enqueued.ok() || ended != cudaSuccess) {
+      if (graph) cudaGraphDestroy(graph);
+      NIO_RETURN_IF_ERROR(enqueued);
+      NIO_RETURN_IF_CUDA_ERROR(ended);
+    }
+    const cudaError_t made = cudaGraphInstantiate(&g.exec, graph, 0);
     cudaGraphDestroy(graph);
+    if (made != cudaSuccess) g.exec = nullptr;
     NIO_RETURN_IF_CUDA_ERROR(made);
-    graph_rows_ = rows;
     return absl::OkStatus();
   }
 
@@ -376,10 +399,8 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   DeviceBuffer<char> workspace_;
-  cudaGraphExec_t graph_exec_ = nullptr;
-  int graph_rows_ = -1;
-  int last_rows_ = -1;
-  int stable_steps_ = 0;
+  std::vector<StepGraph> graphs_;  // at most kStepGraphs
+  uint64_t graph_clock_ = 0;
 
   std::vector<DeviceBuffer<float>> w_, b_, act_;
   DeviceBuffer<float> w1_movable_, fixed_, grad_a_, grad_b_, ones_, zero_k_, x_stage_;
@@ -389,7 +410,7 @@ class CudaBackend final : public Backend {
   // MoveRows / GatherRows: slot indices (at most 2 per slot) and the
   // gathered rows before they cross to the host.
   DeviceBuffer<int> index_;
-  DeviceBuffer<float> gather_p_, gather_prediction_;
+  DeviceBuffer<float> gather_p_, gather_df_dp_, gather_prediction_;
   std::vector<int> move_index_host_;
 };
 

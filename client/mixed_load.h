@@ -1,0 +1,53 @@
+// The mixed-load benchmark behind `nio bench --mixed`: what a one-track
+// caller sees while catalog streams keep the server busy, against baselines
+// measured in the same run:
+//   1. one-track Optimize calls at `interactive_rate`/s on an idle server;
+//   2. `concurrency` catalog streams alone (after a warm-up): tracks/s;
+//   3. the same streams plus the same one-track calls from a separate
+//      client (its own channel): tracks/s and one-track latency.
+#ifndef NIO_CLIENT_MIXED_LOAD_H_
+#define NIO_CLIENT_MIXED_LOAD_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nio/v1/nio.pb.h"
+
+namespace nio::client {
+
+struct MixedLoadOptions {
+  std::string server;
+  int streams = 8;  // catalog streams
+  int tracks_per_message = 64;
+  double interactive_rate = 5;  // one-track calls per second
+  double seconds = 10;          // each measured phase
+  double warmup_seconds = 5;    // streams alone before phase 2 is measured
+  int steps = 300;
+};
+
+struct LatencySummary {
+  int64_t calls = 0;
+  int64_t errors = 0;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+struct MixedLoadResult {
+  LatencySummary idle;                    // phase 1
+  double catalog_alone_tracks_per_s = 0;  // phase 2
+  double catalog_mixed_tracks_per_s = 0;  // phase 3
+  LatencySummary mixed;                   // phase 3
+  int64_t stream_errors = 0;
+};
+
+// Percentiles of latencies in ms (sorted copy; nearest rank).
+LatencySummary Summarize(std::vector<double> latencies_ms, int64_t errors);
+
+// UNAVAILABLE when the server cannot be reached.
+absl::StatusOr<MixedLoadResult> RunMixedLoad(const MixedLoadOptions& options,
+                                             const nio::v1::ModelInfo& model);
+
+}  // namespace nio::client
+
+#endif  // NIO_CLIENT_MIXED_LOAD_H_

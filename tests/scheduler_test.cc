@@ -1,0 +1,480 @@
+// The scheduler on a fake backend and a fake clock: admission order, the
+// interactive block ahead of the batch block, the batch block's minimum
+// share, fair shares among batch callers, retire, cancel, deadline, backend
+// failures and shutdown; no gRPC, no sleeps. Also LaneArbiter and FairQueue
+// alone. Runs under ThreadSanitizer in CI (deploy/test.sh).
+#include "service/scheduler.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "models/model.h"
+#include "models/track_json.h"
+#include "tests/fake_backend.h"
+#include "tests/test_util.h"
+
+namespace nio::service {
+namespace {
+
+using nio::testing::FakeBackend;
+using nio::testing::FakeClock;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+// Every outcome with the fake time it arrived, in arrival order.
+class Outcomes {
+ public:
+  struct Entry {
+    std::string id;
+    std::string caller;
+    absl::Status status;
+    int steps_run = 0;
+    Clock::time_point at;
+  };
+
+  explicit Outcomes(const FakeClock* clock) : clock_(clock) {}
+
+  std::function<void(TrackOutcome)> Callback(std::string id,
+                                             std::string caller = "") {
+    return [this, id, caller](TrackOutcome o) {
+      std::lock_guard<std::mutex> lock(mu_);
+      entries_.push_back(
+          {id, caller, o.status, o.result.steps_run, clock_->Now()});
+      cv_.notify_all();
+    };
+  }
+  // Blocks until n outcomes have arrived; returns them.
+  std::vector<Entry> WaitFor(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entries_.size() >= n; });
+    return entries_;
+  }
+  Entry Of(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Entry& e : entries_) {
+      if (e.id == id) return e;
+    }
+    ADD_FAILURE() << "no outcome for " << id;
+    return {};
+  }
+
+ private:
+  const FakeClock* clock_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Entry> entries_;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ =
+        models::LoadModel(nio::testing::TestDataDir() + "/tiny_model").value();
+    tracks_ = models::ParseTracksJson(
+                  nio::testing::ReadFile(nio::testing::TestDataDir() +
+                                         "/tiny_tracks.json"),
+                  "tiny")
+                  .value();
+  }
+  void TearDown() override {
+    if (scheduler_) scheduler_->Stop(clock_.Now());
+  }
+
+  // A scheduler over a FakeBackend whose steps cost per_row of fake time.
+  void Start(SchedulerOptions o, microseconds per_row = microseconds(100)) {
+    o.now = [this] { return clock_.Now(); };
+    auto backend = std::make_unique<FakeBackend>(
+        o.max_batch + o.interactive_slots,
+        static_cast<int>(model_.spec.features.size()),
+        models::MovableColumns(model_.spec), &clock_, per_row);
+    backend_ = backend.get();
+    auto s =
+        Scheduler::CreateWithBackend(model_, o, std::move(backend), "fake");
+    ASSERT_TRUE(s.ok()) << s.status();
+    scheduler_ = std::move(s).value();
+  }
+
+  Job MakeTestJob(const std::string& id, int steps, JobClass job_class,
+                  const std::string& caller = "",
+                  std::shared_ptr<CallControl> control = nullptr) {
+    models::NioOptions options;
+    options.steps = steps;
+    models::RawTrack track = tracks_[0].track;
+    track.id = id;
+    JobTraits traits;
+    traits.job_class = job_class;
+    traits.caller = caller;
+    traits.control = std::move(control);
+    return MakeJob(
+        models::BuildNioProblem(scheduler_->featurizer(), track, options)
+            .value(),
+        traits, outcomes_.Callback(id, caller));
+  }
+
+  std::vector<Job> Jobs(const std::string& prefix, int n, int steps,
+                        JobClass job_class, const std::string& caller = "") {
+    std::vector<Job> jobs;
+    for (int i = 0; i < n; ++i) {
+      jobs.push_back(
+          MakeTestJob(prefix + std::to_string(i), steps, job_class, caller));
+    }
+    return jobs;
+  }
+
+  // Waits (on the scheduler's own stats, no sleeping) until pred holds.
+  void WaitUntil(const std::function<bool(const SchedulerStats&)>& pred) {
+    while (!pred(scheduler_->Stats())) std::this_thread::yield();
+  }
+
+  models::Model model_;
+  std::vector<models::TrackRequest> tracks_;
+  FakeClock clock_;
+  Outcomes outcomes_{&clock_};
+  FakeBackend* backend_ = nullptr;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST_F(SchedulerTest, EveryTrackRunsItsStepsAndIsAnsweredOnce) {
+  SchedulerOptions o;
+  o.max_batch = 8;
+  o.interactive_slots = 4;
+  Start(o);
+  ASSERT_TRUE(scheduler_->Submit(Jobs("b", 20, 7, JobClass::kBatch)).ok());
+  ASSERT_TRUE(scheduler_->Submit(Jobs("i", 9, 5, JobClass::kInteractive)).ok());
+  const auto all = outcomes_.WaitFor(29);
+  std::map<std::string, int> seen;
+  for (const auto& e : all) {
+    EXPECT_TRUE(e.status.ok()) << e.id << ": " << e.status;
+    EXPECT_EQ(e.steps_run, e.id[0] == 'b' ? 7 : 5) << e.id;
+    ++seen[e.id];
+  }
+  EXPECT_EQ(seen.size(), 29u);
+  WaitUntil([](const SchedulerStats& s) { return s.active == 0; });
+  const SchedulerStats s = scheduler_->Stats();
+  EXPECT_EQ(s.completed, 29);
+  EXPECT_EQ(s.Of(JobClass::kBatch).track_steps, 20 * 7);
+  EXPECT_EQ(s.Of(JobClass::kInteractive).track_steps, 9 * 5);
+  EXPECT_EQ(s.Of(JobClass::kInteractive).completed, 9);
+  // No interactive step ever ran more rows than its block has.
+  for (const auto& call : backend_->Steps()) {
+    if (call.first_row >= 8) EXPECT_LE(call.rows, 4);
+  }
+}
+
+TEST_F(SchedulerTest, InteractiveTrackDoesNotPayTheBatchStepTime) {
+  SchedulerOptions o;
+  o.max_batch = 256;
+  o.interactive_slots = 4;
+  o.batch_chunk_rows = 32;      // 3.2 ms of fake time
+  Start(o, microseconds(100));  // a whole batch step: 25.6 ms of fake time
+  ASSERT_TRUE(
+      scheduler_->Submit(Jobs("b", 256, 100000, JobClass::kBatch)).ok());
+  WaitUntil([](const SchedulerStats& s) {
+    return s.Of(JobClass::kBatch).steps >= 2;
+  });
+  // Hold the backend so no fake time passes between reading the clock and
+  // the submission; the chunk it holds runs once released.
+  backend_->Hold();
+  const Clock::time_point submitted = clock_.Now();
+  std::vector<Job> one;
+  one.push_back(MakeTestJob("one", 50, JobClass::kInteractive));
+  ASSERT_TRUE(scheduler_->Submit(std::move(one)).ok());
+  backend_->Release();
+  const auto done = outcomes_.WaitFor(1);
+  ASSERT_EQ(done[0].id, "one");
+  ASSERT_TRUE(done[0].status.ok());
+  // 50 steps of one row (5 ms, shorter than the 10 ms interactive burst the
+  // batch block's share never interrupts) plus the chunk in progress when it
+  // arrived (32 rows, 3.2 ms), not 50 x 25.6 ms.
+  const double ms =
+      std::chrono::duration<double, std::milli>(done[0].at - submitted).count();
+  EXPECT_LE(ms, 5.0 + 3.2 + 0.5) << "interactive latency in fake time";
+  EXPECT_GE(ms, 5.0);
+  // Batch steps ran as 32-row chunks.
+  int max_chunk = 0;
+  for (const auto& call : backend_->Steps()) {
+    if (call.first_row < 256) max_chunk = std::max(max_chunk, call.rows);
+  }
+  EXPECT_LE(max_chunk, 32);
+}
+
+TEST_F(SchedulerTest, BatchKeepsItsMinimumShareUnderAnInteractiveFlood) {
+  SchedulerOptions o;
+  o.max_batch = 64;
+  o.interactive_slots = 8;
+  o.batch_min_share = 0.25;
+  o.batch_chunk_rows = 32;
+  Start(o, microseconds(100));
+  // One Submit: both blocks have work from the first step on.
+  std::vector<Job> jobs = Jobs("b", 64, 100000, JobClass::kBatch);
+  for (Job& j : Jobs("i", 200, 100000, JobClass::kInteractive))
+    jobs.push_back(std::move(j));
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  WaitUntil([](const SchedulerStats& s) {
+    return s.Of(JobClass::kBatch).busy_s + s.Of(JobClass::kInteractive).busy_s >
+           2.0;
+  });
+  const SchedulerStats s = scheduler_->Stats();
+  const double batch = s.Of(JobClass::kBatch).busy_s;
+  const double interactive = s.Of(JobClass::kInteractive).busy_s;
+  EXPECT_GT(interactive, 0);
+  EXPECT_NEAR(batch / (batch + interactive), 0.25, 0.03)
+      << "batch " << batch << " s, interactive " << interactive << " s";
+}
+
+TEST_F(SchedulerTest, WithoutBatchWorkInteractiveHasTheWholeBackend) {
+  SchedulerOptions o;
+  o.max_batch = 16;
+  o.interactive_slots = 4;
+  Start(o);
+  ASSERT_TRUE(
+      scheduler_->Submit(Jobs("i", 4, 30, JobClass::kInteractive)).ok());
+  outcomes_.WaitFor(4);
+  const SchedulerStats s = scheduler_->Stats();
+  EXPECT_EQ(s.Of(JobClass::kBatch).steps, 0);
+  EXPECT_EQ(s.Of(JobClass::kInteractive).steps, 30);
+  EXPECT_EQ(s.Of(JobClass::kInteractive).formed_batch[2], 30)
+      << "30 steps of 4 rows";
+}
+
+TEST_F(SchedulerTest, TwoBatchCallersOfDifferentSizesProgressAtTheSameRate) {
+  SchedulerOptions o;
+  o.max_batch = 20;
+  o.interactive_slots = 0;
+  Start(o);
+  // The big caller submits first; FIFO would run all of it before the small
+  // one.
+  std::vector<Job> jobs = Jobs("big-", 600, 5, JobClass::kBatch, "big");
+  std::vector<Job> small = Jobs("small-", 100, 5, JobClass::kBatch, "small");
+  for (Job& j : small) jobs.push_back(std::move(j));
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  const auto all = outcomes_.WaitFor(700);
+  int big_done = 0, small_done = 0;
+  for (const auto& e : all) {
+    (e.caller == "big" ? big_done : small_done)++;
+    if (small_done == 100) break;
+  }
+  EXPECT_EQ(small_done, 100);
+  EXPECT_NEAR(big_done, 100, 10)
+      << "the big caller's tracks finished by the time the small "
+         "caller's last one did";
+}
+
+TEST_F(SchedulerTest, InteractiveJobsAreAdmittedInOrderOfArrival) {
+  SchedulerOptions o;
+  o.max_batch = 4;
+  o.interactive_slots = 1;
+  Start(o);
+  std::vector<Job> jobs;
+  for (const char* id : {"first", "second", "third"}) {
+    jobs.push_back(MakeTestJob(id, 3, JobClass::kInteractive));
+  }
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  const auto all = outcomes_.WaitFor(3);
+  EXPECT_EQ(all[0].id, "first");
+  EXPECT_EQ(all[1].id, "second");
+  EXPECT_EQ(all[2].id, "third");
+}
+
+TEST_F(SchedulerTest,
+       WithoutAnInteractiveBlockInteractiveJobsGoFirstInTheBatchBlock) {
+  SchedulerOptions o;
+  o.max_batch = 2;
+  o.interactive_slots = 0;
+  Start(o);
+  std::vector<Job> jobs = Jobs("b", 4, 10, JobClass::kBatch, "x");
+  jobs.push_back(MakeTestJob("urgent", 10, JobClass::kInteractive));
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  const auto all = outcomes_.WaitFor(5);
+  // Two batch tracks fill the block at once; the urgent one takes the next
+  // slot.
+  int position = 0;
+  while (all[position].id != "urgent") ++position;
+  EXPECT_LE(position, 2);
+  EXPECT_EQ(scheduler_->Stats().Of(JobClass::kInteractive).steps, 0);
+}
+
+TEST_F(SchedulerTest, CancelAndDeadlineRetireTracksAndFreeTheirSlots) {
+  SchedulerOptions o;
+  o.max_batch = 4;
+  o.interactive_slots = 2;
+  Start(o);
+  auto cancelled = std::make_shared<CallControl>();
+  auto expiring = std::make_shared<CallControl>();
+  expiring->deadline = clock_.Now() + milliseconds(20);
+  std::vector<Job> jobs;
+  jobs.push_back(MakeTestJob("c", 100000, JobClass::kBatch, "", cancelled));
+  jobs.push_back(
+      MakeTestJob("d", 100000, JobClass::kInteractive, "", expiring));
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  EXPECT_EQ(outcomes_.WaitFor(1)[0].id, "d");  // 20 ms of fake time: 200 steps
+  WaitUntil([](const SchedulerStats& s) {
+    return s.Of(JobClass::kBatch).active == 1;
+  });
+  cancelled->cancelled.store(true);
+  outcomes_.WaitFor(2);
+  EXPECT_EQ(outcomes_.Of("c").status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(outcomes_.Of("d").status.code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(outcomes_.Of("d").at, expiring->deadline);
+  WaitUntil([](const SchedulerStats& s) { return s.active == 0; });
+  const SchedulerStats s = scheduler_->Stats();
+  EXPECT_EQ(s.cancelled, 1);
+  EXPECT_EQ(s.deadline_exceeded, 1);
+}
+
+TEST_F(SchedulerTest, QueuedTracksPastTheirDeadlineNeverTakeASlot) {
+  SchedulerOptions o;
+  o.max_batch = 1;
+  o.interactive_slots = 0;
+  Start(o);
+  auto expired = std::make_shared<CallControl>();
+  expired->deadline = clock_.Now() - milliseconds(1);
+  std::vector<Job> jobs;
+  jobs.push_back(MakeTestJob("late", 5, JobClass::kBatch, "", expired));
+  jobs.push_back(MakeTestJob("fine", 5, JobClass::kBatch));
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  outcomes_.WaitFor(2);
+  EXPECT_EQ(outcomes_.Of("late").status.code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(outcomes_.Of("fine").status.ok());
+  EXPECT_EQ(scheduler_->Stats().track_steps, 5);
+}
+
+TEST_F(SchedulerTest,
+       AFailedStepAnswersItsBlockWithInternalAndTheSchedulerGoesOn) {
+  SchedulerOptions o;
+  o.max_batch = 4;
+  o.interactive_slots = 2;
+  Start(o);
+  backend_->FailNextStep();
+  ASSERT_TRUE(scheduler_->Submit(Jobs("a", 3, 10, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(3);
+  for (const char* id : {"a0", "a1", "a2"}) {
+    EXPECT_EQ(outcomes_.Of(id).status.code(), absl::StatusCode::kInternal)
+        << id;
+  }
+  ASSERT_TRUE(scheduler_->Submit(Jobs("z", 2, 10, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(5);
+  EXPECT_TRUE(outcomes_.Of("z0").status.ok());
+  EXPECT_TRUE(outcomes_.Of("z1").status.ok());
+  WaitUntil([](const SchedulerStats& s) { return s.active == 0; });
+  EXPECT_EQ(scheduler_->Stats().failed, 3);
+}
+
+TEST_F(SchedulerTest, AFailedGatherAtRetireAnswersEveryTrackAndFreesTheSlots) {
+  SchedulerOptions o;
+  o.max_batch = 4;
+  o.interactive_slots = 0;
+  Start(o);
+  backend_->FailNextGather();
+  ASSERT_TRUE(scheduler_->Submit(Jobs("a", 4, 3, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(4);
+  for (const char* id : {"a0", "a1", "a2", "a3"}) {
+    EXPECT_EQ(outcomes_.Of(id).status.code(), absl::StatusCode::kInternal)
+        << id;
+  }
+  WaitUntil([](const SchedulerStats& s) { return s.active == 0; });
+  ASSERT_TRUE(scheduler_->Submit(Jobs("z", 4, 3, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(8);
+  EXPECT_TRUE(outcomes_.Of("z3").status.ok());
+}
+
+TEST_F(SchedulerTest,
+       StopPastItsDeadlineAnswersQueuedAndActiveTracksUnavailable) {
+  SchedulerOptions o;
+  o.max_batch = 2;
+  o.interactive_slots = 1;
+  Start(o);
+  ASSERT_TRUE(scheduler_->Submit(Jobs("b", 5, 100000, JobClass::kBatch)).ok());
+  WaitUntil([](const SchedulerStats& s) { return s.active == 2; });
+  scheduler_->Stop(clock_.Now());
+  const auto all = outcomes_.WaitFor(5);
+  for (const auto& e : all) {
+    EXPECT_EQ(e.status.code(), absl::StatusCode::kUnavailable) << e.id;
+  }
+  EXPECT_EQ(scheduler_->Submit(Jobs("late", 1, 1, JobClass::kBatch)).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(SchedulerTest, QueueLimitRejectsAllOrNothing) {
+  SchedulerOptions o;
+  o.max_batch = 1;
+  o.interactive_slots = 0;
+  o.max_queue = 3;
+  Start(o);
+  EXPECT_EQ(scheduler_->Submit(Jobs("x", 4, 1, JobClass::kBatch)).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(scheduler_->Stats().rejected_queue_full, 4);
+  EXPECT_EQ(scheduler_->Stats().submitted, 0);
+}
+
+TEST(LaneArbiterTest, InteractiveFirstButBatchGetsItsShare) {
+  LaneArbiter a(0.2, milliseconds(2));
+  EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+  EXPECT_EQ(a.Next(false, true), JobClass::kBatch);
+  EXPECT_EQ(a.Next(true, false), JobClass::kInteractive);
+  // A fresh burst starts 2 ms in debt; every 4 ms of interactive work earns
+  // the batch block 1 ms (20% of 5).
+  a.Ran(JobClass::kInteractive, milliseconds(8), true);
+  EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+  a.Ran(JobClass::kInteractive, milliseconds(4), true);
+  EXPECT_EQ(a.Next(true, true), JobClass::kBatch);
+  a.Ran(JobClass::kBatch, milliseconds(1), true);
+  EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+  // Time the other block did not want does not count.
+  a.Ran(JobClass::kInteractive, milliseconds(100), false);
+  EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+  // Credit is capped at 2 ms...
+  a.Ran(JobClass::kInteractive, milliseconds(100), true);
+  a.Ran(JobClass::kBatch, milliseconds(2), true);
+  EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+  // ...and an idle interactive block starts the next burst in debt again.
+  a.Ran(JobClass::kInteractive, milliseconds(100), true);
+  a.InteractiveIdle();
+  a.Ran(JobClass::kInteractive, milliseconds(4), true);
+  EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+}
+
+TEST(LaneArbiterTest, ZeroShareIsStrictPriority) {
+  LaneArbiter a(0.0, milliseconds(2));
+  a.Ran(JobClass::kInteractive, std::chrono::seconds(10), true);
+  EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+}
+
+Job CallerJob(const std::string& caller, int i) {
+  Job j;
+  j.problem.id = caller + std::to_string(i);
+  j.traits.caller = caller;
+  return j;
+}
+
+TEST(FairQueueTest, SlotsGoToTheCallerWithTheFewestActiveTracks) {
+  FairQueue q;
+  for (int i = 0; i < 10; ++i) q.Push(CallerJob("a", i));
+  for (int i = 0; i < 3; ++i) q.Push(CallerJob("b", i));
+  std::unordered_map<std::string, int> active = {{"a", 2}};
+  const auto taken = q.Take(6, &active);
+  ASSERT_EQ(taken.size(), 6u);
+  int b = 0;
+  for (const Job& j : taken) b += j.traits.caller == "b";
+  EXPECT_EQ(b, 3) << "b had none active: it gets the first slots up to a's 2, "
+                     "then alternates";
+  EXPECT_EQ(active["a"], 5);
+  EXPECT_EQ(active["b"], 3);
+  EXPECT_EQ(q.Size(), 7u);
+  // Each caller's own jobs stay in order.
+  EXPECT_EQ(
+      taken.front().problem.id == "b0" || taken.front().problem.id == "a0",
+      true);
+  EXPECT_EQ(q.TakeAll().size(), 7u);
+  EXPECT_TRUE(q.Empty());
+}
+
+}  // namespace
+}  // namespace nio::service
