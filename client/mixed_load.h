@@ -2,7 +2,8 @@
 // caller sees while catalog streams keep the server busy, against baselines
 // measured in the same run:
 //   1. one-track Optimize calls at `interactive_rate`/s on an idle server;
-//   2. `concurrency` catalog streams alone (after a warm-up): tracks/s;
+//   2. `concurrency` catalog streams alone (after a warm-up): tracks/s, as
+//      track-steps/s (from progress events) over steps per track;
 //   3. the same streams plus the same one-track calls from a separate
 //      client (its own channel): tracks/s and one-track latency.
 #ifndef NIO_CLIENT_MIXED_LOAD_H_

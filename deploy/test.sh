@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command: installs the Debian packages, configures, builds
 # (CUDA code included when nvcc is there), runs every ctest, then rebuilds the
-# parser tests under AddressSanitizer/UBSan and runs them.
+# parser tests under AddressSanitizer/UBSan and the scheduler tests under
+# ThreadSanitizer, and runs them.
 #   deploy/test.sh            # from the repository root
-# Env: BUILD_DIR (default build), JOBS (default nproc), NIO_SKIP_ASAN=1.
+# Env: BUILD_DIR (default build), JOBS (default nproc), NIO_SKIP_ASAN=1,
+# NIO_SKIP_TSAN=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -30,5 +32,13 @@ if [ "${NIO_SKIP_ASAN:-0}" != 1 ]; then
     "$build-asan/tests/models_test"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$build-asan/tests/kernels_test"
+fi
+if [ "${NIO_SKIP_TSAN:-0}" != 1 ]; then
+  # The scheduler (batching thread, submitters, stats readers) on its fake
+  # backend under ThreadSanitizer: a data race fails the run.
+  cmake -S . -B "$build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIO_TSAN=ON \
+    -DNIO_ENABLE_CUDA=OFF -DNIO_BUILD_BENCH=OFF
+  cmake --build "$build-tsan" -j "$jobs" --target scheduler_test
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$build-tsan/tests/scheduler_test"
 fi
 echo "deploy/test.sh: all tests passed"

@@ -355,6 +355,54 @@ TEST(ServiceTest, AOneTrackCallDoesNotWaitBehindACatalogStream) {
   stream->Finish();
 }
 
+TEST(ServiceTest, CallsRunInTheBlockOfTheirPriorityClass) {
+  auto server = StartServer();
+  auto stub = Connect(*server);
+  auto run = [&](size_t tracks, nio::v1::Priority priority) {
+    auto req = RequestOf(DefaultOptionTracks(tracks));
+    req.mutable_options()->set_steps(7);
+    req.mutable_options()->set_priority(priority);
+    grpc::ClientContext ctx;
+    nio::v1::OptimizeResponse resp;
+    EXPECT_TRUE(stub->Optimize(&ctx, req, &resp).ok());
+  };
+  auto track_steps = [&](JobClass c) { return server->scheduler().Stats().Of(c).track_steps; };
+  // A small unary call is interactive, a large one (over
+  // --interactive_max_tracks, 16) batch, and a caller may say which.
+  run(2, nio::v1::PRIORITY_UNSPECIFIED);
+  EXPECT_EQ(track_steps(JobClass::kInteractive), 2 * 7);
+  EXPECT_EQ(track_steps(JobClass::kBatch), 0);
+  run(20, nio::v1::PRIORITY_UNSPECIFIED);
+  EXPECT_EQ(track_steps(JobClass::kBatch), 20 * 7);
+  run(3, nio::v1::PRIORITY_BATCH);
+  EXPECT_EQ(track_steps(JobClass::kBatch), 23 * 7);
+  EXPECT_EQ(track_steps(JobClass::kInteractive), 2 * 7);
+  // A stream is batch work unless a message claims interactive.
+  grpc::ClientContext sctx;
+  auto stream = stub->OptimizeStream(&sctx);
+  nio::v1::OptimizeStreamRequest sreq;
+  for (const auto& t : DefaultOptionTracks(4)) ToProto(t.track, sreq.add_tracks());
+  sreq.mutable_options()->set_steps(7);
+  ASSERT_TRUE(stream->Write(sreq));
+  sreq.clear_tracks();
+  auto more = DefaultOptionTracks(5);
+  ToProto(more[4].track, sreq.add_tracks());
+  sreq.mutable_tracks(0)->set_id("claimed");
+  sreq.mutable_options()->set_priority(nio::v1::PRIORITY_INTERACTIVE);
+  ASSERT_TRUE(stream->Write(sreq));
+  stream->WritesDone();
+  nio::v1::OptimizeStreamResponse r;
+  int results = 0;
+  while (stream->Read(&r)) {
+    EXPECT_EQ(r.result().status().code(), 0) << r.result().status().message();
+    ++results;
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(results, 5);
+  EXPECT_EQ(track_steps(JobClass::kBatch), 27 * 7);
+  EXPECT_EQ(track_steps(JobClass::kInteractive), 3 * 7);
+}
+
 TEST(ServiceTest, QueueOverflowIsResourceExhaustedAndTheServerKeepsServing) {
   auto server = StartServer(/*max_batch=*/2, /*max_queue=*/5);
   auto stub = Connect(*server);
@@ -417,6 +465,16 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
        }, {"options.bounds[speed]"}},
       {"unknown mutable feature", [](auto& r) { r.mutable_options()->add_mutable_features("speed"); }, {"options.mutable_features", "speed"}},
       {"one-hot mutable", [](auto& r) { r.mutable_options()->add_mutable_features("track_genre_pop"); }, {"one-hot"}},
+      {"unknown priority", [](auto& r) { r.mutable_options()->set_priority(static_cast<nio::v1::Priority>(7)); },
+       {"options.priority", "unknown value 7"}},
+      {"interactive claim too big", [](auto& r) {
+         for (int i = 0; i < 20; ++i) {
+           auto* t = r.add_tracks();
+           *t = r.tracks(0);
+           t->set_id("more-" + std::to_string(i));
+         }
+         r.mutable_options()->set_priority(nio::v1::PRIORITY_INTERACTIVE);
+       }, {"options.priority", "at most 16", "--interactive_max_tracks", "got 21"}},
   };
   for (const auto& c : cases) {
     auto req = base();
