@@ -308,35 +308,62 @@ void Scheduler::EmitProgress(Block& block) {
 
 void Scheduler::FinishRetired(Block& block,
                               std::vector<kernels::RetiredSlot>& retired) {
-  std::vector<Job> done_jobs;
-  done_jobs.reserve(retired.size());
-  models::ResultBatch results(featurizer_);
-  for (const kernels::RetiredSlot& r : retired) {
-    done_jobs.push_back(std::move(jobs_by_ticket_[r.info.ticket]));
+  std::deque<Finished>& finished = finished_[static_cast<int>(block.job_class)];
+  for (kernels::RetiredSlot& r : retired) {
+    finished.push_back(
+        {std::move(jobs_by_ticket_[r.info.ticket]), std::move(r)});
     free_tickets_.push_back(r.info.ticket);
-    if (r.info.steps_done >= r.info.steps_wanted) {
-      results.Add(done_jobs.back().problem, r.p, r.info.steps_done);
+  }
+  if (block.job_class == JobClass::kBatch) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = finished.size() - retired.size(); i < finished.size();
+         ++i) {
+      ReleaseBatchSlot(finished[i].job.traits.caller);
     }
+  }
+  // The batch block's results are answered in chunks between steps (see
+  // Loop): a wave of a thousand finished tracks is a forward pass over
+  // three thousand rows, which an interactive step should not wait for.
+  if (block.job_class == JobClass::kInteractive || batch_chunk_rows_ == 0) {
+    AnswerFinished(block.job_class, finished.size());
+  }
+}
+
+void Scheduler::AnswerFinished(JobClass job_class, size_t max_tracks) {
+  std::deque<Finished>& queue = finished_[static_cast<int>(job_class)];
+  std::vector<Finished> batch;
+  while (!queue.empty() && batch.size() < max_tracks) {
+    batch.push_back(std::move(queue.front()));
+    queue.pop_front();
+  }
+  auto ran_all = [](const Finished& f) {
+    return f.slot.info.steps_done >= f.slot.info.steps_wanted;
+  };
+  models::ResultBatch results(featurizer_);
+  for (const Finished& f : batch) {
+    if (ran_all(f))
+      results.Add(f.job.problem, f.slot.p, f.slot.info.steps_done);
   }
   auto built = results.Build([this](const float* x, int rows, float* out) {
     return backend_->Predict(x, rows, out);
   });
-  if (!built.ok())
+  if (!built.ok()) {
     NIO_LOG(ERROR) << "predicting finished tracks failed: " << built.status();
-  std::vector<TrackOutcome> outcomes(retired.size());
-  size_t f = 0;
+  }
+  std::vector<TrackOutcome> outcomes(batch.size());
+  size_t next_result = 0;
   const Clock::time_point now = Now();
-  for (size_t i = 0; i < retired.size(); ++i) {
+  for (size_t i = 0; i < batch.size(); ++i) {
     TrackOutcome& outcome = outcomes[i];
-    if (retired[i].info.steps_done >= retired[i].info.steps_wanted) {
+    if (ran_all(batch[i])) {
       if (built.ok()) {
-        outcome.result = std::move((*built)[f]);
+        outcome.result = std::move((*built)[next_result]);
       } else {
         outcome.status = absl::InternalError(built.status().ToString());
       }
-      ++f;
+      ++next_result;
     } else {
-      outcome.status = LeaveReason(done_jobs[i], now);
+      outcome.status = LeaveReason(batch[i].job, now);
       if (outcome.status.ok()) {
         outcome.status = absl::UnavailableError(
             "the server shut down before the track finished");
@@ -345,14 +372,13 @@ void Scheduler::FinishRetired(Block& block,
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < retired.size(); ++i) {
-      CountEnded(outcomes[i].status, done_jobs[i].traits.job_class);
-      if (block.job_class == JobClass::kBatch)
-        ReleaseBatchSlot(done_jobs[i].traits.caller);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      CountEnded(outcomes[i].status, batch[i].job.traits.job_class);
     }
   }
-  for (size_t i = 0; i < retired.size(); ++i)
-    done_jobs[i].on_done(std::move(outcomes[i]));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].job.on_done(std::move(outcomes[i]));
+  }
 }
 
 void Scheduler::RetireFinished(Block& block) {
@@ -436,6 +462,9 @@ void Scheduler::ShutDownNow(Block* blocks) {
     block.step_rows = block.step_done_rows = 0;
     if (!retired.empty()) FinishRetired(block, retired);
   }
+  for (int c = 0; c < kJobClasses; ++c) {
+    AnswerFinished(static_cast<JobClass>(c), finished_[c].size());
+  }
 }
 
 void Scheduler::PublishStats(const Block* blocks, Clock::time_point now) {
@@ -474,6 +503,11 @@ void Scheduler::Loop() {
             kernels::SlotBatch(backend_.get(), 0, max_batch_)}};
   Block& interactive = blocks[static_cast<int>(JobClass::kInteractive)];
   Block& batch = blocks[static_cast<int>(JobClass::kBatch)];
+  const std::deque<Finished>& batch_finished =
+      finished_[static_cast<int>(JobClass::kBatch)];
+  // Finished batch tracks answered per turn: about a chunk's worth of rows.
+  const size_t answer_per_turn =
+      std::max<size_t>(1, batch_chunk_rows_ / models::kResultInputRows);
   while (true) {
     std::deque<std::function<void()>> predicts;
     bool past_stop_deadline = false;
@@ -481,12 +515,14 @@ void Scheduler::Loop() {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] {
         return stopping_ || Queued() > 0 || !predict_tasks_.empty() ||
-               interactive.slots.Active() > 0 || batch.slots.Active() > 0;
+               interactive.slots.Active() > 0 || batch.slots.Active() > 0 ||
+               !batch_finished.empty();
       });
       predicts.swap(predict_tasks_);
       past_stop_deadline = stopping_ && Now() >= stop_deadline_;
       if (stopping_ && Queued() == 0 && predicts.empty() &&
-          interactive.slots.Active() == 0 && batch.slots.Active() == 0) {
+          interactive.slots.Active() == 0 && batch.slots.Active() == 0 &&
+          batch_finished.empty()) {
         break;
       }
     }
@@ -499,13 +535,15 @@ void Scheduler::Loop() {
     if (interactive_slots_ > 0) Admit(interactive);
     if (!batch.MidStep()) Admit(batch);
     const bool interactive_work = interactive.slots.Active() > 0;
-    const bool batch_work = batch.slots.Active() > 0;
+    const bool batch_work = batch.slots.Active() > 0 || !batch_finished.empty();
     if (!interactive_work) arbiter_.InteractiveIdle();
     if (interactive_work || batch_work) {
       const JobClass next = arbiter_.Next(interactive_work, batch_work);
       const Clock::time_point start = Now();
       if (next == JobClass::kInteractive) {
         RunStep(interactive);
+      } else if (!batch_finished.empty()) {
+        AnswerFinished(JobClass::kBatch, answer_per_turn);
       } else {
         RunBatchChunk(batch);
       }

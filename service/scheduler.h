@@ -136,7 +136,11 @@ class Scheduler {
   // After a whole step of `block`: stats, progress events, finished tracks.
   void EndStep(Block& block, int rows);
   void RetireFinished(Block& block);
+  // Moves retired tracks to finished_ (their slots and tickets are free at
+  // once); answers the interactive block's at once.
   void FinishRetired(Block& block, std::vector<kernels::RetiredSlot>& retired);
+  // Predicts and answers up to max_tracks of the class's finished tracks.
+  void AnswerFinished(JobClass job_class, size_t max_tracks);
   void EmitProgress(Block& block);
   // Answers every track of the block with INTERNAL and empties it.
   void FailBlock(Block& block, const absl::Status& status);
@@ -178,6 +182,12 @@ class Scheduler {
   // Owned by the batching thread.
   LaneArbiter arbiter_;
   std::vector<Job> jobs_by_ticket_;  // active jobs by SlotBatch ticket
+  // Tracks out of their block, waiting for their results to be built.
+  struct Finished {
+    Job job;
+    kernels::RetiredSlot slot;
+  };
+  std::deque<Finished> finished_[kJobClasses];
   std::vector<int64_t> free_tickets_;
   Clock::time_point rate_window_start_;
   std::array<int64_t, kJobClasses> rate_window_track_steps_{};
