@@ -65,7 +65,7 @@ absl::StatusOr<LatencySummary> OneTrackCalls(
 // The largest of a few round step counts that divides `steps`: the
 // streams' progress interval, so progress events count every track-step.
 int ProgressEvery(int steps) {
-  for (int p : {100, 50, 25, 20, 10, 5, 4, 2}) {
+  for (int p : {50, 25, 20, 10, 5, 4, 2}) {
     if (steps % p == 0) return p;
   }
   return 1;

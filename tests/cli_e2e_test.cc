@@ -148,6 +148,26 @@ TEST_F(CliE2ETest, OptimizeEachPresetHumanAndJson) {
   EXPECT_EQ(RunNio({"optimize", "--bogus-flag"}).code, 1);
 }
 
+TEST_F(CliE2ETest, MixedBenchReportsCatalogRateAndOneTrackLatency) {
+  const auto r = RunNio({"bench", "--server", *address_, "--mixed", "--concurrency", "2", "--tracks",
+                         "4", "--duration", "1", "--warmup", "0.2", "--steps", "20",
+                         "--interactive-rate", "10", "--output", "json"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["mode"], "mixed");
+  for (const char* phase : {"one_track_idle", "one_track_mixed"}) {
+    EXPECT_EQ(j[phase]["calls"], 10) << phase;
+    EXPECT_EQ(j[phase]["errors"], 0) << phase;
+    EXPECT_GT(j[phase]["p50_ms"].get<double>(), 0) << phase;
+    EXPECT_GE(j[phase]["p99_ms"].get<double>(), j[phase]["p50_ms"].get<double>()) << phase;
+  }
+  EXPECT_GT(j["catalog_alone_tracks_per_s"].get<double>(), 0);
+  EXPECT_GT(j["catalog_mixed_tracks_per_s"].get<double>(), 0);
+  EXPECT_EQ(j["stream_errors"], 0);
+  // Its options do nothing without --mixed: refused.
+  EXPECT_EQ(RunNio({"bench", "--server", *address_, "--interactive-rate", "3"}).code, 1);
+}
+
 TEST_F(CliE2ETest, BatchReportsBadRowsAndDoesTheRest) {
   const auto r = RunNio({"batch", "--server", *address_, "--input", *catalog_, "--output", Out("all.jsonl"),
                          "--steps", "40", "--progress", "plain"});
