@@ -26,13 +26,15 @@ class LocalEngine final : public TrackEngine {
 
  private:
   LocalEngine(std::unique_ptr<service::Scheduler> scheduler, int window)
-      : scheduler_(std::move(scheduler)), window_(window) {}
-  std::unique_ptr<service::Scheduler> scheduler_;
+      : window_(window), scheduler_(std::move(scheduler)) {}
   const int window_;
   std::function<void(EngineResult)> on_result_;
   std::mutex mu_;
   std::condition_variable cv_;
   int in_flight_ = 0;  // guarded by mu_
+  // Last: destroyed first, so its shutdown callbacks still find the members
+  // above.
+  std::unique_ptr<service::Scheduler> scheduler_;
 };
 
 }  // namespace nio::client

@@ -1,16 +1,18 @@
 // LaneArbiter: decides, at every step or chunk boundary, whether the
 // interactive block or the batch block runs next.
 //
-// Interactive work goes first, but never takes everything: while both blocks
-// have work, the batch block earns credit at batch_min_share / (1 -
-// batch_min_share) of the time the interactive block runs and spends it at
-// the time it runs itself, so under an interactive flood it still gets its
-// minimum share of the backend's time, measured over windows of about
-// cap / batch_min_share. The credit is kept within [-cap, cap], and starts at
-// -cap whenever the interactive block goes idle: a burst of interactive work
-// (a one-track call) runs for up to cap / ratio before the batch block
-// claims its share, so short calls are not interrupted, and an idle spell
-// does not let the batch block bank time to spend later.
+// Interactive work goes first, but never takes everything. The batch block
+// keeps a credit: it earns ratio = batch_min_share / (1 - batch_min_share)
+// of every interval the interactive block runs while batch work waits, and
+// spends every interval it runs itself (alone or not). It runs ahead of
+// waiting interactive work only while its credit is positive. So over any
+// long enough window in which batch work is waiting, it gets at least
+// batch_min_share of the backend's time, however the interactive work
+// arrives (a flood, or a train of short calls with gaps between them: the
+// gaps count as batch time). The credit is kept within [-cap, cap] with
+// cap = burst * ratio: after the batch block has had the backend for a while
+// (credit at -cap), an interactive burst of up to `burst` runs uninterrupted,
+// and the share holds over windows of about burst / (1 - batch_min_share).
 //
 // Pure logic, no clock of its own: callers report how long each part took.
 #ifndef NIO_SERVICE_LANE_ARBITER_H_
@@ -25,12 +27,11 @@ namespace nio::service {
 
 class LaneArbiter {
  public:
-  // batch_min_share in [0, 1); cap: the most credit (or debt) kept, and so
-  // the head start of an interactive burst.
-  LaneArbiter(double batch_min_share, Clock::duration cap)
+  // batch_min_share in [0, 1); burst >= 0 (see above).
+  LaneArbiter(double batch_min_share, Clock::duration burst)
       : ratio_(batch_min_share / (1.0 - batch_min_share)),
-        cap_(cap),
-        credit_(-cap) {}
+        cap_(std::chrono::duration_cast<Clock::duration>(burst * ratio_)),
+        credit_(-cap_) {}
 
   // Which block runs next, given which have work.
   JobClass Next(bool interactive_work, bool batch_work) const {
@@ -40,19 +41,15 @@ class LaneArbiter {
                                              : JobClass::kInteractive;
   }
 
-  // `ran` took `took`; `other_waiting`: the other block had work meanwhile.
-  void Ran(JobClass ran, Clock::duration took, bool other_waiting) {
-    if (!other_waiting) return;
-    if (ran == JobClass::kInteractive) {
-      credit_ += std::chrono::duration_cast<Clock::duration>(took * ratio_);
-    } else {
+  // `ran` took `took`; batch_waiting: the batch block had work meanwhile.
+  void Ran(JobClass ran, Clock::duration took, bool batch_waiting) {
+    if (ran == JobClass::kBatch) {
       credit_ -= took;
+    } else if (batch_waiting) {
+      credit_ += std::chrono::duration_cast<Clock::duration>(took * ratio_);
     }
     credit_ = std::clamp(credit_, -cap_, cap_);
   }
-
-  // The interactive block has no work: the batch block has the backend.
-  void InteractiveIdle() { credit_ = -cap_; }
 
  private:
   const double ratio_;

@@ -146,7 +146,13 @@ void Scheduler::Stop(Clock::time_point deadline) {
 
 SchedulerStats Scheduler::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  SchedulerStats s = stats_;
+  // The batching thread updates rates only while it runs: a rate older than
+  // two windows means the scheduler has been idle since.
+  if (Now() - rate_window_start_ > 2 * kRateWindow) {
+    for (ClassStats& c : s.by_class) c.track_steps_per_s = 0;
+  }
+  return s;
 }
 
 absl::Status Scheduler::LeaveReason(const Job& job,
@@ -324,7 +330,7 @@ void Scheduler::FinishRetired(Block& block,
   // The batch block's results are answered in chunks between steps (see
   // Loop): a wave of a thousand finished tracks is a forward pass over
   // three thousand rows, which an interactive step should not wait for.
-  if (block.job_class == JobClass::kInteractive || batch_chunk_rows_ == 0) {
+  if (block.job_class == JobClass::kInteractive) {
     AnswerFinished(block.job_class, finished.size());
   }
 }
@@ -505,9 +511,13 @@ void Scheduler::Loop() {
   Block& batch = blocks[static_cast<int>(JobClass::kBatch)];
   const std::deque<Finished>& batch_finished =
       finished_[static_cast<int>(JobClass::kBatch)];
-  // Finished batch tracks answered per turn: about a chunk's worth of rows.
+  // Finished batch tracks answered per turn: about a chunk's worth of rows
+  // (with whole steps, a fixed number of tracks).
+  constexpr size_t kAnswerPerTurnWholeSteps = 256;
   const size_t answer_per_turn =
-      std::max<size_t>(1, batch_chunk_rows_ / models::kResultInputRows);
+      batch_chunk_rows_ > 0
+          ? std::max<size_t>(1, batch_chunk_rows_ / models::kResultInputRows)
+          : kAnswerPerTurnWholeSteps;
   while (true) {
     std::deque<std::function<void()>> predicts;
     bool past_stop_deadline = false;
@@ -536,7 +546,6 @@ void Scheduler::Loop() {
     if (!batch.MidStep()) Admit(batch);
     const bool interactive_work = interactive.slots.Active() > 0;
     const bool batch_work = batch.slots.Active() > 0 || !batch_finished.empty();
-    if (!interactive_work) arbiter_.InteractiveIdle();
     if (interactive_work || batch_work) {
       const JobClass next = arbiter_.Next(interactive_work, batch_work);
       const Clock::time_point start = Now();
@@ -548,9 +557,7 @@ void Scheduler::Loop() {
         RunBatchChunk(batch);
       }
       const Clock::duration took = Now() - start;
-      arbiter_.Ran(
-          next, took,
-          next == JobClass::kInteractive ? batch_work : interactive_work);
+      arbiter_.Ran(next, took, batch_work);
       std::lock_guard<std::mutex> lock(mu_);
       stats_.by_class[static_cast<int>(next)].busy_s +=
           std::chrono::duration<double>(took).count();

@@ -69,10 +69,11 @@ struct SchedulerOptions {
   // steps). Chunks are fixed in rows, not time, so the same rows are cut the
   // same way in every run (BLAS results depend on the GEMM's row count).
   int batch_chunk_rows = -1;
-  // How long interactive work may run ahead of the batch block's share
-  // (see lane_arbiter.h): bursts shorter than this are never interrupted,
-  // and the share holds over windows of about burst / batch_min_share.
-  Clock::duration interactive_burst = std::chrono::milliseconds(10);
+  // How long a burst of interactive work may run before the batch block
+  // claims its minimum share (see lane_arbiter.h): a one-track call shorter
+  // than this is never interrupted once the batch block has had the backend
+  // for a while.
+  Clock::duration interactive_burst = std::chrono::milliseconds(40);
   // Tracks waiting for a slot; Submit beyond it is RESOURCE_EXHAUSTED.
   int max_queue = 100000;
   // The clock for deadlines and time shares; empty: the steady clock.
@@ -189,7 +190,7 @@ class Scheduler {
   };
   std::deque<Finished> finished_[kJobClasses];
   std::vector<int64_t> free_tickets_;
-  Clock::time_point rate_window_start_;
+  Clock::time_point rate_window_start_;  // guarded by mu_
   std::array<int64_t, kJobClasses> rate_window_track_steps_{};
   std::thread thread_;
 };

@@ -24,7 +24,7 @@ struct ClassStats {
   // tracks they advanced.
   int64_t steps = 0;
   int64_t track_steps = 0;
-  // Over the last second or so (0 when idle).
+  // Over the last second or so (0 after two idle seconds).
   double track_steps_per_s = 0;
   // Time the class's block had the backend, in seconds.
   double busy_s = 0;

@@ -37,8 +37,9 @@ ABSL_FLAG(double, batch_min_share, 0.2,
 ABSL_FLAG(int, batch_chunk_rows, -1,
           "rows per chunk of a batch step (an interactive step waits for at most one chunk); "
           "-1 = the backend's choice (CPU 128, CUDA whole steps), 0 = whole steps");
-ABSL_FLAG(double, interactive_burst_ms, 10,
-          "how long interactive work may run before the batch block claims its minimum share");
+ABSL_FLAG(double, interactive_burst_ms, 40,
+          "how long a burst of interactive work may run before the batch block claims its "
+          "minimum share (shorter calls are not interrupted)");
 ABSL_FLAG(int, stream_window, 4096, "OptimizeStream: tracks in flight per stream before it stops reading");
 ABSL_FLAG(double, drain_timeout_s, 30, "on SIGTERM/SIGINT: seconds in-flight calls get to finish");
 

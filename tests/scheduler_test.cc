@@ -177,12 +177,13 @@ TEST_F(SchedulerTest, InteractiveTrackDoesNotPayTheBatchStepTime) {
   WaitUntil([](const SchedulerStats& s) {
     return s.Of(JobClass::kBatch).steps >= 2;
   });
-  // Hold the backend so no fake time passes between reading the clock and
-  // the submission; the chunk it holds runs once released.
-  backend_->Hold();
-  const Clock::time_point submitted = clock_.Now();
+  // Hold the backend so at most the chunk already past the hold runs
+  // between reading the clock and the submission; the chunk waiting at the
+  // hold runs once released, before the next boundary admits the track.
   std::vector<Job> one;
   one.push_back(MakeTestJob("one", 50, JobClass::kInteractive));
+  backend_->Hold();
+  const Clock::time_point submitted = clock_.Now();
   ASSERT_TRUE(scheduler_->Submit(std::move(one)).ok());
   backend_->Release();
   const auto done = outcomes_.WaitFor(1);
@@ -225,6 +226,19 @@ TEST_F(SchedulerTest, BatchKeepsItsMinimumShareUnderAnInteractiveFlood) {
   EXPECT_GT(interactive, 0);
   EXPECT_NEAR(batch / (batch + interactive), 0.25, 0.03)
       << "batch " << batch << " s, interactive " << interactive << " s";
+}
+
+TEST_F(SchedulerTest, TrackStepRatesAreMeasuredAndGoToZeroWhenIdle) {
+  SchedulerOptions o;
+  o.max_batch = 20;
+  o.interactive_slots = 0;
+  Start(o, microseconds(100));  // 2 ms a step of 20 rows: 10000 track-steps/s
+  ASSERT_TRUE(scheduler_->Submit(Jobs("b", 20, 1500, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(20);
+  EXPECT_NEAR(scheduler_->Stats().Of(JobClass::kBatch).track_steps_per_s, 10000,
+              100);
+  clock_.Advance(std::chrono::seconds(3));
+  EXPECT_EQ(scheduler_->Stats().Of(JobClass::kBatch).track_steps_per_s, 0);
 }
 
 TEST_F(SchedulerTest, WithoutBatchWorkInteractiveHasTheWholeBackend) {
@@ -415,36 +429,78 @@ TEST_F(SchedulerTest, QueueLimitRejectsAllOrNothing) {
 }
 
 TEST(LaneArbiterTest, InteractiveFirstButBatchGetsItsShare) {
-  LaneArbiter a(0.2, milliseconds(2));
+  // Share 0.2: ratio 0.25; burst 8 ms: credit within +-2 ms.
+  LaneArbiter a(0.2, milliseconds(8));
   EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
   EXPECT_EQ(a.Next(false, true), JobClass::kBatch);
   EXPECT_EQ(a.Next(true, false), JobClass::kInteractive);
-  // A fresh burst starts 2 ms in debt; every 4 ms of interactive work earns
-  // the batch block 1 ms (20% of 5).
+  // A fresh burst runs 8 ms before the batch block claims its share...
   a.Ran(JobClass::kInteractive, milliseconds(8), true);
   EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+  // ...then every 4 ms of interactive work earns the batch block 1 ms.
   a.Ran(JobClass::kInteractive, milliseconds(4), true);
   EXPECT_EQ(a.Next(true, true), JobClass::kBatch);
   a.Ran(JobClass::kBatch, milliseconds(1), true);
   EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
-  // Time the other block did not want does not count.
+  // Interactive time the batch block did not want earns nothing.
   a.Ran(JobClass::kInteractive, milliseconds(100), false);
   EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
-  // Credit is capped at 2 ms...
+  // Credit is capped at 2 ms: 100 ms of interactive work earn one 2 ms turn.
   a.Ran(JobClass::kInteractive, milliseconds(100), true);
   a.Ran(JobClass::kBatch, milliseconds(2), true);
   EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
-  // ...and an idle interactive block starts the next burst in debt again.
+  // The batch block running alone spends its credit down to the debt a
+  // fresh burst starts from.
   a.Ran(JobClass::kInteractive, milliseconds(100), true);
-  a.InteractiveIdle();
-  a.Ran(JobClass::kInteractive, milliseconds(4), true);
+  a.Ran(JobClass::kBatch, milliseconds(50), false);
+  a.Ran(JobClass::kInteractive, milliseconds(7), true);
   EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
 }
 
 TEST(LaneArbiterTest, ZeroShareIsStrictPriority) {
-  LaneArbiter a(0.0, milliseconds(2));
+  LaneArbiter a(0.0, milliseconds(40));
   a.Ran(JobClass::kInteractive, std::chrono::seconds(10), true);
   EXPECT_EQ(a.Next(true, true), JobClass::kInteractive);
+}
+
+// Batch work always waiting; interactive calls of `call` arrive every
+// `period` (demand call/period); the backend runs 35 us interactive steps or
+// 2 ms batch chunks as the arbiter says. Returns the batch block's share.
+double SimulatedBatchShare(microseconds call, microseconds period) {
+  LaneArbiter a(0.2, milliseconds(40));
+  const microseconds step(35), chunk(2000), total(std::chrono::seconds(20));
+  microseconds now(0), next_arrival(0), interactive_left(0), batch_time(0);
+  while (now < total) {
+    while (next_arrival <= now) {
+      interactive_left += call;
+      next_arrival += period;
+    }
+    const JobClass next = a.Next(interactive_left.count() > 0, true);
+    const microseconds took = next == JobClass::kInteractive ? step : chunk;
+    if (next == JobClass::kInteractive) {
+      interactive_left -= std::min(interactive_left, took);
+    } else {
+      batch_time += took;
+    }
+    a.Ran(next, took, true);
+    now += took;
+  }
+  return static_cast<double>(batch_time.count()) / now.count();
+}
+
+TEST(LaneArbiterTest, BatchKeepsItsShareAgainstATrainOfShortCalls) {
+  // 10.5 ms calls (300 one-row steps) arriving faster and faster: the batch
+  // block gets what is left, but never less than its 20% (up to a chunk's
+  // rounding), including when the calls leave short gaps between them.
+  for (int period_us : {100000, 20000, 12500, 11200, 10600, 5000}) {
+    const double share =
+        SimulatedBatchShare(microseconds(10500), microseconds(period_us));
+    const double left = std::max(0.0, 1.0 - 10500.0 / period_us);
+    EXPECT_GE(share, std::min(0.19, left - 0.01))
+        << "a call every " << period_us << " us";
+    EXPECT_LE(share, std::max(0.21, left + 0.01))
+        << "a call every " << period_us << " us";
+  }
 }
 
 Job CallerJob(const std::string& caller, int i) {
