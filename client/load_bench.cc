@@ -8,14 +8,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/latency_summary.h"
 #include "client/nio_client.h"
 
 namespace nio::client {
 
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o, const nio::v1::ModelInfo& model) {
-  std::vector<models::RawTrack> pool;
-  for (const std::string& genre : model.genres()) pool.push_back({genre, {}, genre});
-  if (pool.empty()) return absl::FailedPreconditionError("the model has no genres");
+  auto genre_tracks = GenreTracks(model);
+  if (!genre_tracks.ok()) return genre_tracks.status();
+  const std::vector<models::RawTrack>& pool = *genre_tracks;
   models::NioOptions options;
   options.steps = o.steps;
   std::mutex mu;
@@ -81,14 +82,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o, const nio::v1::ModelInf
   result.tracks = tracks.load();
   result.errors = errors.load();
   result.tracks_per_s = result.seconds > 0 ? result.tracks / result.seconds : 0;
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  auto pct = [&](double q) {
-    if (latencies_ms.empty()) return 0.0;
-    return latencies_ms[std::min(latencies_ms.size() - 1, static_cast<size_t>(q * latencies_ms.size()))];
-  };
-  result.latency_ms_p50 = pct(0.5);
-  result.latency_ms_p90 = pct(0.9);
-  result.latency_ms_p99 = pct(0.99);
+  const LatencySummary latency = Summarize(std::move(latencies_ms), 0);
+  result.latency_ms_p50 = latency.p50_ms;
+  result.latency_ms_p90 = latency.p90_ms;
+  result.latency_ms_p99 = latency.p99_ms;
   return result;
 }
 

@@ -18,13 +18,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::vector<models::RawTrack> GenreTracks(const nio::v1::ModelInfo& model) {
-  std::vector<models::RawTrack> pool;
-  for (const std::string& genre : model.genres())
-    pool.push_back({genre, {}, genre});
-  return pool;
-}
-
 // One-track calls at `rate`/s for `seconds`, on their own channel. Open
 // loop: each call starts on time on its own thread, however long earlier
 // ones take (a slow server sees the calls pile up, as it would in service).
@@ -142,28 +135,11 @@ void CatalogStream(NioClient* client, int w, const MixedLoadOptions& o,
 
 }  // namespace
 
-LatencySummary Summarize(std::vector<double> latencies_ms, int64_t errors) {
-  LatencySummary s;
-  s.calls = static_cast<int64_t>(latencies_ms.size());
-  s.errors = errors;
-  if (latencies_ms.empty()) return s;
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  auto pct = [&](double q) {
-    const size_t rank = static_cast<size_t>(std::ceil(q * latencies_ms.size()));
-    return latencies_ms[std::clamp<size_t>(rank, 1, latencies_ms.size()) - 1];
-  };
-  s.p50_ms = pct(0.5);
-  s.p90_ms = pct(0.9);
-  s.p99_ms = pct(0.99);
-  s.max_ms = latencies_ms.back();
-  return s;
-}
-
 absl::StatusOr<MixedLoadResult> RunMixedLoad(const MixedLoadOptions& o,
                                              const nio::v1::ModelInfo& model) {
-  const std::vector<models::RawTrack> pool = GenreTracks(model);
-  if (pool.empty())
-    return absl::FailedPreconditionError("the model has no genres");
+  auto genre_tracks = GenreTracks(model);
+  if (!genre_tracks.ok()) return genre_tracks.status();
+  const std::vector<models::RawTrack>& pool = *genre_tracks;
   models::NioOptions options;
   options.steps = o.steps;
   MixedLoadResult result;

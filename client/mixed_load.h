@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "client/latency_summary.h"
 #include "nio/v1/nio.pb.h"
 
 namespace nio::client {
@@ -28,12 +29,6 @@ struct MixedLoadOptions {
   int steps = 300;
 };
 
-struct LatencySummary {
-  int64_t calls = 0;
-  int64_t errors = 0;
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
-};
-
 struct MixedLoadResult {
   LatencySummary idle;                    // phase 1
   double catalog_alone_tracks_per_s = 0;  // phase 2
@@ -41,9 +36,6 @@ struct MixedLoadResult {
   LatencySummary mixed;                   // phase 3
   int64_t stream_errors = 0;
 };
-
-// Percentiles of latencies in ms (sorted copy; nearest rank).
-LatencySummary Summarize(std::vector<double> latencies_ms, int64_t errors);
 
 // UNAVAILABLE when the server cannot be reached.
 absl::StatusOr<MixedLoadResult> RunMixedLoad(const MixedLoadOptions& options,

@@ -363,11 +363,16 @@ int RunBatch(const Common& c, nio::client::BatchOptions b, const OptionFlags& fl
   return s.failed + s.bad_rows == 0 ? kOk : kPartial;
 }
 
+// The model the server at --server serves (the benches need its genres).
+absl::StatusOr<nio::v1::ModelInfo> ServerModel(const Common& c) {
+  auto session = Session::Remote(c.server);
+  if (!session.ok()) return session.status();
+  return (*session)->GetModel();
+}
+
 int RunMixedBench(const Common& c, const nio::client::MixedLoadOptions& mixed,
                   const std::string& output) {
-  auto session = Session::Remote(c.server);
-  if (!session.ok()) return Fail(session.status());
-  auto info = (*session)->GetModel();
+  auto info = ServerModel(c);
   if (!info.ok()) return Fail(info.status());
   nio::client::MixedLoadOptions o = mixed;
   o.server = c.server;
@@ -418,9 +423,7 @@ int RunMixedBench(const Common& c, const nio::client::MixedLoadOptions& mixed,
 }
 
 int RunBench(const Common& c, const nio::client::LoadOptions& load, const std::string& output) {
-  auto session = Session::Remote(c.server);
-  if (!session.ok()) return Fail(session.status());
-  auto info = (*session)->GetModel();
+  auto info = ServerModel(c);
   if (!info.ok()) return Fail(info.status());
   nio::client::LoadOptions o = load;
   o.server = c.server;

@@ -21,14 +21,28 @@ int FormedBatchBucket(int rows) {
   return static_cast<int>(kFormedBatchBounds.size());
 }
 
+// INVALID_ARGUMENT naming the first option out of its range.
+absl::Status CheckOptions(const SchedulerOptions& options) {
+  if (options.max_batch <= 0 || options.max_queue < 0 ||
+      options.interactive_slots < 0) {
+    return absl::InvalidArgumentError(
+        "max_batch must be > 0, max_queue and interactive_slots >= 0");
+  }
+  if (!(options.batch_min_share >= 0 && options.batch_min_share < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch_min_share must be in [0, 1), got ", options.batch_min_share));
+  }
+  if (options.interactive_burst < Clock::duration::zero()) {
+    return absl::InvalidArgumentError("interactive_burst must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
     const models::Model& model, const SchedulerOptions& options) {
-  if (options.max_batch <= 0 || options.interactive_slots < 0) {
-    return absl::InvalidArgumentError(
-        "max_batch must be > 0 and interactive_slots >= 0");
-  }
+  NIO_RETURN_IF_ERROR(CheckOptions(options));
   kernels::BackendOptions compute = options.compute;
   compute.max_rows = options.max_batch + options.interactive_slots;
   NIO_ASSIGN_OR_RETURN(
@@ -45,18 +59,7 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::CreateWithBackend(
     const models::Model& model, const SchedulerOptions& options,
     std::unique_ptr<kernels::Backend> backend, std::string log_line) {
-  if (options.max_batch <= 0 || options.max_queue < 0 ||
-      options.interactive_slots < 0) {
-    return absl::InvalidArgumentError(
-        "max_batch must be > 0, max_queue and interactive_slots >= 0");
-  }
-  if (!(options.batch_min_share >= 0 && options.batch_min_share < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch_min_share must be in [0, 1), got ", options.batch_min_share));
-  }
-  if (options.interactive_burst < Clock::duration::zero()) {
-    return absl::InvalidArgumentError("interactive_burst must be >= 0");
-  }
+  NIO_RETURN_IF_ERROR(CheckOptions(options));
   if (backend->MaxRows() < options.max_batch + options.interactive_slots) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the backend has ", backend->MaxRows(), " rows, the blocks need ",

@@ -70,6 +70,15 @@ class Outcomes {
   std::vector<Entry> entries_;
 };
 
+// Options with a batch block of max_batch rows and an interactive block of
+// interactive_slots rows.
+SchedulerOptions Blocks(int max_batch, int interactive_slots) {
+  SchedulerOptions o;
+  o.max_batch = max_batch;
+  o.interactive_slots = interactive_slots;
+  return o;
+}
+
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -140,9 +149,7 @@ class SchedulerTest : public ::testing::Test {
 };
 
 TEST_F(SchedulerTest, EveryTrackRunsItsStepsAndIsAnsweredOnce) {
-  SchedulerOptions o;
-  o.max_batch = 8;
-  o.interactive_slots = 4;
+  SchedulerOptions o = Blocks(8, 4);
   Start(o);
   ASSERT_TRUE(scheduler_->Submit(Jobs("b", 20, 7, JobClass::kBatch)).ok());
   ASSERT_TRUE(scheduler_->Submit(Jobs("i", 9, 5, JobClass::kInteractive)).ok());
@@ -167,9 +174,7 @@ TEST_F(SchedulerTest, EveryTrackRunsItsStepsAndIsAnsweredOnce) {
 }
 
 TEST_F(SchedulerTest, InteractiveTrackDoesNotPayTheBatchStepTime) {
-  SchedulerOptions o;
-  o.max_batch = 256;
-  o.interactive_slots = 4;
+  SchedulerOptions o = Blocks(256, 4);
   o.batch_chunk_rows = 32;      // 3.2 ms of fake time
   Start(o, microseconds(100));  // a whole batch step: 25.6 ms of fake time
   ASSERT_TRUE(
@@ -205,9 +210,7 @@ TEST_F(SchedulerTest, InteractiveTrackDoesNotPayTheBatchStepTime) {
 }
 
 TEST_F(SchedulerTest, BatchKeepsItsMinimumShareUnderAnInteractiveFlood) {
-  SchedulerOptions o;
-  o.max_batch = 64;
-  o.interactive_slots = 8;
+  SchedulerOptions o = Blocks(64, 8);
   o.batch_min_share = 0.25;
   o.batch_chunk_rows = 32;
   Start(o, microseconds(100));
@@ -229,9 +232,7 @@ TEST_F(SchedulerTest, BatchKeepsItsMinimumShareUnderAnInteractiveFlood) {
 }
 
 TEST_F(SchedulerTest, TrackStepRatesAreMeasuredAndGoToZeroWhenIdle) {
-  SchedulerOptions o;
-  o.max_batch = 20;
-  o.interactive_slots = 0;
+  SchedulerOptions o = Blocks(20, 0);
   Start(o, microseconds(100));  // 2 ms a step of 20 rows: 10000 track-steps/s
   ASSERT_TRUE(scheduler_->Submit(Jobs("b", 20, 1500, JobClass::kBatch)).ok());
   outcomes_.WaitFor(20);
@@ -242,9 +243,7 @@ TEST_F(SchedulerTest, TrackStepRatesAreMeasuredAndGoToZeroWhenIdle) {
 }
 
 TEST_F(SchedulerTest, WithoutBatchWorkInteractiveHasTheWholeBackend) {
-  SchedulerOptions o;
-  o.max_batch = 16;
-  o.interactive_slots = 4;
+  SchedulerOptions o = Blocks(16, 4);
   Start(o);
   ASSERT_TRUE(
       scheduler_->Submit(Jobs("i", 4, 30, JobClass::kInteractive)).ok());
@@ -257,9 +256,7 @@ TEST_F(SchedulerTest, WithoutBatchWorkInteractiveHasTheWholeBackend) {
 }
 
 TEST_F(SchedulerTest, TwoBatchCallersOfDifferentSizesProgressAtTheSameRate) {
-  SchedulerOptions o;
-  o.max_batch = 20;
-  o.interactive_slots = 0;
+  SchedulerOptions o = Blocks(20, 0);
   Start(o);
   // The big caller submits first; FIFO would run all of it before the small
   // one.
@@ -280,9 +277,7 @@ TEST_F(SchedulerTest, TwoBatchCallersOfDifferentSizesProgressAtTheSameRate) {
 }
 
 TEST_F(SchedulerTest, InteractiveJobsAreAdmittedInOrderOfArrival) {
-  SchedulerOptions o;
-  o.max_batch = 4;
-  o.interactive_slots = 1;
+  SchedulerOptions o = Blocks(4, 1);
   Start(o);
   std::vector<Job> jobs;
   for (const char* id : {"first", "second", "third"}) {
@@ -297,9 +292,7 @@ TEST_F(SchedulerTest, InteractiveJobsAreAdmittedInOrderOfArrival) {
 
 TEST_F(SchedulerTest,
        WithoutAnInteractiveBlockInteractiveJobsGoFirstInTheBatchBlock) {
-  SchedulerOptions o;
-  o.max_batch = 2;
-  o.interactive_slots = 0;
+  SchedulerOptions o = Blocks(2, 0);
   Start(o);
   std::vector<Job> jobs = Jobs("b", 4, 10, JobClass::kBatch, "x");
   jobs.push_back(MakeTestJob("urgent", 10, JobClass::kInteractive));
@@ -314,9 +307,7 @@ TEST_F(SchedulerTest,
 }
 
 TEST_F(SchedulerTest, CancelAndDeadlineRetireTracksAndFreeTheirSlots) {
-  SchedulerOptions o;
-  o.max_batch = 4;
-  o.interactive_slots = 2;
+  SchedulerOptions o = Blocks(4, 2);
   Start(o);
   auto cancelled = std::make_shared<CallControl>();
   auto expiring = std::make_shared<CallControl>();
@@ -343,9 +334,7 @@ TEST_F(SchedulerTest, CancelAndDeadlineRetireTracksAndFreeTheirSlots) {
 }
 
 TEST_F(SchedulerTest, QueuedTracksPastTheirDeadlineNeverTakeASlot) {
-  SchedulerOptions o;
-  o.max_batch = 1;
-  o.interactive_slots = 0;
+  SchedulerOptions o = Blocks(1, 0);
   Start(o);
   auto expired = std::make_shared<CallControl>();
   expired->deadline = clock_.Now() - milliseconds(1);
@@ -362,9 +351,7 @@ TEST_F(SchedulerTest, QueuedTracksPastTheirDeadlineNeverTakeASlot) {
 
 TEST_F(SchedulerTest,
        AFailedStepAnswersItsBlockWithInternalAndTheSchedulerGoesOn) {
-  SchedulerOptions o;
-  o.max_batch = 4;
-  o.interactive_slots = 2;
+  SchedulerOptions o = Blocks(4, 2);
   Start(o);
   backend_->FailNextStep();
   ASSERT_TRUE(scheduler_->Submit(Jobs("a", 3, 10, JobClass::kBatch)).ok());
@@ -382,9 +369,7 @@ TEST_F(SchedulerTest,
 }
 
 TEST_F(SchedulerTest, AFailedGatherAtRetireAnswersEveryTrackAndFreesTheSlots) {
-  SchedulerOptions o;
-  o.max_batch = 4;
-  o.interactive_slots = 0;
+  SchedulerOptions o = Blocks(4, 0);
   Start(o);
   backend_->FailNextGather();
   ASSERT_TRUE(scheduler_->Submit(Jobs("a", 4, 3, JobClass::kBatch)).ok());
@@ -401,9 +386,7 @@ TEST_F(SchedulerTest, AFailedGatherAtRetireAnswersEveryTrackAndFreesTheSlots) {
 
 TEST_F(SchedulerTest,
        StopPastItsDeadlineAnswersQueuedAndActiveTracksUnavailable) {
-  SchedulerOptions o;
-  o.max_batch = 2;
-  o.interactive_slots = 1;
+  SchedulerOptions o = Blocks(2, 1);
   Start(o);
   ASSERT_TRUE(scheduler_->Submit(Jobs("b", 5, 100000, JobClass::kBatch)).ok());
   WaitUntil([](const SchedulerStats& s) { return s.active == 2; });
@@ -417,9 +400,7 @@ TEST_F(SchedulerTest,
 }
 
 TEST_F(SchedulerTest, QueueLimitRejectsAllOrNothing) {
-  SchedulerOptions o;
-  o.max_batch = 1;
-  o.interactive_slots = 0;
+  SchedulerOptions o = Blocks(1, 0);
   o.max_queue = 3;
   Start(o);
   EXPECT_EQ(scheduler_->Submit(Jobs("x", 4, 1, JobClass::kBatch)).code(),
