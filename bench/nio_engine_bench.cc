@@ -2,13 +2,14 @@
 // batch sizes on the same tracks, and the single-track latency. Prints one
 // JSON object per line (bench/compare.py reads them and prints ratios).
 //
-//   nio_engine_bench --model_dir DIR --tracks tracks.json --batches 1,64,1024,8192
+//   nio_engine_bench --model_dir DIR --tracks tracks.json --batches
+//   1,64,1024,8192
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,27 +24,36 @@
 #include "service/optimizer.h"
 #include "service/usage.h"
 
-ABSL_FLAG(std::string, model_dir, "", "model directory (default: the bundled model)");
-ABSL_FLAG(std::string, tracks, "", "tracks JSON; their options are ignored (defaults used)");
-ABSL_FLAG(std::string, batches, "1,64,1024,8192", "comma-separated batch sizes");
+ABSL_FLAG(std::string, model_dir, "",
+          "model directory (default: the bundled model)");
+ABSL_FLAG(std::string, tracks, "",
+          "tracks JSON; their options are ignored (defaults used)");
+ABSL_FLAG(std::string, batches, "1,64,1024,8192",
+          "comma-separated batch sizes");
 ABSL_FLAG(int, steps, 300, "NIO steps per track");
 ABSL_FLAG(int, threads, 0, "CPU threads (0 = all cores)");
 ABSL_FLAG(std::string, backend, "cpu", "auto, cpu or cuda");
-ABSL_FLAG(bool, allow_tf32, false, "CUDA: TF32 tensor-core GEMMs (the catalog-in-1-s figure needs them)");
+ABSL_FLAG(
+    bool, allow_tf32, false,
+    "CUDA: TF32 tensor-core GEMMs (the catalog-in-1-s figure needs them)");
 ABSL_FLAG(double, min_seconds, 2.0, "run each batch size at least this long");
-ABSL_FLAG(int, single_track_runs, 21, "timed single-track optimizations for the latency");
+ABSL_FLAG(int, single_track_runs, 21,
+          "timed single-track optimizations for the latency");
 
 namespace {
 
-double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+double Seconds(std::chrono::steady_clock::time_point a,
+               std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
 int Run(int argc, char** argv) {
   nio::SetHelpToListFlagsOf("nio_engine_bench.cc");
   absl::SetProgramUsageMessage(
-      "Measures the NIO engine's tracks/s per batch size and single-track latency.\n"
-      "Usage: nio_engine_bench --tracks tracks.json [--model_dir DIR] [--batches 1,64]");
+      "Measures the NIO engine's tracks/s per batch size and single-track "
+      "latency.\n"
+      "Usage: nio_engine_bench --tracks tracks.json [--model_dir DIR] "
+      "[--batches 1,64]");
   absl::ParseCommandLine(argc, argv);
   std::string dir = absl::GetFlag(FLAGS_model_dir);
   if (dir.empty()) dir = nio::models::DefaultModelDir();
@@ -57,7 +67,8 @@ int Run(int argc, char** argv) {
     std::ifstream in(absl::GetFlag(FLAGS_tracks));
     std::stringstream text;
     text << in.rdbuf();
-    auto parsed = nio::models::ParseTracksJson(text.str(), absl::GetFlag(FLAGS_tracks));
+    auto parsed =
+        nio::models::ParseTracksJson(text.str(), absl::GetFlag(FLAGS_tracks));
     if (!parsed.ok()) {
       std::cerr << "nio_engine_bench: " << parsed.status() << "\n";
       return 2;
@@ -79,7 +90,8 @@ int Run(int argc, char** argv) {
   }
 
   std::vector<int> batches;
-  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_batches), ',')) {
+  for (absl::string_view s :
+       absl::StrSplit(absl::GetFlag(FLAGS_batches), ',')) {
     int b = 0;
     if (!absl::SimpleAtoi(s, &b) || b <= 0) {
       std::cerr << "nio_engine_bench: bad batch size '" << s << "'\n";
@@ -100,7 +112,8 @@ int Run(int argc, char** argv) {
     }
     std::vector<nio::models::TrackRequest> requests;
     for (int i = 0; i < b; ++i) requests.push_back(base[i % base.size()]);
-    (*opt)->Optimize(std::vector<nio::models::TrackRequest>(requests.begin(), requests.begin() + 1));
+    (*opt)->Optimize(std::vector<nio::models::TrackRequest>(
+        requests.begin(), requests.begin() + 1));
     std::vector<double> rates;
     double total = 0;
     while (total < absl::GetFlag(FLAGS_min_seconds) || rates.size() < 3) {

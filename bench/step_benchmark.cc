@@ -41,8 +41,12 @@ void BM_CpuStep(benchmark::State& state) {
   std::vector<float> x(static_cast<size_t>(rows) * 128);
   for (float& v : x) v = d(rng);
   std::vector<uint8_t> mask(rows * movable.size(), 1);
-  std::vector<float> lo(mask.size(), -3), hi(mask.size(), 3), lr(rows, 0.05f), lambda(rows, 0.1f);
-  if (!backend->LoadRows(0, {rows, x.data(), mask.data(), lo.data(), hi.data(), lr.data(), lambda.data()}).ok()) {
+  std::vector<float> lo(mask.size(), -3), hi(mask.size(), 3), lr(rows, 0.05f),
+      lambda(rows, 0.1f);
+  if (!backend
+           ->LoadRows(0, {rows, x.data(), mask.data(), lo.data(), hi.data(),
+                          lr.data(), lambda.data()})
+           .ok()) {
     state.SkipWithError("LoadRows failed");
     return;
   }
@@ -51,7 +55,8 @@ void BM_CpuStep(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * rows);
   state.counters["us_per_step"] = benchmark::Counter(
-      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+      static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_CpuStep)
     ->ArgNames({"rows", "threads"})

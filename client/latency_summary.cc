@@ -22,10 +22,13 @@ LatencySummary Summarize(std::vector<double> latencies_ms, int64_t errors) {
   return s;
 }
 
-absl::StatusOr<std::vector<models::RawTrack>> GenreTracks(const nio::v1::ModelInfo& model) {
+absl::StatusOr<std::vector<models::RawTrack>> GenreTracks(
+    const nio::v1::ModelInfo& model) {
   std::vector<models::RawTrack> pool;
-  for (const std::string& genre : model.genres()) pool.push_back({genre, {}, genre});
-  if (pool.empty()) return absl::FailedPreconditionError("the model has no genres");
+  for (const std::string& genre : model.genres())
+    pool.push_back({genre, {}, genre});
+  if (pool.empty())
+    return absl::FailedPreconditionError("the model has no genres");
   return pool;
 }
 

@@ -22,7 +22,8 @@ LatencySummary Summarize(std::vector<double> latencies_ms, int64_t errors);
 
 // One track per genre of the model, with training-mean features (id = the
 // genre); FAILED_PRECONDITION when the model has no genres.
-absl::StatusOr<std::vector<models::RawTrack>> GenreTracks(const nio::v1::ModelInfo& model);
+absl::StatusOr<std::vector<models::RawTrack>> GenreTracks(
+    const nio::v1::ModelInfo& model);
 
 }  // namespace nio::client
 

@@ -13,7 +13,8 @@
 
 namespace nio::client {
 
-absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o, const nio::v1::ModelInfo& model) {
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o,
+                                   const nio::v1::ModelInfo& model) {
   auto genre_tracks = GenreTracks(model);
   if (!genre_tracks.ok()) return genre_tracks.status();
   const std::vector<models::RawTrack>& pool = *genre_tracks;
@@ -63,8 +64,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o, const nio::v1::ModelInf
         const auto batch = next_batch();
         const auto t0 = std::chrono::steady_clock::now();
         auto r = (*client)->Optimize(batch, options);
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms = std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - t0)
+                              .count();
         if (!r.ok()) {
           errors++;
           continue;
@@ -77,7 +79,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o, const nio::v1::ModelInf
   }
   for (auto& t : threads) t.join();
   LoadResult result;
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   result.requests = static_cast<int64_t>(latencies_ms.size());
   result.tracks = tracks.load();
   result.errors = errors.load();

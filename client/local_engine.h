@@ -17,7 +17,8 @@ class LocalEngine final : public TrackEngine {
  public:
   // model: not owned, must outlive the engine.
   static absl::StatusOr<std::unique_ptr<LocalEngine>> Create(
-      const models::Model& model, const service::SchedulerOptions& options, int window);
+      const models::Model& model, const service::SchedulerOptions& options,
+      int window);
   absl::Status Start(std::function<void(EngineResult)> on_result) override;
   absl::Status Send(const std::vector<models::RawTrack>& tracks,
                     const models::NioOptions& options) override;

@@ -15,6 +15,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/batch_job.h"
 #include "client/load_bench.h"
@@ -24,7 +25,6 @@
 #include "client/session.h"
 #include "google/protobuf/util/json_util.h"
 #include "models/track_json.h"
-#include "absl/strings/str_join.h"
 
 namespace {
 
@@ -41,28 +41,36 @@ enum ExitCode {
 };
 
 constexpr char kExitCodes[] =
-    "Exit codes: 0 ok; 1 usage error; 2 bad input (file, track, preset); 3 server\n"
-    "unreachable or model not loadable; 4 the request failed on the server/engine;\n"
+    "Exit codes: 0 ok; 1 usage error; 2 bad input (file, track, preset); 3 "
+    "server\n"
+    "unreachable or model not loadable; 4 the request failed on the "
+    "server/engine;\n"
     "5 batch done but some rows or tracks failed.";
 
 int ExitFor(const absl::Status& s) {
   switch (s.code()) {
-    case absl::StatusCode::kOk: return kOk;
+    case absl::StatusCode::kOk:
+      return kOk;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kPermissionDenied: return kBadInput;
-    case absl::StatusCode::kUnavailable: return kUnavailable;
-    default: return kFailed;
+    case absl::StatusCode::kPermissionDenied:
+      return kBadInput;
+    case absl::StatusCode::kUnavailable:
+      return kUnavailable;
+    default:
+      return kFailed;
   }
 }
 
 int Fail(const absl::Status& s) {
-  std::cerr << "nio: " << s.message() << " [" << absl::StatusCodeToString(s.code()) << "]\n";
+  std::cerr << "nio: " << s.message() << " ["
+            << absl::StatusCodeToString(s.code()) << "]\n";
   return ExitFor(s);
 }
 
 struct Common {
-  std::string server = std::getenv("NIO_SERVER") ? std::getenv("NIO_SERVER") : "127.0.0.1:50051";
+  std::string server =
+      std::getenv("NIO_SERVER") ? std::getenv("NIO_SERVER") : "127.0.0.1:50051";
   bool local = false;
   std::string backend = "auto";  // parsed into local.engine.backend
   nio::client::LocalOptions local_options;
@@ -82,13 +90,17 @@ absl::StatusOr<std::unique_ptr<Session>> Open(const Common& c) {
 }
 
 void AddCommon(CLI::App* cmd, Common* c, bool local_engine = true) {
-  cmd->add_option("--server", c->server, "server address (default $NIO_SERVER or 127.0.0.1:50051)");
-  cmd->add_flag("--local", c->local, "run the engine in this process instead of asking a server");
+  cmd->add_option("--server", c->server,
+                  "server address (default $NIO_SERVER or 127.0.0.1:50051)");
+  cmd->add_flag("--local", c->local,
+                "run the engine in this process instead of asking a server");
   cmd->add_option("--model_dir", c->local_options.model_dir,
                   "--local: model directory (default: the bundled model)");
   if (local_engine) {
-    cmd->add_option("--backend", c->backend, "--local: auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-    cmd->add_option("--max_batch", c->local_options.engine.max_batch, "--local: track slots")
+    cmd->add_option("--backend", c->backend, "--local: auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    cmd->add_option("--max_batch", c->local_options.engine.max_batch,
+                    "--local: track slots")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--threads", c->local_options.engine.compute.threads,
                     "--local: CPU threads (0 = all cores)")
@@ -106,16 +118,21 @@ struct TrackInput {
 };
 
 void AddTrackInput(CLI::App* cmd, TrackInput* t) {
-  cmd->add_option("--set", t->sets, "feature=value (repeatable), e.g. --set danceability=0.7");
+  cmd->add_option("--set", t->sets,
+                  "feature=value (repeatable), e.g. --set danceability=0.7");
   cmd->add_option("--genre", t->genre, "genre name (see `nio info`)");
-  cmd->add_option("--preset", t->preset, "start from a preset: custom, chill, edm, sad-ballad (see `nio info`)");
-  cmd->add_option("--input", t->input, "tracks JSON file ({\"tracks\": [...]}, see client/README.md)");
+  cmd->add_option(
+      "--preset", t->preset,
+      "start from a preset: custom, chill, edm, sad-ballad (see `nio info`)");
+  cmd->add_option(
+      "--input", t->input,
+      "tracks JSON file ({\"tracks\": [...]}, see client/README.md)");
   cmd->add_option("--id", t->id, "track id for --set/--preset input");
 }
 
 // The tracks (and, from a JSON file, per-track options) to send.
-absl::StatusOr<std::vector<nio::models::TrackRequest>> ReadTracks(const TrackInput& in,
-                                                                  const nio::v1::ModelInfo& info) {
+absl::StatusOr<std::vector<nio::models::TrackRequest>> ReadTracks(
+    const TrackInput& in, const nio::v1::ModelInfo& info) {
   if (!in.input.empty()) {
     std::ifstream f(in.input);
     if (!f) return absl::NotFoundError(absl::StrCat(in.input, ": cannot open"));
@@ -133,11 +150,13 @@ absl::StatusOr<std::vector<nio::models::TrackRequest>> ReadTracks(const TrackInp
       if (p.name() == in.preset) found = &p;
     }
     if (!found) {
-      return absl::InvalidArgumentError(absl::StrCat("--preset ", in.preset, ": unknown preset (",
-                                                     absl::StrJoin(names, ", "), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--preset ", in.preset, ": unknown preset (",
+                       absl::StrJoin(names, ", "), ")"));
     }
     r.track.genre = found->track().genre();
-    for (const auto& [k, v] : found->track().features()) r.track.features.emplace_back(k, v);
+    for (const auto& [k, v] : found->track().features())
+      r.track.features.emplace_back(k, v);
     std::sort(r.track.features.begin(), r.track.features.end());
   }
   if (!in.genre.empty()) r.track.genre = in.genre;
@@ -145,7 +164,8 @@ absl::StatusOr<std::vector<nio::models::TrackRequest>> ReadTracks(const TrackInp
     std::vector<std::string> kv = absl::StrSplit(s, absl::MaxSplits('=', 1));
     double v = 0;
     if (kv.size() != 2 || !absl::SimpleAtod(kv[1], &v)) {
-      return absl::InvalidArgumentError(absl::StrCat("--set ", s, ": expected feature=number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--set ", s, ": expected feature=number"));
     }
     auto it = std::find_if(r.track.features.begin(), r.track.features.end(),
                            [&](const auto& f) { return f.first == kv[0]; });
@@ -156,7 +176,8 @@ absl::StatusOr<std::vector<nio::models::TrackRequest>> ReadTracks(const TrackInp
     }
   }
   if (r.track.genre.empty()) {
-    return absl::InvalidArgumentError("give --genre, --preset or --input (a track needs a genre)");
+    return absl::InvalidArgumentError(
+        "give --genre, --preset or --input (a track needs a genre)");
   }
   return std::vector<nio::models::TrackRequest>{r};
 }
@@ -174,10 +195,16 @@ void AddOptionFlags(CLI::App* cmd, OptionFlags* o) {
   cmd->add_option("--steps", o->steps, "NIO steps (default: the model's, 300)");
   cmd->add_option("--lr", o->lr, "Adam learning rate (default 0.05)");
   cmd->add_option("--lambda", o->lambda, "L2 proximity weight (default 0.1)");
-  cmd->add_option("--mode", o->mode, "reference (original app: clamp after) or projected (ranges in every step)")
+  cmd->add_option("--mode", o->mode,
+                  "reference (original app: clamp after) or projected (ranges "
+                  "in every step)")
       ->check(CLI::IsMember({"reference", "projected"}));
-  cmd->add_option("--mutable", o->mutable_features, "features that may move (comma-separated)")->delimiter(',');
-  cmd->add_option("--bound", o->bounds, "feature=min:max limits, repeatable (either side may be empty)");
+  cmd->add_option("--mutable", o->mutable_features,
+                  "features that may move (comma-separated)")
+      ->delimiter(',');
+  cmd->add_option(
+      "--bound", o->bounds,
+      "feature=min:max limits, repeatable (either side may be empty)");
 }
 
 absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
@@ -189,16 +216,23 @@ absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
   o.mutable_features = f.mutable_features;
   for (const std::string& b : f.bounds) {
     std::vector<std::string> kv = absl::StrSplit(b, absl::MaxSplits('=', 1));
-    std::vector<std::string> mm = kv.size() == 2 ? absl::StrSplit(kv[1], ':') : std::vector<std::string>{};
-    if (mm.size() != 2) return absl::InvalidArgumentError(absl::StrCat("--bound ", b, ": expected feature=min:max"));
+    std::vector<std::string> mm = kv.size() == 2 ? absl::StrSplit(kv[1], ':')
+                                                 : std::vector<std::string>{};
+    if (mm.size() != 2)
+      return absl::InvalidArgumentError(
+          absl::StrCat("--bound ", b, ": expected feature=min:max"));
     nio::models::FeatureBounds fb;
     double v;
     if (!mm[0].empty()) {
-      if (!absl::SimpleAtod(mm[0], &v)) return absl::InvalidArgumentError(absl::StrCat("--bound ", b, ": bad min"));
+      if (!absl::SimpleAtod(mm[0], &v))
+        return absl::InvalidArgumentError(
+            absl::StrCat("--bound ", b, ": bad min"));
       fb.min = v;
     }
     if (!mm[1].empty()) {
-      if (!absl::SimpleAtod(mm[1], &v)) return absl::InvalidArgumentError(absl::StrCat("--bound ", b, ": bad max"));
+      if (!absl::SimpleAtod(mm[1], &v))
+        return absl::InvalidArgumentError(
+            absl::StrCat("--bound ", b, ": bad max"));
       fb.max = v;
     }
     o.bounds[kv[0]] = fb;
@@ -230,7 +264,8 @@ struct TrackCommand {
   std::vector<nio::models::TrackRequest> requests;
 };
 
-absl::StatusOr<TrackCommand> StartTrackCommand(const Common& c, const TrackInput& in) {
+absl::StatusOr<TrackCommand> StartTrackCommand(const Common& c,
+                                               const TrackInput& in) {
   TrackCommand t;
   auto session = Open(c);
   if (!session.ok()) return session.status();
@@ -244,7 +279,8 @@ absl::StatusOr<TrackCommand> StartTrackCommand(const Common& c, const TrackInput
   return t;
 }
 
-int RunPredict(const Common& c, const TrackInput& in, const std::string& output) {
+int RunPredict(const Common& c, const TrackInput& in,
+               const std::string& output) {
   auto cmd = StartTrackCommand(c, in);
   if (!cmd.ok()) return Fail(cmd.status());
   const nio::v1::ModelInfo* info = &cmd->info;
@@ -259,17 +295,23 @@ int RunPredict(const Common& c, const TrackInput& in, const std::string& output)
     if (!p.ok()) {
       ++failed;
       std::cerr << "nio: " << p.status().message() << "\n";
-      out.push_back({{"id", tracks[i].id}, {"error", std::string(p.status().message())}});
+      out.push_back(
+          {{"id", tracks[i].id}, {"error", std::string(p.status().message())}});
       continue;
     }
     out.push_back({{"id", tracks[i].id}, {info->output_name(), *p}});
-    if (output != "json") std::printf("%s: predicted %s %.1f\n", tracks[i].id.c_str(), info->output_name().c_str(), *p);
+    if (output != "json")
+      std::printf("%s: predicted %s %.1f\n", tracks[i].id.c_str(),
+                  info->output_name().c_str(), *p);
   }
   if (output == "json") std::cout << out.dump(1) << "\n";
-  return failed == 0 ? kOk : (failed == static_cast<int>(tracks.size()) ? kBadInput : kPartial);
+  return failed == 0 ? kOk
+                     : (failed == static_cast<int>(tracks.size()) ? kBadInput
+                                                                  : kPartial);
 }
 
-int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags, const std::string& output) {
+int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
+                const std::string& output) {
   auto cmd = StartTrackCommand(c, in);
   if (!cmd.ok()) return Fail(cmd.status());
   const nio::v1::ModelInfo* info = &cmd->info;
@@ -287,14 +329,17 @@ int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
     if (options->lr) o.lr = options->lr;
     if (options->lambda) o.lambda = options->lambda;
     if (options->mode) o.mode = options->mode;
-    if (!options->mutable_features.empty()) o.mutable_features = options->mutable_features;
+    if (!options->mutable_features.empty())
+      o.mutable_features = options->mutable_features;
     for (const auto& [k, v] : options->bounds) o.bounds[k] = v;
     auto outcomes = session->Optimize({r.track}, o);
     if (!outcomes.ok()) {
       if (requests->size() == 1) return Fail(outcomes.status());
       ++failed;
-      std::cerr << "nio: track '" << r.track.id << "': " << outcomes.status().message() << "\n";
-      out.push_back({{"id", r.track.id}, {"error", std::string(outcomes.status().message())}});
+      std::cerr << "nio: track '" << r.track.id
+                << "': " << outcomes.status().message() << "\n";
+      out.push_back({{"id", r.track.id},
+                     {"error", std::string(outcomes.status().message())}});
       continue;
     }
     const auto& outcome = (*outcomes)[0];
@@ -302,7 +347,8 @@ int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
       if (requests->size() == 1) return Fail(outcome.status);
       ++failed;
       std::cerr << "nio: " << outcome.status.message() << "\n";
-      out.push_back({{"id", r.track.id}, {"error", std::string(outcome.status.message())}});
+      out.push_back({{"id", r.track.id},
+                     {"error", std::string(outcome.status.message())}});
       continue;
     }
     if (output == "json") {
@@ -313,53 +359,67 @@ int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
       std::cout << nio::client::RenderOptimizeReport(outcome.result, *info);
     }
   }
-  if (output == "json") std::cout << (requests->size() == 1 && failed == 0 ? out[0] : out).dump(1) << "\n";
+  if (output == "json")
+    std::cout << (requests->size() == 1 && failed == 0 ? out[0] : out).dump(1)
+              << "\n";
   return failed == 0 ? kOk : kPartial;
 }
 
-int RunBatch(const Common& c, nio::client::BatchOptions b, const OptionFlags& flags,
-             const std::string& shard, int window, const std::string& progress) {
+int RunBatch(const Common& c, nio::client::BatchOptions b,
+             const OptionFlags& flags, const std::string& shard, int window,
+             const std::string& progress) {
   if (!shard.empty()) {
-    if (absl::Status s = nio::client::ParseShard(shard, &b.shard_index, &b.shard_count); !s.ok()) {
+    if (absl::Status s =
+            nio::client::ParseShard(shard, &b.shard_index, &b.shard_count);
+        !s.ok()) {
       return Fail(s);
     }
   }
-  if (auto f = nio::client::FormatOf(b.output); !f.ok()) return Fail(f.status());
+  if (auto f = nio::client::FormatOf(b.output); !f.ok())
+    return Fail(f.status());
   auto options = ToOptions(flags);
   if (!options.ok()) return Fail(options.status());
   b.options = *options;
-  b.progress = progress == "bar" ? nio::client::ProgressMode::kBar
+  b.progress = progress == "bar"     ? nio::client::ProgressMode::kBar
                : progress == "plain" ? nio::client::ProgressMode::kPlain
-               : progress == "none" ? nio::client::ProgressMode::kNone
-                                    : nio::client::ProgressMode::kAuto;
+               : progress == "none"  ? nio::client::ProgressMode::kNone
+                                     : nio::client::ProgressMode::kAuto;
   auto session = Open(c);
   if (!session.ok()) return Fail(session.status());
   auto info = (*session)->GetModel();
   if (!info.ok()) return Fail(info.status());
   for (const auto& f : info->features()) {
     b.model_features.push_back(f.name());
-    const bool moves = b.options.mutable_features.empty()
-                           ? f.mutable_by_default()
-                           : std::count(b.options.mutable_features.begin(), b.options.mutable_features.end(), f.name()) > 0;
+    const bool moves =
+        b.options.mutable_features.empty()
+            ? f.mutable_by_default()
+            : std::count(b.options.mutable_features.begin(),
+                         b.options.mutable_features.end(), f.name()) > 0;
     if (moves) b.output_features.push_back(f.name());
   }
   auto engine = (*session)->StreamEngine(window);
   if (!engine.ok()) return Fail(engine.status());
-  std::cerr << "nio batch: " << b.input << " -> " << b.output << " via " << (*engine)->Describe()
-            << (b.shard_count > 1 ? absl::StrCat(", shard ", b.shard_index, "/", b.shard_count) : "")
+  std::cerr << "nio batch: " << b.input << " -> " << b.output << " via "
+            << (*engine)->Describe()
+            << (b.shard_count > 1 ? absl::StrCat(", shard ", b.shard_index, "/",
+                                                 b.shard_count)
+                                  : "")
             << (b.resume ? ", resuming" : "") << "\n";
   auto summary = nio::client::RunBatch(b, engine->get());
   if (!summary.ok()) return Fail(summary.status());
   const auto& s = *summary;
   std::printf(
-      "Batch summary: %lld tracks optimized, %lld failed, %lld bad rows skipped, %lld already done, "
-      "%lld left to other shards\n  %.1f s, %.1f tracks/s; mean popularity change %+.2f, best %+.2f\n"
+      "Batch summary: %lld tracks optimized, %lld failed, %lld bad rows "
+      "skipped, %lld already done, "
+      "%lld left to other shards\n  %.1f s, %.1f tracks/s; mean popularity "
+      "change %+.2f, best %+.2f\n"
       "  results: %s\n",
       static_cast<long long>(s.succeeded), static_cast<long long>(s.failed),
-      static_cast<long long>(s.bad_rows), static_cast<long long>(s.already_done),
+      static_cast<long long>(s.bad_rows),
+      static_cast<long long>(s.already_done),
       static_cast<long long>(s.other_shards), s.seconds,
-      s.seconds > 0 ? (s.succeeded + s.failed) / s.seconds : 0.0, s.mean_delta, s.best_delta,
-      b.output.c_str());
+      s.seconds > 0 ? (s.succeeded + s.failed) / s.seconds : 0.0, s.mean_delta,
+      s.best_delta, b.output.c_str());
   return s.failed + s.bad_rows == 0 ? kOk : kPartial;
 }
 
@@ -379,72 +439,94 @@ int RunMixedBench(const Common& c, const nio::client::MixedLoadOptions& mixed,
   auto r = nio::client::RunMixedLoad(o, *info);
   if (!r.ok()) return Fail(r.status());
   auto latency = [](const nio::client::LatencySummary& l) {
-    return nlohmann::json{{"calls", l.calls},   {"errors", l.errors}, {"p50_ms", l.p50_ms},
-                          {"p90_ms", l.p90_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
+    return nlohmann::json{{"calls", l.calls},   {"errors", l.errors},
+                          {"p50_ms", l.p50_ms}, {"p90_ms", l.p90_ms},
+                          {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
   };
-  const double ratio = r->catalog_alone_tracks_per_s > 0
-                           ? r->catalog_mixed_tracks_per_s / r->catalog_alone_tracks_per_s
-                           : 0;
-  nlohmann::json j = {{"server", c.server},
-                      {"backend", info->backend()},
-                      {"mode", "mixed"},
-                      {"streams", o.streams},
-                      {"tracks_per_message", o.tracks_per_message},
-                      {"interactive_rate", o.interactive_rate},
-                      {"steps", o.steps},
-                      {"seconds_per_phase", o.seconds},
-                      {"one_track_idle", latency(r->idle)},
-                      {"catalog_alone_tracks_per_s", r->catalog_alone_tracks_per_s},
-                      {"catalog_mixed_tracks_per_s", r->catalog_mixed_tracks_per_s},
-                      {"catalog_mixed_over_alone", ratio},
-                      {"one_track_mixed", latency(r->mixed)},
-                      {"stream_errors", r->stream_errors}};
+  const double ratio =
+      r->catalog_alone_tracks_per_s > 0
+          ? r->catalog_mixed_tracks_per_s / r->catalog_alone_tracks_per_s
+          : 0;
+  nlohmann::json j = {
+      {"server", c.server},
+      {"backend", info->backend()},
+      {"mode", "mixed"},
+      {"streams", o.streams},
+      {"tracks_per_message", o.tracks_per_message},
+      {"interactive_rate", o.interactive_rate},
+      {"steps", o.steps},
+      {"seconds_per_phase", o.seconds},
+      {"one_track_idle", latency(r->idle)},
+      {"catalog_alone_tracks_per_s", r->catalog_alone_tracks_per_s},
+      {"catalog_mixed_tracks_per_s", r->catalog_mixed_tracks_per_s},
+      {"catalog_mixed_over_alone", ratio},
+      {"one_track_mixed", latency(r->mixed)},
+      {"stream_errors", r->stream_errors}};
   if (output == "json") {
     std::cout << j.dump() << "\n";
   } else {
     auto line = [](const char* what, const nio::client::LatencySummary& l) {
-      std::printf("%-34s p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (%lld calls, %lld errors)\n",
-                  what, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, static_cast<long long>(l.calls),
-                  static_cast<long long>(l.errors));
+      std::printf(
+          "%-34s p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (%lld "
+          "calls, %lld errors)\n",
+          what, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms,
+          static_cast<long long>(l.calls), static_cast<long long>(l.errors));
     };
-    std::printf("server %s, %s; %d steps a track, %.0f s a phase\n", c.server.c_str(),
-                info->backend().c_str(), o.steps, o.seconds);
+    std::printf("server %s, %s; %d steps a track, %.0f s a phase\n",
+                c.server.c_str(), info->backend().c_str(), o.steps, o.seconds);
     line("one-track calls, idle server", r->idle);
-    std::printf("%-34s %.1f tracks/s (%d streams x %d tracks a message)\n", "catalog streams alone",
-                r->catalog_alone_tracks_per_s, o.streams, o.tracks_per_message);
-    std::printf("%-34s %.1f tracks/s (%.2f of alone)\n", "catalog streams + one-track calls",
+    std::printf("%-34s %.1f tracks/s (%d streams x %d tracks a message)\n",
+                "catalog streams alone", r->catalog_alone_tracks_per_s,
+                o.streams, o.tracks_per_message);
+    std::printf("%-34s %.1f tracks/s (%.2f of alone)\n",
+                "catalog streams + one-track calls",
                 r->catalog_mixed_tracks_per_s, ratio);
     line("one-track calls under catalog load", r->mixed);
     if (r->stream_errors > 0) {
-      std::printf("%lld stream tracks failed\n", static_cast<long long>(r->stream_errors));
+      std::printf("%lld stream tracks failed\n",
+                  static_cast<long long>(r->stream_errors));
     }
   }
-  return r->idle.errors + r->mixed.errors + r->stream_errors == 0 ? kOk : kPartial;
+  return r->idle.errors + r->mixed.errors + r->stream_errors == 0 ? kOk
+                                                                  : kPartial;
 }
 
-int RunBench(const Common& c, const nio::client::LoadOptions& load, const std::string& output) {
+int RunBench(const Common& c, const nio::client::LoadOptions& load,
+             const std::string& output) {
   auto info = ServerModel(c);
   if (!info.ok()) return Fail(info.status());
   nio::client::LoadOptions o = load;
   o.server = c.server;
   auto r = nio::client::RunLoad(o, *info);
   if (!r.ok()) return Fail(r.status());
-  nlohmann::json j = {{"server", c.server}, {"backend", info->backend()},
-                      {"mode", o.stream ? "stream" : "unary"}, {"concurrency", o.concurrency},
-                      {"tracks_per_request", o.tracks_per_request}, {"steps", o.steps},
-                      {"seconds", r->seconds}, {"requests", r->requests}, {"tracks", r->tracks},
-                      {"errors", r->errors}, {"tracks_per_s", r->tracks_per_s},
-                      {"latency_ms_p50", r->latency_ms_p50}, {"latency_ms_p90", r->latency_ms_p90},
+  nlohmann::json j = {{"server", c.server},
+                      {"backend", info->backend()},
+                      {"mode", o.stream ? "stream" : "unary"},
+                      {"concurrency", o.concurrency},
+                      {"tracks_per_request", o.tracks_per_request},
+                      {"steps", o.steps},
+                      {"seconds", r->seconds},
+                      {"requests", r->requests},
+                      {"tracks", r->tracks},
+                      {"errors", r->errors},
+                      {"tracks_per_s", r->tracks_per_s},
+                      {"latency_ms_p50", r->latency_ms_p50},
+                      {"latency_ms_p90", r->latency_ms_p90},
                       {"latency_ms_p99", r->latency_ms_p99}};
   if (output == "json") {
     std::cout << j.dump() << "\n";
   } else {
-    std::printf("%lld tracks (%d per %s, %d steps) from %d clients in %.1f s: %.1f tracks/s, %lld errors\n",
-                static_cast<long long>(r->tracks), o.tracks_per_request, o.stream ? "message" : "request",
-                o.steps, o.concurrency, r->seconds, r->tracks_per_s, static_cast<long long>(r->errors));
+    std::printf(
+        "%lld tracks (%d per %s, %d steps) from %d clients in %.1f s: %.1f "
+        "tracks/s, %lld errors\n",
+        static_cast<long long>(r->tracks), o.tracks_per_request,
+        o.stream ? "message" : "request", o.steps, o.concurrency, r->seconds,
+        r->tracks_per_s, static_cast<long long>(r->errors));
     if (!o.stream) {
-      std::printf("latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms over %lld requests\n", r->latency_ms_p50,
-                  r->latency_ms_p90, r->latency_ms_p99, static_cast<long long>(r->requests));
+      std::printf(
+          "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms over %lld requests\n",
+          r->latency_ms_p50, r->latency_ms_p90, r->latency_ms_p99,
+          static_cast<long long>(r->requests));
     }
   }
   return r->errors == 0 ? kOk : kPartial;
@@ -453,66 +535,115 @@ int RunBench(const Common& c, const nio::client::LoadOptions& load, const std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"nio: Neural Input Optimization client. Asks a model how a track's audio features\n"
-               "should change for it to be predicted more popular.\n" + std::string(kExitCodes)};
+  CLI::App app{
+      "nio: Neural Input Optimization client. Asks a model how a track's audio "
+      "features\n"
+      "should change for it to be predicted more popular.\n" +
+      std::string(kExitCodes)};
   app.require_subcommand(1);
   Common common;
   std::string output = "human";
 
-  CLI::App* info = app.add_subcommand("info", "the model: features with ranges and descriptions, genres, presets, backend");
+  CLI::App* info = app.add_subcommand("info",
+                                      "the model: features with ranges and "
+                                      "descriptions, genres, presets, backend");
   AddCommon(info, &common);
-  info->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
+  info->add_option("--output", output, "human or json")
+      ->check(CLI::IsMember({"human", "json"}));
 
   TrackInput track_input;
-  CLI::App* predict = app.add_subcommand("predict", "the model's popularity prediction for a track");
+  CLI::App* predict = app.add_subcommand(
+      "predict", "the model's popularity prediction for a track");
   AddCommon(predict, &common);
   AddTrackInput(predict, &track_input);
-  predict->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
+  predict->add_option("--output", output, "human or json")
+      ->check(CLI::IsMember({"human", "json"}));
 
   OptionFlags option_flags;
-  CLI::App* optimize = app.add_subcommand("optimize", "optimize one track (or a JSON file of tracks) and show how it should change");
+  CLI::App* optimize =
+      app.add_subcommand("optimize",
+                         "optimize one track (or a JSON file of tracks) and "
+                         "show how it should change");
   AddCommon(optimize, &common);
   AddTrackInput(optimize, &track_input);
   AddOptionFlags(optimize, &option_flags);
-  optimize->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
+  optimize->add_option("--output", output, "human or json")
+      ->check(CLI::IsMember({"human", "json"}));
 
   nio::client::BatchOptions batch_options;
   std::string shard, progress = "auto";
   int window = 4096;
-  CLI::App* batch = app.add_subcommand("batch", "optimize a whole catalog CSV (Spotify tracks layout), streaming results to a file");
+  CLI::App* batch =
+      app.add_subcommand("batch",
+                         "optimize a whole catalog CSV (Spotify tracks "
+                         "layout), streaming results to a file");
   AddCommon(batch, &common);
   AddOptionFlags(batch, &option_flags);
-  batch->add_option("--input", batch_options.input, "catalog CSV (header with track_id, features..., track_genre)")->required();
-  batch->add_option("--output", batch_options.output, "results file, .csv or .jsonl")->required();
-  batch->add_flag("--resume", batch_options.resume, "skip track ids already in --output and append (after a kill)");
-  batch->add_option("--shard", shard, "I/N: take every N-th row starting at row I (parallel jobs)");
-  batch->add_option("--window", window, "tracks in flight at most")->check(CLI::PositiveNumber);
-  batch->add_option("--progress", progress, "auto (bar on a terminal), bar, plain or none")
+  batch
+      ->add_option(
+          "--input", batch_options.input,
+          "catalog CSV (header with track_id, features..., track_genre)")
+      ->required();
+  batch
+      ->add_option("--output", batch_options.output,
+                   "results file, .csv or .jsonl")
+      ->required();
+  batch->add_flag(
+      "--resume", batch_options.resume,
+      "skip track ids already in --output and append (after a kill)");
+  batch->add_option(
+      "--shard", shard,
+      "I/N: take every N-th row starting at row I (parallel jobs)");
+  batch->add_option("--window", window, "tracks in flight at most")
+      ->check(CLI::PositiveNumber);
+  batch
+      ->add_option("--progress", progress,
+                   "auto (bar on a terminal), bar, plain or none")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
 
   nio::client::LoadOptions load;
-  CLI::App* bench = app.add_subcommand("bench", "load generator: concurrent Optimize calls, throughput and latency percentiles");
-  bench->add_option("--server", common.server, "server address (default $NIO_SERVER or 127.0.0.1:50051)");
-  bench->add_option("--concurrency", load.concurrency, "parallel clients")->check(CLI::PositiveNumber);
-  bench->add_option("--tracks", load.tracks_per_request, "tracks per request (or stream message)")
+  CLI::App* bench =
+      app.add_subcommand("bench",
+                         "load generator: concurrent Optimize calls, "
+                         "throughput and latency percentiles");
+  bench->add_option("--server", common.server,
+                    "server address (default $NIO_SERVER or 127.0.0.1:50051)");
+  bench->add_option("--concurrency", load.concurrency, "parallel clients")
       ->check(CLI::PositiveNumber);
-  bench->add_option("--duration", load.seconds, "seconds to send for")->check(CLI::PositiveNumber);
-  bench->add_option("--steps", load.steps, "NIO steps per track")->check(CLI::PositiveNumber);
-  bench->add_flag("--stream", load.stream, "each client streams through OptimizeStream (throughput only)");
+  bench
+      ->add_option("--tracks", load.tracks_per_request,
+                   "tracks per request (or stream message)")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--duration", load.seconds, "seconds to send for")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--steps", load.steps, "NIO steps per track")
+      ->check(CLI::PositiveNumber);
+  bench->add_flag(
+      "--stream", load.stream,
+      "each client streams through OptimizeStream (throughput only)");
   bool mixed = false;
   double interactive_rate = 5, warmup = 5;
-  CLI::Option* mixed_flag = bench->add_flag("--mixed", mixed,
-                  "mixed load in one run: one-track calls at --interactive-rate on an idle server, "
-                  "then --concurrency catalog streams alone, then both (see bench/README.md)");
-  bench->add_option("--interactive-rate", interactive_rate, "--mixed: one-track calls per second")
+  CLI::Option* mixed_flag =
+      bench->add_flag("--mixed", mixed,
+                      "mixed load in one run: one-track calls at "
+                      "--interactive-rate on an idle server, "
+                      "then --concurrency catalog streams alone, then both "
+                      "(see bench/README.md)");
+  bench
+      ->add_option("--interactive-rate", interactive_rate,
+                   "--mixed: one-track calls per second")
       ->check(CLI::PositiveNumber)
       ->needs(mixed_flag);
-  bench->add_option("--warmup", warmup, "--mixed: seconds the streams run before measuring")
+  bench
+      ->add_option("--warmup", warmup,
+                   "--mixed: seconds the streams run before measuring")
       ->check(CLI::NonNegativeNumber)
       ->needs(mixed_flag);
-  bench->add_option("--output", output, "human or json")->check(CLI::IsMember({"human", "json"}));
+  bench->add_option("--output", output, "human or json")
+      ->check(CLI::IsMember({"human", "json"}));
 
-  for (CLI::App* sub : {info, predict, optimize, batch, bench}) sub->footer(kExitCodes);
+  for (CLI::App* sub : {info, predict, optimize, batch, bench})
+    sub->footer(kExitCodes);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -522,7 +653,9 @@ int main(int argc, char** argv) {
   if (*info) return RunInfo(common, output);
   if (*predict) return RunPredict(common, track_input, output);
   if (*optimize) return RunOptimize(common, track_input, option_flags, output);
-  if (*batch) return RunBatch(common, batch_options, option_flags, shard, window, progress);
+  if (*batch)
+    return RunBatch(common, batch_options, option_flags, shard, window,
+                    progress);
   if (*bench && mixed) {
     nio::client::MixedLoadOptions m;
     m.streams = load.concurrency;

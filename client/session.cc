@@ -6,16 +6,19 @@
 
 namespace nio::client {
 
-absl::StatusOr<std::unique_ptr<Session>> Session::Remote(const std::string& address) {
+absl::StatusOr<std::unique_ptr<Session>> Session::Remote(
+    const std::string& address) {
   std::unique_ptr<Session> s(new Session());
   NIO_ASSIGN_OR_RETURN(s->client_, NioClient::Connect(address));
   return s;
 }
 
-absl::StatusOr<std::unique_ptr<Session>> Session::Local(const LocalOptions& options) {
+absl::StatusOr<std::unique_ptr<Session>> Session::Local(
+    const LocalOptions& options) {
   std::unique_ptr<Session> s(new Session());
   s->local_ = options;
-  const std::string dir = options.model_dir.empty() ? models::DefaultModelDir() : options.model_dir;
+  const std::string dir =
+      options.model_dir.empty() ? models::DefaultModelDir() : options.model_dir;
   NIO_ASSIGN_OR_RETURN(models::Model model, models::LoadModel(dir));
   s->model_ = std::make_unique<models::Model>(std::move(model));
   return s;
@@ -34,16 +37,19 @@ absl::StatusOr<std::vector<absl::StatusOr<double>>> Session::Predict(
     const std::vector<models::RawTrack>& tracks) {
   if (client_) return client_->Predict(tracks);
   if (!optimizer_) {
-    NIO_ASSIGN_OR_RETURN(optimizer_, service::Optimizer::Create(*model_, local_.engine));
+    NIO_ASSIGN_OR_RETURN(optimizer_,
+                         service::Optimizer::Create(*model_, local_.engine));
   }
   return optimizer_->Predict(tracks);
 }
 
 absl::StatusOr<std::vector<models::TrackOutcome>> Session::Optimize(
-    const std::vector<models::RawTrack>& tracks, const models::NioOptions& options) {
+    const std::vector<models::RawTrack>& tracks,
+    const models::NioOptions& options) {
   if (client_) return client_->Optimize(tracks, options);
   if (!optimizer_) {
-    NIO_ASSIGN_OR_RETURN(optimizer_, service::Optimizer::Create(*model_, local_.engine));
+    NIO_ASSIGN_OR_RETURN(optimizer_,
+                         service::Optimizer::Create(*model_, local_.engine));
   }
   std::vector<models::TrackRequest> requests;
   for (const auto& t : tracks) requests.push_back({t, options});
@@ -51,8 +57,11 @@ absl::StatusOr<std::vector<models::TrackOutcome>> Session::Optimize(
 }
 
 absl::StatusOr<std::unique_ptr<TrackEngine>> Session::StreamEngine(int window) {
-  if (client_) return std::unique_ptr<TrackEngine>(new RemoteEngine(client_.get(), window));
-  NIO_ASSIGN_OR_RETURN(auto engine, LocalEngine::Create(*model_, local_.engine, window));
+  if (client_)
+    return std::unique_ptr<TrackEngine>(
+        new RemoteEngine(client_.get(), window));
+  NIO_ASSIGN_OR_RETURN(auto engine,
+                       LocalEngine::Create(*model_, local_.engine, window));
   return std::unique_ptr<TrackEngine>(std::move(engine));
 }
 

@@ -24,21 +24,24 @@ struct LocalOptions {
 
 class Session {
  public:
-  static absl::StatusOr<std::unique_ptr<Session>> Remote(const std::string& address);
-  static absl::StatusOr<std::unique_ptr<Session>> Local(const LocalOptions& options);
+  static absl::StatusOr<std::unique_ptr<Session>> Remote(
+      const std::string& address);
+  static absl::StatusOr<std::unique_ptr<Session>> Local(
+      const LocalOptions& options);
 
   absl::StatusOr<nio::v1::ModelInfo> GetModel();
   absl::StatusOr<std::vector<absl::StatusOr<double>>> Predict(
       const std::vector<models::RawTrack>& tracks);
   absl::StatusOr<std::vector<models::TrackOutcome>> Optimize(
-      const std::vector<models::RawTrack>& tracks, const models::NioOptions& options);
+      const std::vector<models::RawTrack>& tracks,
+      const models::NioOptions& options);
   // A streaming engine for batch jobs, at most `window` tracks in flight.
   absl::StatusOr<std::unique_ptr<TrackEngine>> StreamEngine(int window);
 
  private:
   Session() = default;
-  std::unique_ptr<NioClient> client_;         // remote
-  std::unique_ptr<models::Model> model_;      // local
+  std::unique_ptr<NioClient> client_;     // remote
+  std::unique_ptr<models::Model> model_;  // local
   LocalOptions local_;
   std::unique_ptr<service::Optimizer> optimizer_;
 };

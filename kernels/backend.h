@@ -30,12 +30,12 @@ namespace nio::kernels {
 // row-major, borrowed for the duration of LoadRows.
 struct NioRows {
   int count = 0;
-  const float* x0 = nullptr;       // (count, n_in) scaled inputs
-  const uint8_t* mask = nullptr;   // (count, K) 1 = this column moves
-  const float* lo = nullptr;       // (count, K) scaled lower bound per step
-  const float* hi = nullptr;       // (count, K) scaled upper bound per step
-  const float* lr = nullptr;       // (count)
-  const float* lambda = nullptr;   // (count)
+  const float* x0 = nullptr;      // (count, n_in) scaled inputs
+  const uint8_t* mask = nullptr;  // (count, K) 1 = this column moves
+  const float* lo = nullptr;      // (count, K) scaled lower bound per step
+  const float* hi = nullptr;      // (count, K) scaled upper bound per step
+  const float* lr = nullptr;      // (count)
+  const float* lambda = nullptr;  // (count)
 };
 
 struct BackendOptions {

@@ -40,14 +40,16 @@ absl::StatusOr<CreatedBackend> CreateBackend(BackendChoice choice,
   }
 #if defined(NIO_ENABLE_CUDA)
   if (cuda_usable) {
-    NIO_ASSIGN_OR_RETURN(created.backend,
-                         CreateCudaBackend(mlp, std::move(movable_columns), options));
+    NIO_ASSIGN_OR_RETURN(
+        created.backend,
+        CreateCudaBackend(mlp, std::move(movable_columns), options));
     created.log_line = absl::StrCat("backend: ", created.backend->Describe());
     return created;
   }
 #endif
-  NIO_ASSIGN_OR_RETURN(created.backend,
-                       CreateCpuBackend(mlp, std::move(movable_columns), options));
+  NIO_ASSIGN_OR_RETURN(
+      created.backend,
+      CreateCpuBackend(mlp, std::move(movable_columns), options));
   created.step_chunk_rows = 128;
   created.log_line = absl::StrCat("backend: ", created.backend->Describe());
   if (choice == BackendChoice::kAuto) {

@@ -28,13 +28,14 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
 
   problem.steps = options.steps.value_or(spec.defaults.steps);
   if (problem.steps <= 0 || problem.steps > kMaxSteps) {
-    return FieldError(id, "options.steps",
-                      absl::StrCat("must be in [1, ", kMaxSteps, "], got ",
-                                   problem.steps));
+    return FieldError(
+        id, "options.steps",
+        absl::StrCat("must be in [1, ", kMaxSteps, "], got ", problem.steps));
   }
   const double lr = options.lr.value_or(spec.defaults.lr);
   if (!std::isfinite(lr) || lr <= 0 || lr > 10) {
-    return FieldError(id, "options.lr", absl::StrCat("must be in (0, 10], got ", lr));
+    return FieldError(id, "options.lr",
+                      absl::StrCat("must be in (0, 10], got ", lr));
   }
   const double lambda = options.lambda.value_or(spec.defaults.lambda);
   if (!std::isfinite(lambda) || lambda < 0 || lambda > 1e6) {
@@ -67,8 +68,9 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
                           absl::StrCat("unknown feature '", name, "'"));
       }
       if (slot_of[idx] < 0) {
-        return FieldError(id, "options.mutable_features",
-                          absl::StrCat("'", name, "' is a one-hot column and cannot move"));
+        return FieldError(
+            id, "options.mutable_features",
+            absl::StrCat("'", name, "' is a one-hot column and cannot move"));
       }
       if (problem.mask[slot_of[idx]]) {
         return FieldError(id, "options.mutable_features",
@@ -93,12 +95,15 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
     if (c < 0 || !problem.mask[c]) {
       return FieldError(id, field, "feature does not move in this request");
     }
-    for (const auto& [what, v] : {std::pair{"min", b.min}, std::pair{"max", b.max},
-                                 std::pair{"max_delta", b.max_delta}}) {
-      if (v && !std::isfinite(*v)) return FieldError(id, absl::StrCat(field, ".", what), "must be finite");
+    for (const auto& [what, v] :
+         {std::pair{"min", b.min}, std::pair{"max", b.max},
+          std::pair{"max_delta", b.max_delta}}) {
+      if (v && !std::isfinite(*v))
+        return FieldError(id, absl::StrCat(field, ".", what), "must be finite");
     }
     if (b.min && b.max && *b.min > *b.max) {
-      return FieldError(id, field, absl::StrCat("min ", *b.min, " > max ", *b.max));
+      return FieldError(id, field,
+                        absl::StrCat("min ", *b.min, " > max ", *b.max));
     }
     if (b.max_delta && *b.max_delta < 0) {
       return FieldError(id, absl::StrCat(field, ".max_delta"), "must be >= 0");
@@ -112,8 +117,9 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
       hi = std::min(hi, original + *b.max_delta);
     }
     if (lo > hi) {
-      return FieldError(id, field, absl::StrCat("leaves an empty range [", lo, ", ", hi,
-                                                "] with the realistic range"));
+      return FieldError(id, field,
+                        absl::StrCat("leaves an empty range [", lo, ", ", hi,
+                                     "] with the realistic range"));
     }
     problem.raw_lo[c] = lo;
     problem.raw_hi[c] = hi;
@@ -123,8 +129,10 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
   problem.hi.assign(k, kernels::kScaledClampLimit);
   if (problem.mode == NioMode::kProjected) {
     for (int c = 0; c < k; ++c) {
-      problem.lo[c] = std::max(problem.lo[c], featurizer.Scale(movable[c], problem.raw_lo[c]));
-      problem.hi[c] = std::min(problem.hi[c], featurizer.Scale(movable[c], problem.raw_hi[c]));
+      problem.lo[c] = std::max(problem.lo[c],
+                               featurizer.Scale(movable[c], problem.raw_lo[c]));
+      problem.hi[c] = std::min(problem.hi[c],
+                               featurizer.Scale(movable[c], problem.raw_hi[c]));
       // A range entirely outside +-3 collapses onto its nearest edge.
       if (problem.lo[c] > problem.hi[c]) problem.lo[c] = problem.hi[c];
     }
@@ -145,16 +153,16 @@ std::vector<float> ResultInputs(const Featurizer& featurizer,
     if (!problem.mask[c]) continue;
     const int idx = movable[c];
     x[n_in + idx] = p[c];
-    const double raw = std::clamp(featurizer.Unscale(idx, p[c]), problem.raw_lo[c],
-                                  problem.raw_hi[c]);
+    const double raw = std::clamp(featurizer.Unscale(idx, p[c]),
+                                  problem.raw_lo[c], problem.raw_hi[c]);
     x[2 * n_in + idx] = featurizer.Scale(idx, raw);
   }
   return x;
 }
 
-NioResult BuildNioResult(const Featurizer& featurizer, const NioProblem& problem,
-                         const float* result_inputs, const float* predictions,
-                         int steps_run) {
+NioResult BuildNioResult(const Featurizer& featurizer,
+                         const NioProblem& problem, const float* result_inputs,
+                         const float* predictions, int steps_run) {
   const ModelSpec& spec = featurizer.Spec();
   const std::vector<int>& movable = featurizer.MovableColumns();
   const size_t n_in = problem.x0.size();
@@ -171,8 +179,9 @@ NioResult BuildNioResult(const Featurizer& featurizer, const NioProblem& problem
     FeatureChange change;
     change.name = spec.features[idx].name;
     change.original = featurizer.Unscale(idx, result_inputs[idx]);
-    change.optimized = std::clamp(featurizer.Unscale(idx, result_inputs[2 * n_in + idx]),
-                                  problem.raw_lo[c], problem.raw_hi[c]);
+    change.optimized =
+        std::clamp(featurizer.Unscale(idx, result_inputs[2 * n_in + idx]),
+                   problem.raw_lo[c], problem.raw_hi[c]);
     change.delta = change.optimized - change.original;
     change.unclamped = featurizer.Unscale(idx, result_inputs[n_in + idx]);
     r.changes.push_back(std::move(change));

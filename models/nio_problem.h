@@ -51,9 +51,9 @@ struct TrackRequest {
 
 struct NioProblem {
   std::string id;
-  std::vector<float> x0;       // (n_in) scaled input
-  std::vector<uint8_t> mask;   // (K) over MovableColumns
-  std::vector<float> lo, hi;   // (K) scaled per-step box
+  std::vector<float> x0;               // (n_in) scaled input
+  std::vector<uint8_t> mask;           // (K) over MovableColumns
+  std::vector<float> lo, hi;           // (K) scaled per-step box
   std::vector<double> raw_lo, raw_hi;  // (K) post-hoc clamp, raw units
   float lr = 0;
   float lambda = 0;
@@ -102,9 +102,9 @@ std::vector<float> ResultInputs(const Featurizer& featurizer,
 
 // The report, from ResultInputs (result_inputs: kResultInputRows * n_in
 // floats) and their kResultInputRows predictions.
-NioResult BuildNioResult(const Featurizer& featurizer, const NioProblem& problem,
-                         const float* result_inputs, const float* predictions,
-                         int steps_run);
+NioResult BuildNioResult(const Featurizer& featurizer,
+                         const NioProblem& problem, const float* result_inputs,
+                         const float* predictions, int steps_run);
 
 }  // namespace nio::models
 

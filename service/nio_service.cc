@@ -16,59 +16,68 @@ NioService::NioService(const models::Model& model, Scheduler* scheduler,
                        const NioServiceOptions& options)
     : model_(model), scheduler_(scheduler), options_(options) {}
 
-grpc::ServerUnaryReactor* NioService::GetModel(grpc::CallbackServerContext* context,
-                                               const nio::v1::GetModelRequest*,
-                                               nio::v1::ModelInfo* response) {
-  ToProto(model_.spec, scheduler_->BackendDescription(), scheduler_->MaxBatch(), response);
+grpc::ServerUnaryReactor* NioService::GetModel(
+    grpc::CallbackServerContext* context, const nio::v1::GetModelRequest*,
+    nio::v1::ModelInfo* response) {
+  ToProto(model_.spec, scheduler_->BackendDescription(), scheduler_->MaxBatch(),
+          response);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
-grpc::ServerUnaryReactor* NioService::Predict(grpc::CallbackServerContext* context,
-                                              const nio::v1::PredictRequest* request,
-                                              nio::v1::PredictResponse* response) {
+grpc::ServerUnaryReactor* NioService::Predict(
+    grpc::CallbackServerContext* context,
+    const nio::v1::PredictRequest* request,
+    nio::v1::PredictResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (request->tracks().empty()) {
-    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError("tracks: the request has no tracks")));
+    reactor->Finish(ToGrpcStatus(
+        absl::InvalidArgumentError("tracks: the request has no tracks")));
     return reactor;
   }
   std::vector<models::RawTrack> tracks;
   tracks.reserve(request->tracks_size());
-  for (const nio::v1::Track& t : request->tracks()) tracks.push_back(FromProto(t));
-  PredictTracks(*scheduler_, tracks, [reactor, request, response](TrackPredictions out) {
-    absl::Status first_error;
-    bool any_ok = false;
-    for (size_t i = 0; i < out.size(); ++i) {
-      nio::v1::Prediction* p = response->add_predictions();
-      p->set_id(request->tracks(static_cast<int>(i)).id());
-      if (out[i].ok()) {
-        any_ok = true;
-        p->set_prediction(*out[i]);
-      } else {
-        SetTrackStatus(out[i].status(), p->mutable_status());
-        if (first_error.ok()) first_error = out[i].status();
-      }
-    }
-    if (!any_ok) response->clear_predictions();
-    reactor->Finish(any_ok ? grpc::Status::OK : ToGrpcStatus(first_error));
-  });
+  for (const nio::v1::Track& t : request->tracks())
+    tracks.push_back(FromProto(t));
+  PredictTracks(
+      *scheduler_, tracks, [reactor, request, response](TrackPredictions out) {
+        absl::Status first_error;
+        bool any_ok = false;
+        for (size_t i = 0; i < out.size(); ++i) {
+          nio::v1::Prediction* p = response->add_predictions();
+          p->set_id(request->tracks(static_cast<int>(i)).id());
+          if (out[i].ok()) {
+            any_ok = true;
+            p->set_prediction(*out[i]);
+          } else {
+            SetTrackStatus(out[i].status(), p->mutable_status());
+            if (first_error.ok()) first_error = out[i].status();
+          }
+        }
+        if (!any_ok) response->clear_predictions();
+        reactor->Finish(any_ok ? grpc::Status::OK : ToGrpcStatus(first_error));
+      });
   return reactor;
 }
 
-grpc::ServerUnaryReactor* NioService::Optimize(grpc::CallbackServerContext* context,
-                                               const nio::v1::OptimizeRequest* request,
-                                               nio::v1::OptimizeResponse* response) {
+grpc::ServerUnaryReactor* NioService::Optimize(
+    grpc::CallbackServerContext* context,
+    const nio::v1::OptimizeRequest* request,
+    nio::v1::OptimizeResponse* response) {
   return new OptimizeCall(scheduler_, context, request, response,
                           options_.interactive_max_tracks);
 }
 
-grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest, nio::v1::OptimizeStreamResponse>*
+grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest,
+                        nio::v1::OptimizeStreamResponse>*
 NioService::OptimizeStream(grpc::CallbackServerContext* context) {
   // Each stream is its own caller for the batch block's fair share.
-  std::string caller = absl::StrCat(context->peer(), "/stream-", streams_started_++);
-  return new service::OptimizeStream(scheduler_, context, options_.stream_window,
-                                     options_.interactive_max_tracks, std::move(caller));
+  std::string caller =
+      absl::StrCat(context->peer(), "/stream-", streams_started_++);
+  return new service::OptimizeStream(
+      scheduler_, context, options_.stream_window,
+      options_.interactive_max_tracks, std::move(caller));
 }
 
 }  // namespace nio::service

@@ -34,13 +34,16 @@ class NioService final : public nio::v1::Nio::CallbackService {
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
                                      const nio::v1::GetModelRequest* request,
                                      nio::v1::ModelInfo* response) override;
-  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
-                                    const nio::v1::PredictRequest* request,
-                                    nio::v1::PredictResponse* response) override;
-  grpc::ServerUnaryReactor* Optimize(grpc::CallbackServerContext* context,
-                                     const nio::v1::OptimizeRequest* request,
-                                     nio::v1::OptimizeResponse* response) override;
-  grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest, nio::v1::OptimizeStreamResponse>*
+  grpc::ServerUnaryReactor* Predict(
+      grpc::CallbackServerContext* context,
+      const nio::v1::PredictRequest* request,
+      nio::v1::PredictResponse* response) override;
+  grpc::ServerUnaryReactor* Optimize(
+      grpc::CallbackServerContext* context,
+      const nio::v1::OptimizeRequest* request,
+      nio::v1::OptimizeResponse* response) override;
+  grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest,
+                          nio::v1::OptimizeStreamResponse>*
   OptimizeStream(grpc::CallbackServerContext* context) override;
 
  private:

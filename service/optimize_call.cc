@@ -12,19 +12,24 @@ namespace nio::service {
 Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
   const auto deadline = context->deadline();
   const auto now = std::chrono::system_clock::now();
-  if (deadline - now > std::chrono::hours(24 * 365)) return Clock::time_point::max();
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(deadline - now);
+  if (deadline - now > std::chrono::hours(24 * 365))
+    return Clock::time_point::max();
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(deadline - now);
 }
 
-OptimizeCall::OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* context,
+OptimizeCall::OptimizeCall(Scheduler* scheduler,
+                           grpc::CallbackServerContext* context,
                            const nio::v1::OptimizeRequest* request,
-                           nio::v1::OptimizeResponse* response, int interactive_max_tracks)
+                           nio::v1::OptimizeResponse* response,
+                           int interactive_max_tracks)
     : response_(response),
       control_(std::make_shared<CallControl>()),
       state_(std::make_shared<State>()) {
   control_->deadline = SteadyDeadline(context);
   std::unordered_set<std::string> ids;
-  auto built = BuildTracks(scheduler->featurizer(), request->tracks(), request->options(), &ids);
+  auto built = BuildTracks(scheduler->featurizer(), request->tracks(),
+                           request->options(), &ids);
   if (!built.ok()) {
     Finish(ToGrpcStatus(built.status()));
     return;
@@ -33,8 +38,9 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* co
     Finish(ToGrpcStatus(all));
     return;
   }
-  auto job_class = ChooseJobClass(request->options().priority(), JobClass::kInteractive,
-                                  request->tracks_size(), interactive_max_tracks);
+  auto job_class =
+      ChooseJobClass(request->options().priority(), JobClass::kInteractive,
+                     request->tracks_size(), interactive_max_tracks);
   if (!job_class.ok()) {
     Finish(ToGrpcStatus(job_class.status()));
     return;
@@ -53,9 +59,10 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* co
       continue;
     }
     const int index = static_cast<int>(i);
-    jobs.push_back(MakeJob(std::move(*b.problem), traits, [this, index](TrackOutcome outcome) {
-      TrackDone(index, std::move(outcome));
-    }));
+    jobs.push_back(MakeJob(std::move(*b.problem), traits,
+                           [this, index](TrackOutcome outcome) {
+                             TrackDone(index, std::move(outcome));
+                           }));
   }
   state_->remaining = static_cast<int>(jobs.size());
   if (absl::Status s = scheduler->Submit(std::move(jobs)); !s.ok()) {
@@ -80,7 +87,8 @@ void OptimizeCall::TrackDone(int index, TrackOutcome outcome) {
       SetTrackStatus(outcome.status, r->mutable_status());
     }
     const absl::StatusCode code = outcome.status.code();
-    if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kDeadlineExceeded ||
+    if (code == absl::StatusCode::kCancelled ||
+        code == absl::StatusCode::kDeadlineExceeded ||
         code == absl::StatusCode::kUnavailable) {
       state_->ended_by = outcome.status;  // the call as a whole ends this way
     }

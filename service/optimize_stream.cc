@@ -7,8 +7,9 @@
 
 namespace nio::service {
 
-OptimizeStream::OptimizeStream(Scheduler* scheduler, grpc::CallbackServerContext* context,
-                               int window, int interactive_max_tracks, std::string caller)
+OptimizeStream::OptimizeStream(Scheduler* scheduler,
+                               grpc::CallbackServerContext* context, int window,
+                               int interactive_max_tracks, std::string caller)
     : scheduler_(scheduler),
       window_(window),
       interactive_max_tracks_(interactive_max_tracks),
@@ -41,25 +42,29 @@ void OptimizeStream::OnReadDone(bool ok) {
   MaybeFinishLocked();
 }
 
-void OptimizeStream::HandleRequest(const nio::v1::OptimizeStreamRequest& request) {
+void OptimizeStream::HandleRequest(
+    const nio::v1::OptimizeStreamRequest& request) {
   auto error_result = [](const std::string& id, const absl::Status& status) {
     nio::v1::OptimizeStreamResponse r;
     r.mutable_result()->set_id(id);
     SetTrackStatus(status, r.mutable_result()->mutable_status());
     return r;
   };
-  auto built = BuildTracks(scheduler_->featurizer(), request.tracks(), request.options(), &seen_ids_);
+  auto built = BuildTracks(scheduler_->featurizer(), request.tracks(),
+                           request.options(), &seen_ids_);
   std::lock_guard<std::mutex> lock(state_->mu);
   if (!built.ok()) {
     // The message is bad as a whole: each of its tracks fails with that.
     if (request.tracks().empty()) {
       EnqueueLocked(error_result("", built.status()));
     }
-    for (const nio::v1::Track& t : request.tracks()) EnqueueLocked(error_result(t.id(), built.status()));
+    for (const nio::v1::Track& t : request.tracks())
+      EnqueueLocked(error_result(t.id(), built.status()));
     return;
   }
-  auto job_class = ChooseJobClass(request.options().priority(), JobClass::kBatch,
-                                  request.tracks_size(), interactive_max_tracks_);
+  auto job_class =
+      ChooseJobClass(request.options().priority(), JobClass::kBatch,
+                     request.tracks_size(), interactive_max_tracks_);
   if (!job_class.ok()) {
     for (const nio::v1::Track& t : request.tracks()) {
       EnqueueLocked(error_result(t.id(), job_class.status()));
@@ -104,8 +109,8 @@ void OptimizeStream::HandleRequest(const nio::v1::OptimizeStreamRequest& request
   }
 }
 
-void OptimizeStream::TrackDone(const std::shared_ptr<State>& state, std::string id,
-                               TrackOutcome outcome) {
+void OptimizeStream::TrackDone(const std::shared_ptr<State>& state,
+                               std::string id, TrackOutcome outcome) {
   nio::v1::OptimizeStreamResponse r;
   if (outcome.status.ok()) {
     ToProto(outcome.result, r.mutable_result());
@@ -151,11 +156,12 @@ void OptimizeStream::MaybeFinishLocked() {
   if (state_->finished || state_->writing) return;
   if (control_->cancelled.load()) {
     state_->finished = true;
-    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled"));
+    Finish(
+        grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled"));
     return;
   }
-  if (state_->half_closed && state_->in_flight == 0 && state_->to_write.empty() &&
-      !state_->reading) {
+  if (state_->half_closed && state_->in_flight == 0 &&
+      state_->to_write.empty() && !state_->reading) {
     state_->finished = true;
     Finish(grpc::Status::OK);
   }

@@ -39,16 +39,19 @@ absl::StatusOr<std::unique_ptr<Optimizer>> Optimizer::Create(
   return std::unique_ptr<Optimizer>(new Optimizer(std::move(scheduler)));
 }
 
-std::vector<TrackOutcome> Optimizer::Optimize(const std::vector<TrackRequest>& requests) {
+std::vector<TrackOutcome> Optimizer::Optimize(
+    const std::vector<TrackRequest>& requests) {
   std::vector<TrackOutcome> outcomes(requests.size());
   JobTraits traits;
-  traits.job_class = static_cast<int>(requests.size()) <= scheduler_->InteractiveSlots()
-                         ? JobClass::kInteractive
-                         : JobClass::kBatch;
+  traits.job_class =
+      static_cast<int>(requests.size()) <= scheduler_->InteractiveSlots()
+          ? JobClass::kInteractive
+          : JobClass::kBatch;
   std::vector<models::NioProblem> problems;
   std::vector<int> index;
   for (size_t i = 0; i < requests.size(); ++i) {
-    auto problem = models::BuildNioProblem(featurizer(), requests[i].track, requests[i].options);
+    auto problem = models::BuildNioProblem(featurizer(), requests[i].track,
+                                           requests[i].options);
     if (!problem.ok()) {
       outcomes[i].status = problem.status();
       continue;
@@ -61,10 +64,11 @@ std::vector<TrackOutcome> Optimizer::Optimize(const std::vector<TrackRequest>& r
   std::vector<Job> jobs;
   for (size_t j = 0; j < problems.size(); ++j) {
     TrackOutcome* out = &outcomes[index[j]];
-    jobs.push_back(MakeJob(std::move(problems[j]), traits, [out, &latch](TrackOutcome outcome) {
-      *out = std::move(outcome);
-      latch.CountDown();
-    }));
+    jobs.push_back(MakeJob(std::move(problems[j]), traits,
+                           [out, &latch](TrackOutcome outcome) {
+                             *out = std::move(outcome);
+                             latch.CountDown();
+                           }));
   }
   if (absl::Status s = scheduler_->Submit(std::move(jobs)); !s.ok()) {
     for (int i : index) outcomes[i].status = s;

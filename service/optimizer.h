@@ -40,9 +40,15 @@ class Optimizer {
   std::vector<absl::StatusOr<double>> Predict(
       const std::vector<models::RawTrack>& tracks);
 
-  std::string BackendDescription() const { return scheduler_->BackendDescription(); }
-  const std::string& backend_log_line() const { return scheduler_->BackendLogLine(); }
-  const models::Featurizer& featurizer() const { return scheduler_->featurizer(); }
+  std::string BackendDescription() const {
+    return scheduler_->BackendDescription();
+  }
+  const std::string& backend_log_line() const {
+    return scheduler_->BackendLogLine();
+  }
+  const models::Featurizer& featurizer() const {
+    return scheduler_->featurizer();
+  }
 
  private:
   explicit Optimizer(std::unique_ptr<Scheduler> scheduler)

@@ -20,8 +20,8 @@ absl::StatusOr<std::vector<BuiltTrack>> BuildTracks(
   for (int i = 0; i < tracks.size(); ++i) {
     const std::string& id = tracks[i].id();
     if (id.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tracks[", i, "].id: missing (every track needs an id)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tracks[", i, "].id: missing (every track needs an id)"));
     }
     if (!in_request.insert(id).second || seen_ids->count(id)) {
       return absl::InvalidArgumentError(
@@ -33,16 +33,19 @@ absl::StatusOr<std::vector<BuiltTrack>> BuildTracks(
   built.reserve(tracks.size());
   for (const nio::v1::Track& t : tracks) {
     seen_ids->insert(t.id());
-    built.push_back({t.id(), models::BuildNioProblem(featurizer, FromProto(t), nio_options)});
+    built.push_back({t.id(), models::BuildNioProblem(featurizer, FromProto(t),
+                                                     nio_options)});
   }
   return built;
 }
 
-absl::StatusOr<JobClass> ChooseJobClass(nio::v1::Priority priority, JobClass fallback,
-                                        int tracks, int interactive_max_tracks) {
+absl::StatusOr<JobClass> ChooseJobClass(nio::v1::Priority priority,
+                                        JobClass fallback, int tracks,
+                                        int interactive_max_tracks) {
   switch (priority) {
     case nio::v1::PRIORITY_UNSPECIFIED:
-      return fallback == JobClass::kInteractive && tracks <= interactive_max_tracks
+      return fallback == JobClass::kInteractive &&
+                     tracks <= interactive_max_tracks
                  ? JobClass::kInteractive
                  : JobClass::kBatch;
     case nio::v1::PRIORITY_BATCH:
@@ -50,14 +53,16 @@ absl::StatusOr<JobClass> ChooseJobClass(nio::v1::Priority priority, JobClass fal
     case nio::v1::PRIORITY_INTERACTIVE:
       if (tracks > interactive_max_tracks) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "options.priority: PRIORITY_INTERACTIVE allows at most ", interactive_max_tracks,
-            " tracks per request on this server (--interactive_max_tracks), got ", tracks,
-            "; send catalog work as PRIORITY_BATCH"));
+            "options.priority: PRIORITY_INTERACTIVE allows at most ",
+            interactive_max_tracks,
+            " tracks per request on this server (--interactive_max_tracks), "
+            "got ",
+            tracks, "; send catalog work as PRIORITY_BATCH"));
       }
       return JobClass::kInteractive;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("options.priority: unknown value ", static_cast<int>(priority)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "options.priority: unknown value ", static_cast<int>(priority)));
   }
 }
 
@@ -65,7 +70,8 @@ absl::Status AllFailed(const std::vector<BuiltTrack>& built) {
   for (const BuiltTrack& b : built) {
     if (b.problem.ok()) return absl::OkStatus();
   }
-  return built.empty() ? absl::InvalidArgumentError("no tracks") : built.front().problem.status();
+  return built.empty() ? absl::InvalidArgumentError("no tracks")
+                       : built.front().problem.status();
 }
 
 }  // namespace nio::service

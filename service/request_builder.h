@@ -37,8 +37,9 @@ absl::StatusOr<std::vector<BuiltTrack>> BuildTracks(
 // unspecified and the request is small enough for the interactive block,
 // else batch; INVALID_ARGUMENT naming options.priority for an unknown value
 // or an interactive claim of more than interactive_max_tracks tracks.
-absl::StatusOr<JobClass> ChooseJobClass(nio::v1::Priority priority, JobClass fallback,
-                                        int tracks, int interactive_max_tracks);
+absl::StatusOr<JobClass> ChooseJobClass(nio::v1::Priority priority,
+                                        JobClass fallback, int tracks,
+                                        int interactive_max_tracks);
 
 // The first error when every track failed, else OK: a request whose tracks
 // are all invalid is an invalid request.

@@ -14,44 +14,61 @@
 #include "service/usage.h"
 
 ABSL_FLAG(std::string, model_dir, "",
-          "model directory (model.json + weights.safetensors); default: the bundled model, "
+          "model directory (model.json + weights.safetensors); default: the "
+          "bundled model, "
           "or $NIO_MODEL_DIR");
-ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "address to listen on (host:port; port 0 = any)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "address to listen on (host:port; port 0 = any)");
 ABSL_FLAG(std::string, backend, "auto",
-          "compute backend: auto (CUDA when a device is usable, else CPU), cpu, or cuda "
+          "compute backend: auto (CUDA when a device is usable, else CPU), "
+          "cpu, or cuda "
           "(fails without a device)");
 ABSL_FLAG(int, max_batch, 1024, "active track slots sharing every step");
-ABSL_FLAG(int, max_queue, 100000, "tracks waiting for a slot; beyond it calls get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_queue, 100000,
+          "tracks waiting for a slot; beyond it calls get RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, threads, 0, "CPU backend threads (0 = all cores)");
 ABSL_FLAG(bool, allow_tf32, false,
-          "CUDA: allow TF32 tensor-core GEMMs (faster, ~1e-3 relative error; default exact fp32)");
+          "CUDA: allow TF32 tensor-core GEMMs (faster, ~1e-3 relative error; "
+          "default exact fp32)");
 ABSL_FLAG(int, interactive_slots, 64,
-          "slots of the interactive block, which runs unary calls ahead of the catalog "
+          "slots of the interactive block, which runs unary calls ahead of the "
+          "catalog "
           "(batch) block; 0 = no interactive block");
 ABSL_FLAG(int, interactive_max_tracks, 16,
-          "the most tracks one request may run as interactive work; larger unary calls run "
+          "the most tracks one request may run as interactive work; larger "
+          "unary calls run "
           "as batch work (0 = every call is batch work)");
 ABSL_FLAG(double, batch_min_share, 0.2,
-          "the batch block's minimum share of compute time while interactive work waits, "
+          "the batch block's minimum share of compute time while interactive "
+          "work waits, "
           "in [0, 1)");
-ABSL_FLAG(int, batch_chunk_rows, -1,
-          "rows per chunk of a batch step (an interactive step waits for at most one chunk); "
-          "-1 = the backend's choice (CPU 128, CUDA whole steps), 0 = whole steps");
+ABSL_FLAG(
+    int, batch_chunk_rows, -1,
+    "rows per chunk of a batch step (an interactive step waits for at most one "
+    "chunk); "
+    "-1 = the backend's choice (CPU 128, CUDA whole steps), 0 = whole steps");
 ABSL_FLAG(double, interactive_burst_ms, 40,
-          "how long a burst of interactive work may run before the batch block claims its "
+          "how long a burst of interactive work may run before the batch block "
+          "claims its "
           "minimum share (shorter calls are not interrupted)");
-ABSL_FLAG(int, stream_window, 4096, "OptimizeStream: tracks in flight per stream before it stops reading");
-ABSL_FLAG(double, drain_timeout_s, 30, "on SIGTERM/SIGINT: seconds in-flight calls get to finish");
+ABSL_FLAG(
+    int, stream_window, 4096,
+    "OptimizeStream: tracks in flight per stream before it stops reading");
+ABSL_FLAG(double, drain_timeout_s, 30,
+          "on SIGTERM/SIGINT: seconds in-flight calls get to finish");
 
 namespace {
 
 int Run(int argc, char** argv) {
   nio::SetHelpToListFlagsOf("server_main.cc");
   absl::SetProgramUsageMessage(
-      "Serves Neural Input Optimization for one model over gRPC (nio.v1.Nio, with\n"
+      "Serves Neural Input Optimization for one model over gRPC (nio.v1.Nio, "
+      "with\n"
       "grpc.health.v1 health and server reflection).\n"
-      "  nio-server [--model_dir DIR] [--listen 127.0.0.1:50051] [--backend auto|cpu|cuda]\n"
-      "Exit codes: 0 after a clean drain (SIGTERM/SIGINT), 1 bad flags, 2 cannot load the\n"
+      "  nio-server [--model_dir DIR] [--listen 127.0.0.1:50051] [--backend "
+      "auto|cpu|cuda]\n"
+      "Exit codes: 0 after a clean drain (SIGTERM/SIGINT), 1 bad flags, 2 "
+      "cannot load the\n"
       "model or start the backend, 3 cannot listen.");
   absl::ParseCommandLine(argc, argv);
 
@@ -67,21 +84,24 @@ int Run(int argc, char** argv) {
     std::cerr << "nio-server: --backend: " << choice.status().message() << "\n";
     return 1;
   }
-  if (absl::GetFlag(FLAGS_max_batch) <= 0 || absl::GetFlag(FLAGS_max_queue) < 0 ||
-      absl::GetFlag(FLAGS_threads) < 0 || absl::GetFlag(FLAGS_stream_window) <= 0 ||
+  if (absl::GetFlag(FLAGS_max_batch) <= 0 ||
+      absl::GetFlag(FLAGS_max_queue) < 0 || absl::GetFlag(FLAGS_threads) < 0 ||
+      absl::GetFlag(FLAGS_stream_window) <= 0 ||
       absl::GetFlag(FLAGS_interactive_slots) < 0 ||
       absl::GetFlag(FLAGS_interactive_max_tracks) < 0) {
-    std::cerr << "nio-server: --max_batch and --stream_window must be > 0; --max_queue, "
-                 "--threads, --interactive_slots and --interactive_max_tracks >= 0\n";
+    std::cerr
+        << "nio-server: --max_batch and --stream_window must be > 0; "
+           "--max_queue, "
+           "--threads, --interactive_slots and --interactive_max_tracks >= 0\n";
     return 1;
   }
   const double share = absl::GetFlag(FLAGS_batch_min_share);
   const double burst_ms = absl::GetFlag(FLAGS_interactive_burst_ms);
   if (!(share >= 0 && share < 1) || !(burst_ms >= 0 && burst_ms <= 60000) ||
       absl::GetFlag(FLAGS_batch_chunk_rows) < -1) {
-    std::cerr << "nio-server: --batch_min_share must be in [0, 1) (got " << share
-              << "), --interactive_burst_ms in [0, 60000] (got " << burst_ms
-              << "), --batch_chunk_rows >= -1\n";
+    std::cerr << "nio-server: --batch_min_share must be in [0, 1) (got "
+              << share << "), --interactive_burst_ms in [0, 60000] (got "
+              << burst_ms << "), --batch_chunk_rows >= -1\n";
     return 1;
   }
   nio::service::ServerOptions options;
@@ -99,7 +119,8 @@ int Run(int argc, char** argv) {
       std::chrono::duration_cast<nio::service::Clock::duration>(
           std::chrono::duration<double, std::milli>(burst_ms));
   options.service.stream_window = absl::GetFlag(FLAGS_stream_window);
-  options.service.interactive_max_tracks = absl::GetFlag(FLAGS_interactive_max_tracks);
+  options.service.interactive_max_tracks =
+      absl::GetFlag(FLAGS_interactive_max_tracks);
   auto server = nio::service::NioServer::Start(options);
   if (!server.ok()) {
     std::cerr << "nio-server: " << server.status() << "\n";
@@ -110,12 +131,14 @@ int Run(int argc, char** argv) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   const double drain = absl::GetFlag(FLAGS_drain_timeout_s);
-  NIO_LOG(INFO) << "received signal " << signal << ": draining (up to " << drain << " s)";
-  (*server)->Shutdown(std::chrono::milliseconds(static_cast<int64_t>(drain * 1000)));
+  NIO_LOG(INFO) << "received signal " << signal << ": draining (up to " << drain
+                << " s)";
+  (*server)->Shutdown(
+      std::chrono::milliseconds(static_cast<int64_t>(drain * 1000)));
   const auto stats = (*server)->scheduler().Stats();
-  NIO_LOG(INFO) << "stopped: " << stats.completed << " tracks completed, " << stats.cancelled
-                << " cancelled, " << stats.deadline_exceeded << " past deadline, "
-                << stats.steps << " steps";
+  NIO_LOG(INFO) << "stopped: " << stats.completed << " tracks completed, "
+                << stats.cancelled << " cancelled, " << stats.deadline_exceeded
+                << " past deadline, " << stats.steps << " steps";
   return 0;
 }
 

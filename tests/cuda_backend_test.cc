@@ -27,10 +27,11 @@ using nio::testing::AllClose;
 
 // A macro, not a function: GTEST_SKIP returns from the test only when
 // written in the test body.
-#define NIO_SKIP_WITHOUT_CUDA_DEVICE()                                            \
-  do {                                                                            \
-    std::string nio_reason;                                                       \
-    if (CudaDeviceCount(&nio_reason) == 0) GTEST_SKIP() << "no CUDA device: " << nio_reason; \
+#define NIO_SKIP_WITHOUT_CUDA_DEVICE()                  \
+  do {                                                  \
+    std::string nio_reason;                             \
+    if (CudaDeviceCount(&nio_reason) == 0)              \
+      GTEST_SKIP() << "no CUDA device: " << nio_reason; \
   } while (0)
 
 // The seed model when its fixture exists, else the committed tiny model.
@@ -40,7 +41,8 @@ std::string ParityModelDir() {
   return nio::testing::TestDataDir() + "/tiny_model";
 }
 
-std::unique_ptr<Backend> Make(BackendChoice choice, const models::Model& m, int rows) {
+std::unique_ptr<Backend> Make(BackendChoice choice, const models::Model& m,
+                              int rows) {
   BackendOptions o;
   o.max_rows = rows;
   auto b = CreateBackend(choice, m.mlp, models::MovableColumns(m.spec), o);
@@ -74,7 +76,8 @@ TEST(CudaBackendTest, PredictAndGradientMatchCpu) {
   for (int rows : {1, 255, 257, 1000}) {
     auto cpu = Make(BackendChoice::kCpu, model, rows);
     auto gpu = Make(BackendChoice::kCuda, model, rows);
-    const auto x = nio::testing::RandomFloats(static_cast<size_t>(rows) * n_in, rows, -2, 2);
+    const auto x = nio::testing::RandomFloats(static_cast<size_t>(rows) * n_in,
+                                              rows, -2, 2);
     std::vector<float> a(rows), b(rows);
     ASSERT_TRUE(cpu->Predict(x.data(), rows, a.data()).ok());
     ASSERT_TRUE(gpu->Predict(x.data(), rows, b.data()).ok());
@@ -103,11 +106,14 @@ TEST(CudaBackendTest, NioRunsMatchCpu) {
   const auto b = gpu->Optimize(requests);
   for (size_t i = 0; i < requests.size(); ++i) {
     ASSERT_TRUE(a[i].status.ok() && b[i].status.ok());
-    EXPECT_NEAR(b[i].result.prediction_after, a[i].result.prediction_after, 1e-2) << requests[i].track.id;
+    EXPECT_NEAR(b[i].result.prediction_after, a[i].result.prediction_after,
+                1e-2)
+        << requests[i].track.id;
     for (size_t c = 0; c < a[i].result.changes.size(); ++c) {
       const auto& ca = a[i].result.changes[c];
       const auto& cb = b[i].result.changes[c];
-      EXPECT_NEAR(cb.optimized, ca.optimized, 1e-3 * std::max(1.0, std::fabs(ca.optimized)))
+      EXPECT_NEAR(cb.optimized, ca.optimized,
+                  1e-3 * std::max(1.0, std::fabs(ca.optimized)))
           << requests[i].track.id << " " << ca.name;
     }
   }
@@ -127,15 +133,18 @@ TEST(CudaBackendTest, ContinuousBatchWithCompactionMatchesCpu) {
     const int k = static_cast<int>(backend->MovableColumns().size());
     SlotBatch batch(backend.get());
     std::map<int64_t, RetiredSlot> done;
-    const auto x = nio::testing::RandomFloats(static_cast<size_t>(tracks) * n_in, 5, -1.5f, 1.5f);
+    const auto x = nio::testing::RandomFloats(
+        static_cast<size_t>(tracks) * n_in, 5, -1.5f, 1.5f);
     std::vector<uint8_t> mask(k, 1);
     std::vector<float> lo(k, -3.0f), hi(k, 3.0f);
     const float lr = 0.02f, lambda = 0.1f;
     int next = 0;
     while (next < tracks || batch.Active() > 0) {
       while (next < tracks && batch.Free() > 0) {
-        NioRows row{1, x.data() + static_cast<size_t>(next) * n_in, mask.data(), lo.data(),
-                    hi.data(), &lr, &lambda};
+        NioRows row{1,           x.data() + static_cast<size_t>(next) * n_in,
+                    mask.data(), lo.data(),
+                    hi.data(),   &lr,
+                    &lambda};
         EXPECT_TRUE(batch.Admit(row, {next}, {20 + (next * 37) % 90}).ok());
         ++next;
       }
@@ -151,16 +160,20 @@ TEST(CudaBackendTest, ContinuousBatchWithCompactionMatchesCpu) {
   ASSERT_EQ(gpu.size(), static_cast<size_t>(tracks));
   for (int t = 0; t < tracks; ++t) {
     EXPECT_EQ(gpu.at(t).info.steps_done, cpu.at(t).info.steps_done);
-    EXPECT_NEAR(gpu.at(t).info.prediction, cpu.at(t).info.prediction, 1e-2) << "track " << t;
-    EXPECT_TRUE(AllClose(gpu.at(t).p, cpu.at(t).p, 1e-3, 1e-3)) << "track " << t;
+    EXPECT_NEAR(gpu.at(t).info.prediction, cpu.at(t).info.prediction, 1e-2)
+        << "track " << t;
+    EXPECT_TRUE(AllClose(gpu.at(t).p, cpu.at(t).p, 1e-3, 1e-3))
+        << "track " << t;
   }
 }
 
 TEST(CudaBackendTest, FactoryPrefersCudaWhenPresent) {
   NIO_SKIP_WITHOUT_CUDA_DEVICE();
-  auto model = models::LoadModel(nio::testing::TestDataDir() + "/tiny_model").value();
+  auto model =
+      models::LoadModel(nio::testing::TestDataDir() + "/tiny_model").value();
   BackendOptions o;
-  auto b = CreateBackend(BackendChoice::kAuto, model.mlp, models::MovableColumns(model.spec), o);
+  auto b = CreateBackend(BackendChoice::kAuto, model.mlp,
+                         models::MovableColumns(model.spec), o);
   ASSERT_TRUE(b.ok());
   EXPECT_THAT(b->backend->Describe(), ::testing::StartsWith("cuda"));
   EXPECT_NE(b->log_line.find("cuda"), std::string::npos);
@@ -169,8 +182,10 @@ TEST(CudaBackendTest, FactoryPrefersCudaWhenPresent) {
 TEST(CudaBackendTest, WithoutADeviceCudaIsFailedPrecondition) {
   std::string reason;
   if (CudaDeviceCount(&reason) > 0) GTEST_SKIP() << "a CUDA device is present";
-  auto model = models::LoadModel(nio::testing::TestDataDir() + "/tiny_model").value();
-  auto b = CreateBackend(BackendChoice::kCuda, model.mlp, models::MovableColumns(model.spec), {});
+  auto model =
+      models::LoadModel(nio::testing::TestDataDir() + "/tiny_model").value();
+  auto b = CreateBackend(BackendChoice::kCuda, model.mlp,
+                         models::MovableColumns(model.spec), {});
   EXPECT_EQ(b.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(reason.empty());
 }

@@ -21,7 +21,9 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = new models::Model(std::move(*model));
     auto tracks = models::ParseTracksJson(
-        nio::testing::ReadFile(nio::testing::TestDataDir() + "/tiny_tracks.json"), "tiny_tracks.json");
+        nio::testing::ReadFile(nio::testing::TestDataDir() +
+                               "/tiny_tracks.json"),
+        "tiny_tracks.json");
     ASSERT_TRUE(tracks.ok()) << tracks.status();
     tracks_ = new std::vector<TrackRequest>(std::move(*tracks));
   }
@@ -45,12 +47,14 @@ models::Model* EngineTest::model_ = nullptr;
 std::vector<TrackRequest>* EngineTest::tracks_ = nullptr;
 
 TEST_F(EngineTest, MatchesPyTorchGoldens) {
-  const auto golden = nlohmann::json::parse(
-      nio::testing::ReadFile(nio::testing::TestDataDir() + "/tiny_golden.json"));
+  const auto golden = nlohmann::json::parse(nio::testing::ReadFile(
+      nio::testing::TestDataDir() + "/tiny_golden.json"));
   // A batch smaller than the track count: admissions at many step boundaries.
   auto opt = Make(7);
   const auto outcomes = opt->Optimize(*tracks_);
-  EXPECT_GE(nio::testing::ExpectMatchesGolden(opt->featurizer(), outcomes, golden, 1e-4), 35);
+  EXPECT_GE(nio::testing::ExpectMatchesGolden(opt->featurizer(), outcomes,
+                                              golden, 1e-4),
+            35);
 }
 
 TEST_F(EngineTest, TrackAloneEqualsTrackInsideABatchOfAThousand) {
@@ -73,8 +77,9 @@ TEST_F(EngineTest, TrackAloneEqualsTrackInsideABatchOfAThousand) {
   EXPECT_NEAR(inside.prediction_raw, alone[0].result.prediction_raw, 1e-5);
   ASSERT_EQ(inside.changes.size(), alone[0].result.changes.size());
   for (size_t c = 0; c < inside.changes.size(); ++c) {
-    EXPECT_NEAR(inside.changes[c].unclamped, alone[0].result.changes[c].unclamped,
-                1e-5 * std::max(1.0, std::fabs(alone[0].result.changes[c].unclamped)))
+    EXPECT_NEAR(
+        inside.changes[c].unclamped, alone[0].result.changes[c].unclamped,
+        1e-5 * std::max(1.0, std::fabs(alone[0].result.changes[c].unclamped)))
         << inside.changes[c].name;
   }
 }
@@ -91,11 +96,14 @@ TEST_F(EngineTest, ProjectedModeStaysInRangeAndKeepsItsGain) {
   for (const auto& o : outcomes) {
     ASSERT_TRUE(o.status.ok()) << o.status;
     // The projection is the per-step box: the post-hoc clamp changes nothing.
-    EXPECT_NEAR(o.result.prediction_raw, o.result.prediction_after, 1e-3) << o.result.id;
+    EXPECT_NEAR(o.result.prediction_raw, o.result.prediction_after, 1e-3)
+        << o.result.id;
     for (const auto& c : o.result.changes) {
       const auto& f = spec.features[spec.FeatureIndex(c.name)];
-      EXPECT_GE(c.unclamped, f.range_min - 1e-4) << o.result.id << " " << c.name;
-      EXPECT_LE(c.unclamped, f.range_max + 1e-4) << o.result.id << " " << c.name;
+      EXPECT_GE(c.unclamped, f.range_min - 1e-4)
+          << o.result.id << " " << c.name;
+      EXPECT_LE(c.unclamped, f.range_max + 1e-4)
+          << o.result.id << " " << c.name;
     }
   }
 }
@@ -130,8 +138,10 @@ TEST_F(EngineTest, ABadTrackFailsAloneWithItsField) {
   const auto out = opt->Optimize(requests);
   EXPECT_TRUE(out[0].status.ok());
   EXPECT_EQ(out[1].status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(out[1].status.message().find("loudnes"), std::string::npos) << out[1].status;
-  EXPECT_NE(out[1].status.message().find(requests[1].track.id), std::string::npos);
+  EXPECT_NE(out[1].status.message().find("loudnes"), std::string::npos)
+      << out[1].status;
+  EXPECT_NE(out[1].status.message().find(requests[1].track.id),
+            std::string::npos);
   EXPECT_EQ(out[2].status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out[2].status.message().find("options.steps"), std::string::npos);
   EXPECT_TRUE(out[3].status.ok());
@@ -139,8 +149,8 @@ TEST_F(EngineTest, ABadTrackFailsAloneWithItsField) {
 }
 
 TEST_F(EngineTest, PredictMatchesGoldenBefore) {
-  const auto golden = nlohmann::json::parse(
-      nio::testing::ReadFile(nio::testing::TestDataDir() + "/tiny_golden.json"));
+  const auto golden = nlohmann::json::parse(nio::testing::ReadFile(
+      nio::testing::TestDataDir() + "/tiny_golden.json"));
   auto opt = Make(4);
   std::vector<models::RawTrack> tracks;
   for (const auto& r : *tracks_) tracks.push_back(r.track);
@@ -148,13 +158,15 @@ TEST_F(EngineTest, PredictMatchesGoldenBefore) {
   const auto got = opt->Predict(tracks);
   for (size_t i = 0; i < tracks_->size(); ++i) {
     ASSERT_TRUE(got[i].ok());
-    EXPECT_NEAR(*got[i], golden["tracks"][i]["prediction_before"].get<double>(), 1e-4);
+    EXPECT_NEAR(*got[i], golden["tracks"][i]["prediction_before"].get<double>(),
+                1e-4);
   }
   EXPECT_EQ(got.back().status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(EngineTest, CudaRequestWithoutDeviceIsFailedPrecondition) {
-  if (kernels::CudaDeviceCount() > 0) GTEST_SKIP() << "a CUDA device is present";
+  if (kernels::CudaDeviceCount() > 0)
+    GTEST_SKIP() << "a CUDA device is present";
   SchedulerOptions o;
   o.backend = kernels::BackendChoice::kCuda;
   EXPECT_EQ(Optimizer::Create(*model_, o).status().code(),

@@ -111,12 +111,13 @@ TEST(ElementwiseBodyTest, BiasActivationMatchesNaiveLoop) {
         std::vector<float> expected(size);
         for (int r = 0; r < rows; ++r) {
           for (int c = 0; c < cols; ++c) {
-            const float v = z[r * cols + c] + bias[(per_row ? r * cols : 0) + c];
+            const float v =
+                z[r * cols + c] + bias[(per_row ? r * cols : 0) + c];
             expected[r * cols + c] = relu ? std::max(v, 0.0f) : v;
           }
         }
-        RunElementwiseOnHost(BiasActivationBody{z.data(), bias.data(), rows, cols,
-                                                per_row ? cols : 0, relu});
+        RunElementwiseOnHost(BiasActivationBody{
+            z.data(), bias.data(), rows, cols, per_row ? cols : 0, relu});
         EXPECT_TRUE(AllClose(std::vector<float>(z.begin(), z.begin() + size),
                              expected, 0, 0))
             << "n=" << n << " relu=" << relu << " per_row=" << per_row;
@@ -133,7 +134,8 @@ TEST(ElementwiseBodyTest, ReluBackwardMatchesNaiveLoop) {
     std::vector<float> expected(n);
     for (int i = 0; i < n; ++i) expected[i] = h[i] > 0 ? grad[i] : 0.0f;
     RunElementwiseOnHost(ReluBackwardBody{grad.data(), h.data(), n});
-    EXPECT_TRUE(AllClose(std::vector<float>(grad.begin(), grad.begin() + n), expected, 0, 0))
+    EXPECT_TRUE(AllClose(std::vector<float>(grad.begin(), grad.begin() + n),
+                         expected, 0, 0))
         << "n=" << n;
     ExpectGuardIntact(grad, n);
   }
@@ -148,7 +150,8 @@ TEST(ElementwiseBodyTest, FillAndAdvanceStep) {
     std::vector<int> step(n + kGuardSize, 4);
     RunElementwiseOnHost(AdvanceStepBody{step.data(), n});
     for (int i = 0; i < n; ++i) ASSERT_EQ(step[i], 5) << i;
-    for (int i = n; i < n + kGuardSize; ++i) ASSERT_EQ(step[i], 4) << "past end " << i;
+    for (int i = n; i < n + kGuardSize; ++i)
+      ASSERT_EQ(step[i], 4) << "past end " << i;
   }
 }
 
@@ -173,28 +176,38 @@ TEST(ElementwiseBodyTest, NioUpdateMatchesNaiveLoop) {
       k[r] = 1 + r % cols;
       step[r] = 1 + r % 300;
     }
-    std::vector<float> ep(p.begin(), p.begin() + size), em(m.begin(), m.begin() + size),
-        ev(v.begin(), v.begin() + size);
+    std::vector<float> ep(p.begin(), p.begin() + size),
+        em(m.begin(), m.begin() + size), ev(v.begin(), v.begin() + size);
     for (size_t i = 0; i < size; ++i) {
       if (!mask[i]) continue;
       const int r = static_cast<int>(i / cols);
       // Spelled out from DESIGN.md, in double.
-      const double g = -double(df[i]) + 2.0 * lambda[r] / k[r] * (double(p[i]) - p0[i]);
+      const double g =
+          -double(df[i]) + 2.0 * lambda[r] / k[r] * (double(p[i]) - p0[i]);
       const double mm = 0.9 * m[i] + 0.1 * g;
       const double vv = 0.999 * v[i] + 0.001 * g * g;
-      double pp = p[i] - lr[r] / (1 - std::pow(0.9, step[r])) * mm /
-                             (std::sqrt(vv) / std::sqrt(1 - std::pow(0.999, step[r])) + 1e-8);
+      double pp =
+          p[i] -
+          lr[r] / (1 - std::pow(0.9, step[r])) * mm /
+              (std::sqrt(vv) / std::sqrt(1 - std::pow(0.999, step[r])) + 1e-8);
       pp = std::min<double>(std::max<double>(pp, lo[i]), hi[i]);
       ep[i] = static_cast<float>(pp);
       em[i] = static_cast<float>(mm);
       ev[i] = static_cast<float>(vv);
     }
-    RunElementwiseOnHost(NioUpdateBody{p.data(), p0.data(), df.data(), m.data(), v.data(),
-                                       mask.data(), lo.data(), hi.data(), lr.data(),
-                                       lambda.data(), k.data(), step.data(), rows, cols});
-    EXPECT_TRUE(AllClose(std::vector<float>(p.begin(), p.begin() + size), ep, 1e-5, 1e-5)) << "n=" << n;
-    EXPECT_TRUE(AllClose(std::vector<float>(m.begin(), m.begin() + size), em, 1e-6, 1e-5)) << "n=" << n;
-    EXPECT_TRUE(AllClose(std::vector<float>(v.begin(), v.begin() + size), ev, 1e-7, 1e-5)) << "n=" << n;
+    RunElementwiseOnHost(NioUpdateBody{p.data(), p0.data(), df.data(), m.data(),
+                                       v.data(), mask.data(), lo.data(),
+                                       hi.data(), lr.data(), lambda.data(),
+                                       k.data(), step.data(), rows, cols});
+    EXPECT_TRUE(AllClose(std::vector<float>(p.begin(), p.begin() + size), ep,
+                         1e-5, 1e-5))
+        << "n=" << n;
+    EXPECT_TRUE(AllClose(std::vector<float>(m.begin(), m.begin() + size), em,
+                         1e-6, 1e-5))
+        << "n=" << n;
+    EXPECT_TRUE(AllClose(std::vector<float>(v.begin(), v.begin() + size), ev,
+                         1e-7, 1e-5))
+        << "n=" << n;
     ExpectGuardIntact(p, size);
     ExpectGuardIntact(m, size);
     ExpectGuardIntact(v, size);
@@ -210,13 +223,19 @@ TEST(ElementwiseBodyTest, ScatterAndGatherColumns) {
     const auto p = RandomFloats(static_cast<size_t>(rows) * cols, n + 1);
     auto expected = std::vector<float>(x.begin(), x.begin() + rows * n_in);
     for (int r = 0; r < rows; ++r)
-      for (int c = 0; c < cols; ++c) expected[r * n_in + columns[c]] = p[r * cols + c];
-    RunElementwiseOnHost(ScatterColumnsBody{x.data(), p.data(), columns.data(), rows, cols, n_in});
-    EXPECT_TRUE(AllClose(std::vector<float>(x.begin(), x.begin() + rows * n_in), expected, 0, 0));
+      for (int c = 0; c < cols; ++c)
+        expected[r * n_in + columns[c]] = p[r * cols + c];
+    RunElementwiseOnHost(ScatterColumnsBody{x.data(), p.data(), columns.data(),
+                                            rows, cols, n_in});
+    EXPECT_TRUE(AllClose(std::vector<float>(x.begin(), x.begin() + rows * n_in),
+                         expected, 0, 0));
     ExpectGuardIntact(x, static_cast<size_t>(rows) * n_in);
-    auto back = WithGuard(std::vector<float>(static_cast<size_t>(rows) * cols, 0));
-    RunElementwiseOnHost(GatherColumnsBody{back.data(), x.data(), columns.data(), rows, cols, n_in});
-    EXPECT_TRUE(AllClose(std::vector<float>(back.begin(), back.begin() + rows * cols), p, 0, 0));
+    auto back =
+        WithGuard(std::vector<float>(static_cast<size_t>(rows) * cols, 0));
+    RunElementwiseOnHost(GatherColumnsBody{back.data(), x.data(),
+                                           columns.data(), rows, cols, n_in});
+    EXPECT_TRUE(AllClose(
+        std::vector<float>(back.begin(), back.begin() + rows * cols), p, 0, 0));
     ExpectGuardIntact(back, static_cast<size_t>(rows) * cols);
   }
 }
@@ -235,14 +254,18 @@ void CheckMoveRowsBody(int n, int width) {
   std::shuffle(from.begin(), from.end(), rng);
   std::shuffle(to.begin(), to.end(), rng);
   std::vector<T> data(static_cast<size_t>(slots) * width + kGuardSize);
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<T>(i % 101 + 1);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<T>(i % 101 + 1);
   std::vector<T> expected = data;
   for (int m = 0; m < moves; ++m)
     for (int c = 0; c < width; ++c)
-      expected[static_cast<size_t>(to[m]) * width + c] = data[static_cast<size_t>(from[m]) * width + c];
-  RunElementwiseOnHost(MoveRowsBody<T>{data.data(), from.data(), to.data(), moves, width});
+      expected[static_cast<size_t>(to[m]) * width + c] =
+          data[static_cast<size_t>(from[m]) * width + c];
+  RunElementwiseOnHost(
+      MoveRowsBody<T>{data.data(), from.data(), to.data(), moves, width});
   for (size_t i = 0; i < data.size(); ++i) {
-    ASSERT_EQ(data[i], expected[i]) << "element " << i << " of " << slots << "x" << width;
+    ASSERT_EQ(data[i], expected[i])
+        << "element " << i << " of " << slots << "x" << width;
   }
 }
 
@@ -261,14 +284,18 @@ TEST(ElementwiseBodyTest, GatherRowsMatchesNaiveLoop) {
     for (int width : {1, 5}) {
       const int count = std::max(1, n / width);
       const int slots = count + 3;
-      const auto data = RandomFloats(static_cast<size_t>(slots) * width, n + width);
+      const auto data =
+          RandomFloats(static_cast<size_t>(slots) * width, n + width);
       std::vector<int> rows(count);
       for (int i = 0; i < count; ++i) rows[i] = (i * 5 + 2) % slots;
-      auto out = WithGuard(std::vector<float>(static_cast<size_t>(count) * width, 0));
-      RunElementwiseOnHost(GatherRowsBody<float>{out.data(), data.data(), rows.data(), count, width});
+      auto out =
+          WithGuard(std::vector<float>(static_cast<size_t>(count) * width, 0));
+      RunElementwiseOnHost(GatherRowsBody<float>{out.data(), data.data(),
+                                                 rows.data(), count, width});
       for (int i = 0; i < count; ++i)
         for (int c = 0; c < width; ++c)
-          ASSERT_EQ(out[i * width + c], data[rows[i] * width + c]) << i << "," << c;
+          ASSERT_EQ(out[i * width + c], data[rows[i] * width + c])
+              << i << "," << c;
       ExpectGuardIntact(out, static_cast<size_t>(count) * width);
     }
   }
@@ -280,7 +307,8 @@ TEST(ElementwiseBodyTest, GatherRowsMatchesNaiveLoop) {
 
 TEST(GemmArgsTest, LayerForwardIsXTimesWTransposed) {
   for (int rows : {1, 3, 64, 257}) {
-    for (auto [in, out] : {std::pair{13, 7}, std::pair{128, 768}, std::pair{9, 1}}) {
+    for (auto [in, out] :
+         {std::pair{13, 7}, std::pair{128, 768}, std::pair{9, 1}}) {
       const auto x = RandomFloats(static_cast<size_t>(rows) * in, rows + in);
       const auto w = RandomFloats(static_cast<size_t>(out) * in, out);
       for (float beta : {0.0f, 1.0f}) {
@@ -289,12 +317,15 @@ TEST(GemmArgsTest, LayerForwardIsXTimesWTransposed) {
         for (int r = 0; r < rows; ++r)
           for (int o = 0; o < out; ++o) {
             double acc = beta * z[r * out + o];
-            for (int i = 0; i < in; ++i) acc += double(x[r * in + i]) * w[o * in + i];
+            for (int i = 0; i < in; ++i)
+              acc += double(x[r * in + i]) * w[o * in + i];
             expected[r * out + o] = acc;
           }
-        GemmCblas(LayerForward(rows, in, out, beta), w.data(), x.data(), z.data());
+        GemmCblas(LayerForward(rows, in, out, beta), w.data(), x.data(),
+                  z.data());
         EXPECT_TRUE(AllClose(z, expected, 1e-4, 1e-4))
-            << "rows=" << rows << " in=" << in << " out=" << out << " beta=" << beta;
+            << "rows=" << rows << " in=" << in << " out=" << out
+            << " beta=" << beta;
       }
     }
   }
@@ -302,7 +333,8 @@ TEST(GemmArgsTest, LayerForwardIsXTimesWTransposed) {
 
 TEST(GemmArgsTest, LayerInputGradIsDzTimesW) {
   for (int rows : {1, 3, 64, 257}) {
-    for (auto [in, out] : {std::pair{13, 7}, std::pair{768, 512}, std::pair{128, 1}}) {
+    for (auto [in, out] :
+         {std::pair{13, 7}, std::pair{768, 512}, std::pair{128, 1}}) {
       const auto dz = RandomFloats(static_cast<size_t>(rows) * out, rows + out);
       const auto w = RandomFloats(static_cast<size_t>(out) * in, in);
       std::vector<float> dx(static_cast<size_t>(rows) * in, -7.0f);
@@ -310,7 +342,8 @@ TEST(GemmArgsTest, LayerInputGradIsDzTimesW) {
       for (int r = 0; r < rows; ++r)
         for (int i = 0; i < in; ++i) {
           double acc = 0;
-          for (int o = 0; o < out; ++o) acc += double(dz[r * out + o]) * w[o * in + i];
+          for (int o = 0; o < out; ++o)
+            acc += double(dz[r * out + o]) * w[o * in + i];
           expected[r * in + i] = acc;
         }
       GemmCblas(LayerInputGrad(rows, in, out), w.data(), dz.data(), dx.data());
@@ -351,7 +384,8 @@ TEST(GemmArgsTest, SlicesOfTheFeatureDimensionComposeTheWholeProduct) {
     const auto dz = RandomFloats(static_cast<size_t>(rows) * out, 3);
     std::vector<float> z_whole(rows * out), dx_whole(rows * in);
     GemmCblas(LayerForward(rows, in, out), w.data(), x.data(), z_whole.data());
-    GemmCblas(LayerInputGrad(rows, in, out), w.data(), dz.data(), dx_whole.data());
+    GemmCblas(LayerInputGrad(rows, in, out), w.data(), dz.data(),
+              dx_whole.data());
     for (int parts : {2, 3}) {
       std::vector<float> z(rows * out, 1e9f), dx(rows * in, 1e9f);
       for (int p = 0; p < parts; ++p) {
@@ -366,19 +400,23 @@ TEST(GemmArgsTest, SlicesOfTheFeatureDimensionComposeTheWholeProduct) {
         GemmCblas(g.args, w.data() + g.a_offset, dz.data() + g.b_offset,
                   dx.data() + g.c_offset);
       }
-      EXPECT_TRUE(AllClose(z, z_whole, 1e-5, 1e-5)) << "rows=" << rows << " parts=" << parts;
-      EXPECT_TRUE(AllClose(dx, dx_whole, 1e-5, 1e-5)) << "rows=" << rows << " parts=" << parts;
+      EXPECT_TRUE(AllClose(z, z_whole, 1e-5, 1e-5))
+          << "rows=" << rows << " parts=" << parts;
+      EXPECT_TRUE(AllClose(dx, dx_whole, 1e-5, 1e-5))
+          << "rows=" << rows << " parts=" << parts;
       // Partial products over slices of the summed dimension add up too.
       std::vector<float> sum(rows * in, 0.0f), part(rows * in);
       const int per_out = (out + parts - 1) / parts;
       for (int p = 0; p < parts; ++p) {
-        const int b = std::min(out, p * per_out), e = std::min(out, b + per_out);
+        const int b = std::min(out, p * per_out),
+                  e = std::min(out, b + per_out);
         const GemmSlice g = SliceK(LayerInputGrad(rows, in, out), b, e - b);
         GemmCblas(g.args, w.data() + g.a_offset, dz.data() + g.b_offset,
                   part.data() + g.c_offset);
         for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
       }
-      EXPECT_TRUE(AllClose(sum, dx_whole, 1e-5, 1e-5)) << "SliceK rows=" << rows << " parts=" << parts;
+      EXPECT_TRUE(AllClose(sum, dx_whole, 1e-5, 1e-5))
+          << "SliceK rows=" << rows << " parts=" << parts;
     }
   }
 }
@@ -419,7 +457,8 @@ TEST_F(CpuBackendTest, PredictMatchesDoubleForward) {
   std::vector<double> expected(rows);
   for (int r = 0; r < rows; ++r)
     expected[r] = nio::testing::ForwardDouble(
-        mlp_, std::vector<double>(x.begin() + r * 10, x.begin() + (r + 1) * 10));
+        mlp_,
+        std::vector<double>(x.begin() + r * 10, x.begin() + (r + 1) * 10));
   EXPECT_TRUE(AllClose(out, expected, 1e-4, 1e-4));
 }
 
@@ -464,14 +503,17 @@ TEST(CpuBackendChunksTest, SteppingInChunksMatchesOneStepAndRepeatsBitForBit) {
   // depend on the GEMM's row count, so not bit for bit), and the same cut
   // gives the same bits every time. The service model's layer widths, so
   // BLAS takes its real code paths.
-  const MlpWeights mlp = nio::testing::RandomMlp({40, 768, 512, 256, 128, 1}, 7);
+  const MlpWeights mlp =
+      nio::testing::RandomMlp({40, 768, 512, 256, 128, 1}, 7);
   const std::vector<int> movable = {1, 2, 4, 5, 7, 8, 9, 11, 12};
   const int rows = 300;
   const size_t k = movable.size();
   const auto x = RandomFloats(static_cast<size_t>(rows) * 40, 3, -2, 2);
   std::vector<uint8_t> mask(rows * k, 1);
-  std::vector<float> lo(rows * k, -3), hi(rows * k, 3), lr(rows, 0.05f), lambda(rows, 0.1f);
-  const NioRows start{rows, x.data(), mask.data(), lo.data(), hi.data(), lr.data(), lambda.data()};
+  std::vector<float> lo(rows * k, -3), hi(rows * k, 3), lr(rows, 0.05f),
+      lambda(rows, 0.1f);
+  const NioRows start{rows,      x.data(),  mask.data(),  lo.data(),
+                      hi.data(), lr.data(), lambda.data()};
   const std::vector<std::vector<int>> cuts = {
       {300}, {32, 64, 96, 108}, {33, 1, 266}, {150, 150}, {32, 64, 96, 108}};
   std::vector<std::vector<float>> results;
@@ -489,14 +531,17 @@ TEST(CpuBackendChunksTest, SteppingInChunksMatchesOneStepAndRepeatsBitForBit) {
       }
     }
     std::vector<float> p(rows * k), pred(rows);
-    ASSERT_TRUE(backend->GatherRows(FirstRows(rows), p.data(), pred.data(), nullptr).ok());
+    ASSERT_TRUE(
+        backend->GatherRows(FirstRows(rows), p.data(), pred.data(), nullptr)
+            .ok());
     p.insert(p.end(), pred.begin(), pred.end());
     results.push_back(std::move(p));
   }
   for (size_t c = 1; c + 1 < cuts.size(); ++c) {
     EXPECT_TRUE(AllClose(results[c], results[0], 1e-5, 1e-5)) << "cut " << c;
   }
-  EXPECT_TRUE(AllClose(results.back(), results[1], 0, 0)) << "the same cut again";
+  EXPECT_TRUE(AllClose(results.back(), results[1], 0, 0))
+      << "the same cut again";
 }
 
 TEST_F(CpuBackendTest, StepRecordsPredictionAndMovesOnlyMaskedColumns) {
@@ -505,16 +550,21 @@ TEST_F(CpuBackendTest, StepRecordsPredictionAndMovesOnlyMaskedColumns) {
   const auto x = RandomFloats(rows * 10, 9);
   std::vector<uint8_t> mask(rows * k, 1);
   mask[1] = 0;  // row 0 keeps column 1 fixed
-  std::vector<float> lo(rows * k, -3), hi(rows * k, 3), lr(rows, 0.05f), lambda(rows, 0.1f);
-  ASSERT_TRUE(backend->LoadRows(0, NioRows{rows, x.data(), mask.data(), lo.data(), hi.data(),
-                                           lr.data(), lambda.data()}).ok());
+  std::vector<float> lo(rows * k, -3), hi(rows * k, 3), lr(rows, 0.05f),
+      lambda(rows, 0.1f);
+  ASSERT_TRUE(backend
+                  ->LoadRows(0, NioRows{rows, x.data(), mask.data(), lo.data(),
+                                        hi.data(), lr.data(), lambda.data()})
+                  .ok());
   ASSERT_TRUE(backend->Step(0, rows).ok());
   std::vector<float> p(rows * k), pred(rows);
   const std::vector<int> slots = FirstRows(rows);
   ASSERT_TRUE(backend->GatherRows(slots, p.data(), pred.data(), nullptr).ok());
   for (int r = 0; r < rows; ++r) {
-    EXPECT_NEAR(pred[r], nio::testing::ForwardDouble(
-                             mlp_, std::vector<double>(x.begin() + r * 10, x.begin() + (r + 1) * 10)),
+    EXPECT_NEAR(pred[r],
+                nio::testing::ForwardDouble(
+                    mlp_, std::vector<double>(x.begin() + r * 10,
+                                              x.begin() + (r + 1) * 10)),
                 1e-4);
     for (int c = 0; c < k; ++c) {
       const float p0 = x[r * 10 + movable_[c]];
@@ -542,7 +592,8 @@ TEST_F(CpuBackendTest, RejectsBadShapesAndRanges) {
   EXPECT_EQ(backend->Step(0, 5).code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(backend->Step(3, 2).code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(backend->Step(-1, 1).code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(backend->MoveRows(std::vector<RowMove>{{0, 4}}).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(backend->MoveRows(std::vector<RowMove>{{0, 4}}).code(),
+            absl::StatusCode::kOutOfRange);
   EXPECT_EQ(backend->MoveRows(std::vector<RowMove>{{3, 2}, {2, 1}}).code(),
             absl::StatusCode::kInvalidArgument);
   for (const std::vector<int>& rows : {std::vector<int>{0, 4}, {-1}}) {
@@ -570,7 +621,8 @@ TEST_F(CpuBackendTest, GatherAndMoveRowsCarryTheWholeSlotState) {
     lr[r] = 0.01f + 0.02f * r;
     lambda[r] = 0.05f * r;
   }
-  const NioRows start{rows, x.data(), mask.data(), lo.data(), hi.data(), lr.data(), lambda.data()};
+  const NioRows start{rows,      x.data(),  mask.data(),  lo.data(),
+                      hi.data(), lr.data(), lambda.data()};
   auto still = Make(8), moved = Make(8);
   ASSERT_TRUE(still->LoadRows(0, start).ok());
   ASSERT_TRUE(moved->LoadRows(0, start).ok());
@@ -583,7 +635,8 @@ TEST_F(CpuBackendTest, GatherAndMoveRowsCarryTheWholeSlotState) {
   ASSERT_TRUE(moved->MoveRows(std::vector<RowMove>{{4, 6}, {5, 7}}).ok());
   ASSERT_TRUE(moved->MoveRows(std::vector<RowMove>{{0, 4}, {1, 5}}).ok());
   ASSERT_TRUE(moved->MoveRows(std::vector<RowMove>{{6, 0}, {7, 1}}).ok());
-  const std::vector<int> where = {4, 5, 2, 3, 0, 1};  // where[r]: slot of track r
+  const std::vector<int> where = {4, 5, 2,
+                                  3, 0, 1};  // where[r]: slot of track r
   for (int s = 0; s < 20; ++s) {
     ASSERT_TRUE(still->Step(0, rows).ok());
     ASSERT_TRUE(moved->Step(0, rows).ok());

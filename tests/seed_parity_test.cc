@@ -23,8 +23,8 @@ TEST(SeedParityTest, ForwardAndNioMatchPyTorchReference) {
   auto model = models::LoadModel(SeedDir() + "/model");
   ASSERT_TRUE(model.ok()) << model.status()
                           << " (did the seed_fixture_setup test run?)";
-  auto tracks = models::ParseTracksJson(nio::testing::ReadFile(SeedDir() + "/tracks.json"),
-                                        "tracks.json");
+  auto tracks = models::ParseTracksJson(
+      nio::testing::ReadFile(SeedDir() + "/tracks.json"), "tracks.json");
   ASSERT_TRUE(tracks.ok()) << tracks.status();
   const auto golden =
       nlohmann::json::parse(nio::testing::ReadFile(SeedDir() + "/golden.json"));
@@ -34,7 +34,9 @@ TEST(SeedParityTest, ForwardAndNioMatchPyTorchReference) {
   auto opt = Optimizer::Create(*model, o);
   ASSERT_TRUE(opt.ok()) << opt.status();
   const auto outcomes = (*opt)->Optimize(*tracks);
-  EXPECT_GE(nio::testing::ExpectMatchesGolden((*opt)->featurizer(), outcomes, golden, 1e-3), 50);
+  EXPECT_GE(nio::testing::ExpectMatchesGolden((*opt)->featurizer(), outcomes,
+                                              golden, 1e-3),
+            50);
 }
 
 }  // namespace

@@ -24,10 +24,13 @@ using nio::testing::ReadFile;
 using nio::testing::TestDataDir;
 
 std::vector<TrackRequest> TinyTracks() {
-  return models::ParseTracksJson(ReadFile(TestDataDir() + "/tiny_tracks.json"), "tiny").value();
+  return models::ParseTracksJson(ReadFile(TestDataDir() + "/tiny_tracks.json"),
+                                 "tiny")
+      .value();
 }
 
-std::unique_ptr<NioServer> StartServer(int max_batch = 64, int max_queue = 100000) {
+std::unique_ptr<NioServer> StartServer(int max_batch = 64,
+                                       int max_queue = 100000) {
   ServerOptions o;
   o.model_dir = TestDataDir() + "/tiny_model";
   o.listen = "127.0.0.1:0";
@@ -41,12 +44,13 @@ std::unique_ptr<NioServer> StartServer(int max_batch = 64, int max_queue = 10000
 }
 
 std::unique_ptr<nio::v1::Nio::Stub> Connect(const NioServer& server) {
-  return nio::v1::Nio::NewStub(
-      grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
+  return nio::v1::Nio::NewStub(grpc::CreateChannel(
+      server.address(), grpc::InsecureChannelCredentials()));
 }
 
 // What the in-process engine gives each track alone.
-std::map<std::string, models::NioResult> EngineResults(const std::vector<TrackRequest>& requests) {
+std::map<std::string, models::NioResult> EngineResults(
+    const std::vector<TrackRequest>& requests) {
   auto model = models::LoadModel(TestDataDir() + "/tiny_model").value();
   SchedulerOptions o;
   o.backend = kernels::BackendChoice::kCpu;
@@ -61,15 +65,17 @@ std::map<std::string, models::NioResult> EngineResults(const std::vector<TrackRe
   return out;
 }
 
-void ExpectSameResult(const nio::v1::TrackResult& got, const models::NioResult& want,
-                      double tol = 1e-4) {
-  ASSERT_EQ(got.status().code(), 0) << got.id() << ": " << got.status().message();
+void ExpectSameResult(const nio::v1::TrackResult& got,
+                      const models::NioResult& want, double tol = 1e-4) {
+  ASSERT_EQ(got.status().code(), 0)
+      << got.id() << ": " << got.status().message();
   EXPECT_EQ(got.id(), want.id);
   EXPECT_NEAR(got.prediction_before(), want.prediction_before, tol) << got.id();
   EXPECT_NEAR(got.prediction_raw(), want.prediction_raw, tol) << got.id();
   EXPECT_NEAR(got.prediction_after(), want.prediction_after, tol) << got.id();
   EXPECT_EQ(got.steps_run(), want.steps_run);
-  ASSERT_EQ(got.changes_size(), static_cast<int>(want.changes.size())) << got.id();
+  ASSERT_EQ(got.changes_size(), static_cast<int>(want.changes.size()))
+      << got.id();
   for (int c = 0; c < got.changes_size(); ++c) {
     EXPECT_EQ(got.changes(c).name(), want.changes[c].name);
     EXPECT_NEAR(got.changes(c).optimized(), want.changes[c].optimized,
@@ -142,7 +148,8 @@ TEST(ServiceTest, PredictOptimizeAndStreamEqualTheEngine) {
     auto stream = stub->OptimizeStream(&ctx);
     for (int m = 0; m < 4; ++m) {
       nio::v1::OptimizeStreamRequest req;
-      for (int i = m * 5; i < m * 5 + 5; ++i) ToProto(tracks[i].track, req.add_tracks());
+      for (int i = m * 5; i < m * 5 + 5; ++i)
+        ToProto(tracks[i].track, req.add_tracks());
       req.mutable_options()->set_progress_every(100);
       ASSERT_TRUE(stream->Write(req));
     }
@@ -161,7 +168,8 @@ TEST(ServiceTest, PredictOptimizeAndStreamEqualTheEngine) {
     ASSERT_TRUE(stream->Finish().ok());
     EXPECT_EQ(results.size(), 20u);
     for (const auto& [id, n] : results) EXPECT_EQ(n, 1) << id;
-    for (const auto& [id, n] : progress) EXPECT_EQ(n, 3) << id;  // steps 100, 200, 300
+    for (const auto& [id, n] : progress)
+      EXPECT_EQ(n, 3) << id;  // steps 100, 200, 300
   }
 }
 
@@ -202,7 +210,8 @@ TEST(ServiceTest, SixtyFourConcurrentClientsEachGetTheirOwnResults) {
       grpc::ClientContext ctx;
       if (!clients[c].stream) {
         nio::v1::OptimizeResponse resp;
-        if (!stub->Optimize(&ctx, RequestOf(clients[c].tracks), &resp).ok()) failures++;
+        if (!stub->Optimize(&ctx, RequestOf(clients[c].tracks), &resp).ok())
+          failures++;
         got.assign(resp.results().begin(), resp.results().end());
       } else {
         auto stream = stub->OptimizeStream(&ctx);
@@ -245,7 +254,10 @@ TEST(ServiceTest, ManyShortUnaryCallsFinishCleanly) {
       for (int i = 0; i < 150; ++i) {
         grpc::ClientContext ctx;
         nio::v1::OptimizeResponse resp;
-        (stub->Optimize(&ctx, req, &resp).ok() && resp.results(0).steps_run() == 3 ? ok : failed)++;
+        (stub->Optimize(&ctx, req, &resp).ok() &&
+                 resp.results(0).steps_run() == 3
+             ? ok
+             : failed)++;
       }
     });
   }
@@ -262,7 +274,8 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
   request.mutable_options()->set_steps(100000);  // would run for a long time
   {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(300));
     nio::v1::OptimizeResponse resp;
     const grpc::Status s = stub->Optimize(&ctx, request, &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
@@ -275,7 +288,9 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   };
-  wait_for([](const SchedulerStats& s) { return s.deadline_exceeded >= 6 && s.active == 0; });
+  wait_for([](const SchedulerStats& s) {
+    return s.deadline_exceeded >= 6 && s.active == 0;
+  });
   auto stats = server->scheduler().Stats();
   EXPECT_EQ(stats.deadline_exceeded, 6);
   EXPECT_EQ(stats.active, 0);
@@ -292,7 +307,9 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
     canceller.join();
     EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
   }
-  wait_for([](const SchedulerStats& s) { return s.cancelled >= 6 && s.active == 0; });
+  wait_for([](const SchedulerStats& s) {
+    return s.cancelled >= 6 && s.active == 0;
+  });
   stats = server->scheduler().Stats();
   EXPECT_EQ(stats.cancelled, 6);
   EXPECT_EQ(stats.active, 0);
@@ -308,11 +325,14 @@ TEST(ServiceTest, DeadlineAndCancelFreeTheirSlots) {
     ctx.TryCancel();
     stream->Finish();
   }
-  wait_for([](const SchedulerStats& s) { return s.cancelled >= 12 && s.active == 0 && s.queued == 0; });
+  wait_for([](const SchedulerStats& s) {
+    return s.cancelled >= 12 && s.active == 0 && s.queued == 0;
+  });
   stats = server->scheduler().Stats();
-  EXPECT_EQ(stats.cancelled, 12) << "deadline " << stats.deadline_exceeded << " active " << stats.active
-                                 << " queued " << stats.queued << " submitted " << stats.submitted
-                                 << " completed " << stats.completed;
+  EXPECT_EQ(stats.cancelled, 12)
+      << "deadline " << stats.deadline_exceeded << " active " << stats.active
+      << " queued " << stats.queued << " submitted " << stats.submitted
+      << " completed " << stats.completed;
   EXPECT_EQ(stats.active, 0);
   // And the server still answers.
   grpc::ClientContext ctx;
@@ -335,12 +355,14 @@ TEST(ServiceTest, AOneTrackCallDoesNotWaitBehindACatalogStream) {
     ToProto(all[i % all.size()].track, t);
     t->set_id("bulk-" + std::to_string(i));
   }
-  sreq.mutable_options()->set_steps(100000);  // ~0.3 s a round: a wide margin for the one-track call
+  sreq.mutable_options()->set_steps(
+      100000);  // ~0.3 s a round: a wide margin for the one-track call
   ASSERT_TRUE(stream->Write(sreq));
   for (int i = 0; i < 500 && server->scheduler().Stats().queued == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ASSERT_GT(server->scheduler().Stats().queued, 0) << "the stream should fill the batch";
+  ASSERT_GT(server->scheduler().Stats().queued, 0)
+      << "the stream should fill the batch";
   // The one-track call is admitted at the next step boundary and finishes
   // while the stream's first round is still running.
   grpc::ClientContext ctx;
@@ -350,7 +372,8 @@ TEST(ServiceTest, AOneTrackCallDoesNotWaitBehindACatalogStream) {
   nio::v1::OptimizeResponse resp;
   ASSERT_TRUE(stub->Optimize(&ctx, one, &resp).ok());
   EXPECT_EQ(resp.results(0).steps_run(), 50);
-  EXPECT_LE(server->scheduler().Stats().completed, 1) << "no stream track may have finished yet";
+  EXPECT_LE(server->scheduler().Stats().completed, 1)
+      << "no stream track may have finished yet";
   sctx.TryCancel();
   stream->Finish();
 }
@@ -366,7 +389,9 @@ TEST(ServiceTest, CallsRunInTheBlockOfTheirPriorityClass) {
     nio::v1::OptimizeResponse resp;
     EXPECT_TRUE(stub->Optimize(&ctx, req, &resp).ok());
   };
-  auto track_steps = [&](JobClass c) { return server->scheduler().Stats().Of(c).track_steps; };
+  auto track_steps = [&](JobClass c) {
+    return server->scheduler().Stats().Of(c).track_steps;
+  };
   // A small unary call is interactive, a large one (over
   // --interactive_max_tracks, 16) batch, and a caller may say which.
   run(2, nio::v1::PRIORITY_UNSPECIFIED);
@@ -381,7 +406,8 @@ TEST(ServiceTest, CallsRunInTheBlockOfTheirPriorityClass) {
   grpc::ClientContext sctx;
   auto stream = stub->OptimizeStream(&sctx);
   nio::v1::OptimizeStreamRequest sreq;
-  for (const auto& t : DefaultOptionTracks(4)) ToProto(t.track, sreq.add_tracks());
+  for (const auto& t : DefaultOptionTracks(4))
+    ToProto(t.track, sreq.add_tracks());
   sreq.mutable_options()->set_steps(7);
   ASSERT_TRUE(stream->Write(sreq));
   sreq.clear_tracks();
@@ -411,7 +437,8 @@ TEST(ServiceTest, QueueOverflowIsResourceExhaustedAndTheServerKeepsServing) {
   grpc::ClientContext ctx;
   nio::v1::OptimizeResponse resp;
   const grpc::Status s = stub->Optimize(&ctx, big, &resp);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << s.error_message();
   EXPECT_NE(s.error_message().find("max_queue"), std::string::npos);
   EXPECT_EQ(server->scheduler().Stats().rejected_queue_full, 12);
   grpc::ClientContext ctx2;
@@ -441,40 +468,86 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
   const double inf = std::numeric_limits<double>::infinity();
   const std::vector<Case> cases = {
       {"empty", [](auto& r) { r.clear_tracks(); }, {"tracks", "no tracks"}},
-      {"nan", [&](auto& r) { (*r.mutable_tracks(0)->mutable_features())["tempo"] = nan; }, {"bad-1", "'tempo'", "finite"}},
-      {"inf", [&](auto& r) { (*r.mutable_tracks(0)->mutable_features())["loudness"] = inf; }, {"'loudness'", "finite"}},
-      {"unknown feature", [](auto& r) { (*r.mutable_tracks(0)->mutable_features())["speed"] = 1; }, {"bad-1", "'speed'", "unknown feature"}},
-      {"unknown genre", [](auto& r) { r.mutable_tracks(0)->set_genre("polka"); }, {"bad-1", "track_genre", "polka"}},
-      {"no genre", [](auto& r) { r.mutable_tracks(0)->clear_genre(); }, {"track_genre", "missing"}},
-      {"steps 0", [](auto& r) { r.mutable_options()->set_steps(0); }, {"options.steps"}},
-      {"steps negative", [](auto& r) { r.mutable_options()->set_steps(-5); }, {"options.steps"}},
-      {"steps huge", [](auto& r) { r.mutable_options()->set_steps(2000000000); }, {"options.steps"}},
+      {"nan",
+       [&](auto& r) {
+         (*r.mutable_tracks(0)->mutable_features())["tempo"] = nan;
+       },
+       {"bad-1", "'tempo'", "finite"}},
+      {"inf",
+       [&](auto& r) {
+         (*r.mutable_tracks(0)->mutable_features())["loudness"] = inf;
+       },
+       {"'loudness'", "finite"}},
+      {"unknown feature",
+       [](auto& r) { (*r.mutable_tracks(0)->mutable_features())["speed"] = 1; },
+       {"bad-1", "'speed'", "unknown feature"}},
+      {"unknown genre",
+       [](auto& r) { r.mutable_tracks(0)->set_genre("polka"); },
+       {"bad-1", "track_genre", "polka"}},
+      {"no genre",
+       [](auto& r) { r.mutable_tracks(0)->clear_genre(); },
+       {"track_genre", "missing"}},
+      {"steps 0",
+       [](auto& r) { r.mutable_options()->set_steps(0); },
+       {"options.steps"}},
+      {"steps negative",
+       [](auto& r) { r.mutable_options()->set_steps(-5); },
+       {"options.steps"}},
+      {"steps huge",
+       [](auto& r) { r.mutable_options()->set_steps(2000000000); },
+       {"options.steps"}},
       {"lr 0", [](auto& r) { r.mutable_options()->set_lr(0); }, {"options.lr"}},
-      {"lr negative", [](auto& r) { r.mutable_options()->set_lr(-0.1); }, {"options.lr"}},
-      {"lr nan", [&](auto& r) { r.mutable_options()->set_lr(nan); }, {"options.lr"}},
-      {"lambda negative", [](auto& r) { r.mutable_options()->set_lambda(-1); }, {"options.lambda"}},
-      {"duplicate ids", [](auto& r) { *r.add_tracks() = r.tracks(0); }, {"tracks[1].id", "duplicate"}},
-      {"missing id", [](auto& r) { r.mutable_tracks(0)->clear_id(); }, {"tracks[0].id", "missing"}},
-      {"bounds min > max", [](auto& r) {
+      {"lr negative",
+       [](auto& r) { r.mutable_options()->set_lr(-0.1); },
+       {"options.lr"}},
+      {"lr nan",
+       [&](auto& r) { r.mutable_options()->set_lr(nan); },
+       {"options.lr"}},
+      {"lambda negative",
+       [](auto& r) { r.mutable_options()->set_lambda(-1); },
+       {"options.lambda"}},
+      {"duplicate ids",
+       [](auto& r) { *r.add_tracks() = r.tracks(0); },
+       {"tracks[1].id", "duplicate"}},
+      {"missing id",
+       [](auto& r) { r.mutable_tracks(0)->clear_id(); },
+       {"tracks[0].id", "missing"}},
+      {"bounds min > max",
+       [](auto& r) {
          auto& b = (*r.mutable_options()->mutable_bounds())["tempo"];
          b.set_min(150);
          b.set_max(90);
-       }, {"options.bounds[tempo]", "min"}},
-      {"bounds unknown feature", [](auto& r) {
+       },
+       {"options.bounds[tempo]", "min"}},
+      {"bounds unknown feature",
+       [](auto& r) {
          (*r.mutable_options()->mutable_bounds())["speed"].set_min(1);
-       }, {"options.bounds[speed]"}},
-      {"unknown mutable feature", [](auto& r) { r.mutable_options()->add_mutable_features("speed"); }, {"options.mutable_features", "speed"}},
-      {"one-hot mutable", [](auto& r) { r.mutable_options()->add_mutable_features("track_genre_pop"); }, {"one-hot"}},
-      {"unknown priority", [](auto& r) { r.mutable_options()->set_priority(static_cast<nio::v1::Priority>(7)); },
+       },
+       {"options.bounds[speed]"}},
+      {"unknown mutable feature",
+       [](auto& r) { r.mutable_options()->add_mutable_features("speed"); },
+       {"options.mutable_features", "speed"}},
+      {"one-hot mutable",
+       [](auto& r) {
+         r.mutable_options()->add_mutable_features("track_genre_pop");
+       },
+       {"one-hot"}},
+      {"unknown priority",
+       [](auto& r) {
+         r.mutable_options()->set_priority(static_cast<nio::v1::Priority>(7));
+       },
        {"options.priority", "unknown value 7"}},
-      {"interactive claim too big", [](auto& r) {
+      {"interactive claim too big",
+       [](auto& r) {
          for (int i = 0; i < 20; ++i) {
            auto* t = r.add_tracks();
            *t = r.tracks(0);
            t->set_id("more-" + std::to_string(i));
          }
          r.mutable_options()->set_priority(nio::v1::PRIORITY_INTERACTIVE);
-       }, {"options.priority", "at most 16", "--interactive_max_tracks", "got 21"}},
+       },
+       {"options.priority", "at most 16", "--interactive_max_tracks",
+        "got 21"}},
   };
   for (const auto& c : cases) {
     auto req = base();
@@ -482,7 +555,8 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
     grpc::ClientContext ctx;
     nio::v1::OptimizeResponse resp;
     const grpc::Status s = stub->Optimize(&ctx, req, &resp);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.name << ": " << s.error_message();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.name << ": " << s.error_message();
     for (const auto& f : c.fragments) {
       EXPECT_NE(s.error_message().find(f), std::string::npos)
           << c.name << ": '" << f << "' not in '" << s.error_message() << "'";
@@ -498,8 +572,10 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
   grpc::ClientContext ctx;
   nio::v1::OptimizeResponse resp;
   ASSERT_TRUE(stub->Optimize(&ctx, mixed, &resp).ok());
-  EXPECT_EQ(resp.results(0).status().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-  EXPECT_NE(resp.results(0).status().message().find("speed"), std::string::npos);
+  EXPECT_EQ(resp.results(0).status().code(),
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(resp.results(0).status().message().find("speed"),
+            std::string::npos);
   EXPECT_EQ(resp.results(1).status().code(), 0);
   EXPECT_EQ(resp.results(1).steps_run(), 10);
   // The stream answers a bad track with its own error and goes on.
@@ -512,15 +588,18 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
   stream->WritesDone();
   nio::v1::OptimizeStreamResponse sresp;
   std::map<std::string, int> codes;
-  while (stream->Read(&sresp)) codes[sresp.result().id()] = sresp.result().status().code();
+  while (stream->Read(&sresp))
+    codes[sresp.result().id()] = sresp.result().status().code();
   EXPECT_TRUE(stream->Finish().ok());
-  EXPECT_EQ(codes["bad-1"], static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(codes["bad-1"],
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(codes["good"], 0);
 }
 
 TEST(ServiceTest, CudaServerAnswersAsTheCpuServer) {
   std::string reason;
-  if (kernels::CudaDeviceCount(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
+  if (kernels::CudaDeviceCount(&reason) == 0)
+    GTEST_SKIP() << "no CUDA device: " << reason;
   ServerOptions o;
   o.model_dir = TestDataDir() + "/tiny_model";
   o.listen = "127.0.0.1:0";
@@ -533,7 +612,8 @@ TEST(ServiceTest, CudaServerAnswersAsTheCpuServer) {
   nio::v1::OptimizeResponse resp;
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub->Optimize(&ctx, RequestOf(tracks), &resp).ok());
-  for (const auto& r : resp.results()) ExpectSameResult(r, want.at(r.id()), 1e-3);
+  for (const auto& r : resp.results())
+    ExpectSameResult(r, want.at(r.id()), 1e-3);
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 // width of layer l, L layers, H_L = 1):
 //   w1_movable_ (H1, K) = W1[:, movable]      row-major
 //   fixed_      (max_rows, H1)                x0[movable := 0] W1^T + b1
-//   act[l]      (chunk, H_l) for l < L        relu activations, kept for backward
-//   grad_a/b    (chunk, max H)                ping-pong input gradients
+//   act[l]      (chunk, H_l) for l < L        relu activations, kept for
+//   backward grad_a/b    (chunk, max H)                ping-pong input
+//   gradients
 //
 // Rows are split into chunks of at most kMaxChunkRows so a chunk's activations
 // stay in cache; chunks run on the worker pool, each with single-threaded BLAS.
@@ -85,12 +86,14 @@ class CpuBackend final : public Backend {
     prediction_.assign(rows, 0.0f);
 
     int max_width = mlp_.InputSize();
-    for (const DenseLayer& l : mlp_.layers) max_width = std::max(max_width, l.out);
+    for (const DenseLayer& l : mlp_.layers)
+      max_width = std::max(max_width, l.out);
     scratch_.resize(pool_.Workers());
     for (ChunkScratch& s : scratch_) {
       s.act.resize(mlp_.layers.size());
       for (size_t l = 0; l < mlp_.layers.size(); ++l) {
-        s.act[l].resize(static_cast<size_t>(kMaxChunkRows) * mlp_.layers[l].out);
+        s.act[l].resize(static_cast<size_t>(kMaxChunkRows) *
+                        mlp_.layers[l].out);
       }
       s.grad_a.resize(static_cast<size_t>(kMaxChunkRows) * max_width);
       s.grad_b.resize(static_cast<size_t>(kMaxChunkRows) * max_width);
@@ -141,7 +144,8 @@ class CpuBackend final : public Backend {
       lr_[row] = rows.lr[r];
       lambda_[row] = rows.lambda[r];
       int k = 0;
-      for (int c = 0; c < k_cols_; ++c) k += mask_[static_cast<size_t>(row) * k_cols_ + c];
+      for (int c = 0; c < k_cols_; ++c)
+        k += mask_[static_cast<size_t>(row) * k_cols_ + c];
       k_[row] = k;
       step_[row] = 0;
       prediction_[row] = 0.0f;
@@ -169,10 +173,12 @@ class CpuBackend final : public Backend {
     const int n = static_cast<int>(moves.size());
     auto move = [&](auto& vec, int width) {
       using T = typename std::decay_t<decltype(vec)>::value_type;
-      RunElementwiseOnHost(MoveRowsBody<T>{vec.data(), move_from_.data(), move_to_.data(), n, width});
+      RunElementwiseOnHost(MoveRowsBody<T>{vec.data(), move_from_.data(),
+                                           move_to_.data(), n, width});
     };
     move(fixed_, h1_);
-    for (auto* vec : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_}) move(*vec, k_cols_);
+    for (auto* vec : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_})
+      move(*vec, k_cols_);
     move(mask_, k_cols_);
     move(lr_, 1);
     move(lambda_, 1);
@@ -184,9 +190,9 @@ class CpuBackend final : public Backend {
 
   absl::Status Step(int first_row, int rows) override {
     if (first_row < 0 || rows < 0 || first_row + rows > max_rows_) {
-      return absl::OutOfRangeError(absl::StrCat("Step: rows [", first_row, ", ",
-                                                first_row + rows, ") outside the ",
-                                                max_rows_, " slots"));
+      return absl::OutOfRangeError(
+          absl::StrCat("Step: rows [", first_row, ", ", first_row + rows,
+                       ") outside the ", max_rows_, " slots"));
     }
     ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
       ForwardBackwardChunk(first_row + first, n, parts, s);
@@ -199,16 +205,18 @@ class CpuBackend final : public Backend {
                           float* prediction, float* df_dp) override {
     for (int row : rows) {
       if (row < 0 || row >= max_rows_) {
-        return absl::OutOfRangeError(absl::StrCat("GatherRows: row ", row, " outside the ",
-                                                  max_rows_, " slots"));
+        return absl::OutOfRangeError(absl::StrCat(
+            "GatherRows: row ", row, " outside the ", max_rows_, " slots"));
       }
     }
     const int n = static_cast<int>(rows.size());
     if (p != nullptr) {
-      RunElementwiseOnHost(GatherRowsBody<float>{p, p_.data(), rows.data(), n, k_cols_});
+      RunElementwiseOnHost(
+          GatherRowsBody<float>{p, p_.data(), rows.data(), n, k_cols_});
     }
     if (prediction != nullptr) {
-      RunElementwiseOnHost(GatherRowsBody<float>{prediction, prediction_.data(), rows.data(), n, 1});
+      RunElementwiseOnHost(GatherRowsBody<float>{prediction, prediction_.data(),
+                                                 rows.data(), n, 1});
     }
     if (df_dp != nullptr) {
       RunElementwiseOnHost(
@@ -222,8 +230,9 @@ class CpuBackend final : public Backend {
     ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
       const DenseLayer& l0 = mlp_.layers.front();
       ForParts(parts, [&](int part) {
-        LayerForwardPart(0, l0.weight.data(), x + static_cast<size_t>(first) * l0.in,
-                         l0.in, l0.bias.data(), 0, n, s, part, parts);
+        LayerForwardPart(0, l0.weight.data(),
+                         x + static_cast<size_t>(first) * l0.in, l0.in,
+                         l0.bias.data(), 0, n, s, part, parts);
       });
       const float* f = ForwardFromLayer(1, n, parts, s);
       std::copy_n(f, n, out + first);
@@ -240,7 +249,8 @@ class CpuBackend final : public Backend {
   template <class Fn>
   void ForEachChunk(int rows, Fn fn) {
     const int workers = pool_.Workers();
-    const int chunk = std::clamp((rows + workers - 1) / workers, 1, kMaxChunkRows);
+    const int chunk =
+        std::clamp((rows + workers - 1) / workers, 1, kMaxChunkRows);
     const int chunks = (rows + chunk - 1) / chunk;
     if (chunks == 1) {
       fn(0, rows, workers, scratch_[0]);
@@ -279,7 +289,8 @@ class CpuBackend final : public Backend {
     const int out = mlp_.layers[l].out;
     const auto [begin, end] = PartRange(out, part, parts);
     if (begin >= end) return;
-    const GemmSlice slice = SliceM(LayerForward(rows, in, out), begin, end - begin);
+    const GemmSlice slice =
+        SliceM(LayerForward(rows, in, out), begin, end - begin);
     float* z = s.act[l].data();
     GemmCblas(slice.args, w + slice.a_offset, x + slice.b_offset,
               z + slice.c_offset);
@@ -333,7 +344,8 @@ class CpuBackend final : public Backend {
     for (size_t l = num_layers; l-- > 1;) {
       const DenseLayer& layer = mlp_.layers[l];
       const float* upstream = (l == num_layers - 1) ? s.ones.data() : grad;
-      GemmCblas(LayerInputGrad(rows, layer.in, layer.out), layer.weight.data(), upstream, next);
+      GemmCblas(LayerInputGrad(rows, layer.in, layer.out), layer.weight.data(),
+                upstream, next);
       // The input of layer l is act[l-1], a ReLU output.
       const float* h = s.act[l - 1].data();
       const size_t n = static_cast<size_t>(rows) * layer.in;
@@ -362,13 +374,14 @@ class CpuBackend final : public Backend {
         if (begin >= end) return;
         const float* dz = s.ones.data();
         if (!top) {
-          // dZ_l[:, S_p] = sum of the parts' partials of dH_l, masked by act[l].
-          SumPartialsAndMask(l, rows, begin, end, parts, s.partial[side], s.dz.data(),
-                             s.act[l].data());
+          // dZ_l[:, S_p] = sum of the parts' partials of dH_l, masked by
+          // act[l].
+          SumPartialsAndMask(l, rows, begin, end, parts, s.partial[side],
+                             s.dz.data(), s.act[l].data());
           dz = s.dz.data();
         }
-        const GemmSlice slice =
-            SliceK(LayerInputGrad(rows, layer.in, layer.out), begin, end - begin);
+        const GemmSlice slice = SliceK(
+            LayerInputGrad(rows, layer.in, layer.out), begin, end - begin);
         GemmCblas(slice.args, layer.weight.data() + slice.a_offset,
                   dz + slice.b_offset,
                   s.partial[1 - side][part].data() + slice.c_offset);
@@ -383,19 +396,21 @@ class CpuBackend final : public Backend {
       ForParts(parts, [&](int part) {
         const auto [begin, end] = PartRange(h1_, part, parts);
         if (begin < end) {
-          SumPartialsAndMask(0, rows, begin, end, parts, s.partial[side], dz0, s.act[0].data());
+          SumPartialsAndMask(0, rows, begin, end, parts, s.partial[side], dz0,
+                             s.act[0].data());
         }
       });
     }
     float* df_dp = df_dp_.data() + static_cast<size_t>(first) * k_cols_;
-    GemmCblas(LayerInputGrad(rows, k_cols_, h1_), w1_movable_.data(), dz0, df_dp);
+    GemmCblas(LayerInputGrad(rows, k_cols_, h1_), w1_movable_.data(), dz0,
+              df_dp);
   }
 
   // dz[:, begin:end] = ReluBackward(sum over the parts that own a slice of
   // layer l+1's outputs of partial[q][:, begin:end], act). All (rows, out_l).
   void SumPartialsAndMask(size_t l, int rows, int begin, int end, int parts,
-                          const std::vector<std::vector<float>>& partial, float* dz,
-                          const float* act) const {
+                          const std::vector<std::vector<float>>& partial,
+                          float* dz, const float* act) const {
     const int width = mlp_.layers[l].out;
     const int producer_width = mlp_.layers[l + 1].out;
     for (int r = 0; r < rows; ++r) {
@@ -407,7 +422,8 @@ class CpuBackend final : public Backend {
         const float* pq = partial[q].data() + base;
         for (int c = begin; c < end; ++c) dz[base + c] += pq[c];
       }
-      for (int c = begin; c < end; ++c) dz[base + c] = ReluBackward(dz[base + c], act[base + c]);
+      for (int c = begin; c < end; ++c)
+        dz[base + c] = ReluBackward(dz[base + c], act[base + c]);
     }
   }
 

@@ -45,7 +45,8 @@ constexpr size_t kStepGraphs = 8;
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(const MlpWeights& mlp, std::vector<int> movable, const BackendOptions& options)
+  CudaBackend(const MlpWeights& mlp, std::vector<int> movable,
+              const BackendOptions& options)
       : mlp_(mlp),
         movable_(std::move(movable)),
         max_rows_(options.max_rows),
@@ -66,13 +67,16 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_CUDA_ERROR(cudaGetDeviceProperties(&prop, 0));
     device_name_ = prop.name;
     sm_count_ = prop.multiProcessorCount;
-    NIO_RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     NIO_RETURN_IF_CUBLAS_ERROR(cublasCreate(&cublas_));
     NIO_RETURN_IF_CUBLAS_ERROR(cublasSetStream(cublas_, stream_));
     NIO_RETURN_IF_ERROR(workspace_.Allocate(kCublasWorkspaceBytes));
-    NIO_RETURN_IF_CUBLAS_ERROR(cublasSetWorkspace(cublas_, workspace_.get(), kCublasWorkspaceBytes));
-    NIO_RETURN_IF_CUBLAS_ERROR(cublasSetMathMode(
-        cublas_, allow_tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+    NIO_RETURN_IF_CUBLAS_ERROR(
+        cublasSetWorkspace(cublas_, workspace_.get(), kCublasWorkspaceBytes));
+    NIO_RETURN_IF_CUBLAS_ERROR(
+        cublasSetMathMode(cublas_, allow_tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH
+                                               : CUBLAS_PEDANTIC_MATH));
 
     const DenseLayer& first = mlp_.layers.front();
     h1_ = first.out;
@@ -83,7 +87,8 @@ class CudaBackend final : public Backend {
     act_.resize(mlp_.layers.size());
     for (size_t l = 0; l < mlp_.layers.size(); ++l) {
       const DenseLayer& layer = mlp_.layers[l];
-      NIO_RETURN_IF_ERROR(w_[l].Upload(layer.weight.data(), layer.weight.size()));
+      NIO_RETURN_IF_ERROR(
+          w_[l].Upload(layer.weight.data(), layer.weight.size()));
       NIO_RETURN_IF_ERROR(b_[l].Upload(layer.bias.data(), layer.bias.size()));
       NIO_RETURN_IF_ERROR(act_[l].Allocate(Rows() * layer.out));
       max_width = std::max(max_width, layer.out);
@@ -102,10 +107,12 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(grad_b_.Allocate(Rows() * max_width));
     const std::vector<float> ones(Rows(), 1.0f);
     NIO_RETURN_IF_ERROR(ones_.Upload(ones.data(), ones.size()));
-    for (DeviceBuffer<float>* buf : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &zero_k_}) {
+    for (DeviceBuffer<float>* buf :
+         {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &zero_k_}) {
       NIO_RETURN_IF_ERROR(buf->Allocate(Rows() * k_cols_));
     }
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(zero_k_.get(), 0, zero_k_.size() * sizeof(float), stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
+        zero_k_.get(), 0, zero_k_.size() * sizeof(float), stream_));
     NIO_RETURN_IF_ERROR(mask_.Allocate(Rows() * k_cols_));
     NIO_RETURN_IF_ERROR(lr_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(lambda_.Allocate(Rows()));
@@ -125,7 +132,8 @@ class CudaBackend final : public Backend {
 
   std::string Describe() const override {
     return absl::StrCat("cuda (", device_name_, ", ", sm_count_, " SMs, ",
-                        allow_tf32_ ? "TF32" : "fp32", " GEMMs, ", max_rows_, " slots)");
+                        allow_tf32_ ? "TF32" : "fp32", " GEMMs, ", max_rows_,
+                        " slots)");
   }
   int MaxRows() const override { return max_rows_; }
   int InputSize() const override { return n_in_; }
@@ -133,9 +141,9 @@ class CudaBackend final : public Backend {
 
   absl::Status LoadRows(int first_row, const NioRows& rows) override {
     if (first_row < 0 || rows.count < 0 || first_row + rows.count > max_rows_) {
-      return absl::OutOfRangeError(absl::StrCat("LoadRows: rows [", first_row, ", ",
-                                                first_row + rows.count, ") outside the ",
-                                                max_rows_, " slots"));
+      return absl::OutOfRangeError(absl::StrCat(
+          "LoadRows: rows [", first_row, ", ", first_row + rows.count,
+          ") outside the ", max_rows_, " slots"));
     }
     const int n = rows.count;
     if (n == 0) return absl::OkStatus();
@@ -147,7 +155,8 @@ class CudaBackend final : public Backend {
       k_per_row[r] = count;
     }
     const size_t off_k = static_cast<size_t>(first_row) * k;
-    NIO_RETURN_IF_ERROR(Copy(x_stage_.get(), rows.x0, static_cast<size_t>(n) * n_in_));
+    NIO_RETURN_IF_ERROR(
+        Copy(x_stage_.get(), rows.x0, static_cast<size_t>(n) * n_in_));
     NIO_RETURN_IF_ERROR(Copy(mask_.get() + off_k, rows.mask, n * k));
     NIO_RETURN_IF_ERROR(Copy(lo_.get() + off_k, rows.lo, n * k));
     NIO_RETURN_IF_ERROR(Copy(hi_.get() + off_k, rows.hi, n * k));
@@ -155,19 +164,29 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(Copy(lambda_.get() + first_row, rows.lambda, n));
     NIO_RETURN_IF_ERROR(Copy(k_.get() + first_row, k_per_row.data(), n));
     // p = p0 = x0[movable]; then x0[movable] := 0 for the fixed part.
-    NIO_RETURN_IF_ERROR(Launch(GatherColumnsBody{p_.get() + off_k, x_stage_.get(), columns_.get(),
-                                                 n, k_cols_, n_in_}, stream_));
-    NIO_RETURN_IF_ERROR(Launch(GatherColumnsBody{p0_.get() + off_k, x_stage_.get(), columns_.get(),
-                                                 n, k_cols_, n_in_}, stream_));
-    NIO_RETURN_IF_ERROR(Launch(ScatterColumnsBody{x_stage_.get(), zero_k_.get(), columns_.get(), n,
-                                                  k_cols_, n_in_}, stream_));
+    NIO_RETURN_IF_ERROR(
+        Launch(GatherColumnsBody{p_.get() + off_k, x_stage_.get(),
+                                 columns_.get(), n, k_cols_, n_in_},
+               stream_));
+    NIO_RETURN_IF_ERROR(
+        Launch(GatherColumnsBody{p0_.get() + off_k, x_stage_.get(),
+                                 columns_.get(), n, k_cols_, n_in_},
+               stream_));
+    NIO_RETURN_IF_ERROR(
+        Launch(ScatterColumnsBody{x_stage_.get(), zero_k_.get(), columns_.get(),
+                                  n, k_cols_, n_in_},
+               stream_));
     float* fixed = fixed_.get() + static_cast<size_t>(first_row) * h1_;
-    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, n_in_, h1_), w_[0].get(),
-                                   x_stage_.get(), fixed));
-    NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{fixed, b_[0].get(), n, h1_, 0, false}, stream_));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(m_.get() + off_k, 0, n * k * sizeof(float), stream_));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(v_.get() + off_k, 0, n * k * sizeof(float), stream_));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(step_.get() + first_row, 0, n * sizeof(int), stream_));
+    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, n_in_, h1_),
+                                   w_[0].get(), x_stage_.get(), fixed));
+    NIO_RETURN_IF_ERROR(Launch(
+        BiasActivationBody{fixed, b_[0].get(), n, h1_, 0, false}, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaMemsetAsync(m_.get() + off_k, 0, n * k * sizeof(float), stream_));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaMemsetAsync(v_.get() + off_k, 0, n * k * sizeof(float), stream_));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaMemsetAsync(step_.get() + first_row, 0, n * sizeof(int), stream_));
     NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     return absl::OkStatus();
   }
@@ -181,20 +200,27 @@ class CudaBackend final : public Backend {
       move_index_host_[i] = moves[i].from;
       move_index_host_[n + i] = moves[i].to;
     }
-    NIO_RETURN_IF_ERROR(Copy(index_.get(), move_index_host_.data(), move_index_host_.size()));
+    NIO_RETURN_IF_ERROR(
+        Copy(index_.get(), move_index_host_.data(), move_index_host_.size()));
     const int* from = index_.get();
     const int* to = index_.get() + n;
     // One launch per state array, whatever the number of moves.
-    NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<float>{fixed_.get(), from, to, n, h1_}, stream_));
-    for (DeviceBuffer<float>* buf : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_}) {
-      NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<float>{buf->get(), from, to, n, k_cols_}, stream_));
+    NIO_RETURN_IF_ERROR(
+        Launch(MoveRowsBody<float>{fixed_.get(), from, to, n, h1_}, stream_));
+    for (DeviceBuffer<float>* buf :
+         {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_}) {
+      NIO_RETURN_IF_ERROR(Launch(
+          MoveRowsBody<float>{buf->get(), from, to, n, k_cols_}, stream_));
     }
-    NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<uint8_t>{mask_.get(), from, to, n, k_cols_}, stream_));
+    NIO_RETURN_IF_ERROR(Launch(
+        MoveRowsBody<uint8_t>{mask_.get(), from, to, n, k_cols_}, stream_));
     for (DeviceBuffer<float>* buf : {&lr_, &lambda_, &prediction_}) {
-      NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<float>{buf->get(), from, to, n, 1}, stream_));
+      NIO_RETURN_IF_ERROR(
+          Launch(MoveRowsBody<float>{buf->get(), from, to, n, 1}, stream_));
     }
     for (DeviceBuffer<int>* buf : {&k_, &step_}) {
-      NIO_RETURN_IF_ERROR(Launch(MoveRowsBody<int>{buf->get(), from, to, n, 1}, stream_));
+      NIO_RETURN_IF_ERROR(
+          Launch(MoveRowsBody<int>{buf->get(), from, to, n, 1}, stream_));
     }
     // move_index_host_ may be rewritten by the next call: the copy above was
     // staged at once (pageable memory), and the kernels only read index_.
@@ -203,8 +229,9 @@ class CudaBackend final : public Backend {
 
   absl::Status Step(int first_row, int rows) override {
     if (first_row < 0 || rows < 0 || first_row + rows > max_rows_) {
-      return absl::OutOfRangeError(absl::StrCat("Step: rows [", first_row, ", ", first_row + rows,
-                                                ") outside the ", max_rows_, " slots"));
+      return absl::OutOfRangeError(
+          absl::StrCat("Step: rows [", first_row, ", ", first_row + rows,
+                       ") outside the ", max_rows_, " slots"));
     }
     if (rows == 0) return absl::OkStatus();
     StepGraph& g = GraphFor(first_row, rows);
@@ -221,8 +248,8 @@ class CudaBackend final : public Backend {
                           float* prediction, float* df_dp) override {
     for (int row : rows) {
       if (row < 0 || row >= max_rows_) {
-        return absl::OutOfRangeError(absl::StrCat("GatherRows: row ", row, " outside the ",
-                                                  max_rows_, " slots"));
+        return absl::OutOfRangeError(absl::StrCat(
+            "GatherRows: row ", row, " outside the ", max_rows_, " slots"));
       }
     }
     if (rows.empty()) return absl::OkStatus();
@@ -230,16 +257,22 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(Copy(index_.get(), rows.data(), rows.size()));
     const size_t k = k_cols_;
     if (p != nullptr) {
-      NIO_RETURN_IF_ERROR(Launch(GatherRowsBody<float>{gather_p_.get(), p_.get(), index_.get(), n,
-                                                       k_cols_}, stream_));
-      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(p, gather_p_.get(), n * k * sizeof(float),
-                                               cudaMemcpyDeviceToHost, stream_));
+      NIO_RETURN_IF_ERROR(
+          Launch(GatherRowsBody<float>{gather_p_.get(), p_.get(), index_.get(),
+                                       n, k_cols_},
+                 stream_));
+      NIO_RETURN_IF_CUDA_ERROR(
+          cudaMemcpyAsync(p, gather_p_.get(), n * k * sizeof(float),
+                          cudaMemcpyDeviceToHost, stream_));
     }
     if (prediction != nullptr) {
-      NIO_RETURN_IF_ERROR(Launch(GatherRowsBody<float>{gather_prediction_.get(), prediction_.get(),
-                                                       index_.get(), n, 1}, stream_));
-      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction, gather_prediction_.get(),
-                                               n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+      NIO_RETURN_IF_ERROR(
+          Launch(GatherRowsBody<float>{gather_prediction_.get(),
+                                       prediction_.get(), index_.get(), n, 1},
+                 stream_));
+      NIO_RETURN_IF_CUDA_ERROR(
+          cudaMemcpyAsync(prediction, gather_prediction_.get(),
+                          n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     }
     if (df_dp != nullptr) {
       NIO_RETURN_IF_ERROR(
@@ -257,16 +290,21 @@ class CudaBackend final : public Backend {
   absl::Status Predict(const float* x, int rows, float* out) override {
     for (int first = 0; first < rows; first += max_rows_) {
       const int n = std::min(max_rows_, rows - first);
-      NIO_RETURN_IF_ERROR(Copy(x_stage_.get(), x + static_cast<size_t>(first) * n_in_,
+      NIO_RETURN_IF_ERROR(Copy(x_stage_.get(),
+                               x + static_cast<size_t>(first) * n_in_,
                                static_cast<size_t>(n) * n_in_));
       const DenseLayer& l0 = mlp_.layers.front();
-      NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, l0.in, l0.out), w_[0].get(),
-                                     x_stage_.get(), act_[0].get()));
-      NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{act_[0].get(), b_[0].get(), n, l0.out, 0,
-                                                    mlp_.layers.size() > 1}, stream_));
+      NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, l0.in, l0.out),
+                                     w_[0].get(), x_stage_.get(),
+                                     act_[0].get()));
+      NIO_RETURN_IF_ERROR(
+          Launch(BiasActivationBody{act_[0].get(), b_[0].get(), n, l0.out, 0,
+                                    mlp_.layers.size() > 1},
+                 stream_));
       NIO_RETURN_IF_ERROR(EnqueueForwardFrom(1, n));
-      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(out + first, act_.back().get(), n * sizeof(float),
-                                               cudaMemcpyDeviceToHost, stream_));
+      NIO_RETURN_IF_CUDA_ERROR(
+          cudaMemcpyAsync(out + first, act_.back().get(), n * sizeof(float),
+                          cudaMemcpyDeviceToHost, stream_));
       NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     }
     return absl::OkStatus();
@@ -278,8 +316,8 @@ class CudaBackend final : public Backend {
   template <class T>
   absl::Status Copy(T* device, const T* host, size_t n) {
     if (n == 0) return absl::OkStatus();
-    NIO_RETURN_IF_CUDA_ERROR(
-        cudaMemcpyAsync(device, host, n * sizeof(T), cudaMemcpyHostToDevice, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(device, host, n * sizeof(T),
+                                             cudaMemcpyHostToDevice, stream_));
     return absl::OkStatus();
   }
 
@@ -287,10 +325,13 @@ class CudaBackend final : public Backend {
   absl::Status EnqueueForwardFrom(size_t first_layer, int rows) {
     for (size_t l = first_layer; l < mlp_.layers.size(); ++l) {
       const DenseLayer& layer = mlp_.layers[l];
-      NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(rows, layer.in, layer.out),
-                                     w_[l].get(), act_[l - 1].get(), act_[l].get()));
-      NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{act_[l].get(), b_[l].get(), rows, layer.out, 0,
-                                                    l + 1 < mlp_.layers.size()}, stream_));
+      NIO_RETURN_IF_ERROR(
+          GemmCublas(cublas_, LayerForward(rows, layer.in, layer.out),
+                     w_[l].get(), act_[l - 1].get(), act_[l].get()));
+      NIO_RETURN_IF_ERROR(
+          Launch(BiasActivationBody{act_[l].get(), b_[l].get(), rows, layer.out,
+                                    0, l + 1 < mlp_.layers.size()},
+                 stream_));
     }
     return absl::OkStatus();
   }
@@ -300,41 +341,50 @@ class CudaBackend final : public Backend {
   absl::Status EnqueueForwardBackward(int first, int rows) {
     const size_t num_layers = mlp_.layers.size();
     const size_t k = k_cols_;
-    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(rows, k_cols_, h1_), w1_movable_.get(),
-                                   p_.get() + first * k, act_[0].get()));
-    NIO_RETURN_IF_ERROR(Launch(BiasActivationBody{act_[0].get(),
-                                                  fixed_.get() + static_cast<size_t>(first) * h1_,
-                                                  rows, h1_, h1_, num_layers > 1},
-                               stream_));
+    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(rows, k_cols_, h1_),
+                                   w1_movable_.get(), p_.get() + first * k,
+                                   act_[0].get()));
+    NIO_RETURN_IF_ERROR(Launch(
+        BiasActivationBody{act_[0].get(),
+                           fixed_.get() + static_cast<size_t>(first) * h1_,
+                           rows, h1_, h1_, num_layers > 1},
+        stream_));
     NIO_RETURN_IF_ERROR(EnqueueForwardFrom(1, rows));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(prediction_.get() + first, act_.back().get(),
-                                             rows * sizeof(float), cudaMemcpyDeviceToDevice,
-                                             stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
+        prediction_.get() + first, act_.back().get(), rows * sizeof(float),
+        cudaMemcpyDeviceToDevice, stream_));
     float* grad = grad_a_.get();
     float* next = grad_b_.get();
     for (size_t l = num_layers; l-- > 1;) {
       const DenseLayer& layer = mlp_.layers[l];
       const float* upstream = (l == num_layers - 1) ? ones_.get() : grad;
-      NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerInputGrad(rows, layer.in, layer.out),
+      NIO_RETURN_IF_ERROR(GemmCublas(cublas_,
+                                     LayerInputGrad(rows, layer.in, layer.out),
                                      w_[l].get(), upstream, next));
-      NIO_RETURN_IF_ERROR(Launch(ReluBackwardBody{next, act_[l - 1].get(),
-                                                  static_cast<int64_t>(rows) * layer.in}, stream_));
+      NIO_RETURN_IF_ERROR(
+          Launch(ReluBackwardBody{next, act_[l - 1].get(),
+                                  static_cast<int64_t>(rows) * layer.in},
+                 stream_));
       std::swap(grad, next);
     }
-    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerInputGrad(rows, k_cols_, h1_), w1_movable_.get(),
-                                   num_layers == 1 ? ones_.get() : grad, df_dp_.get() + first * k));
+    NIO_RETURN_IF_ERROR(GemmCublas(
+        cublas_, LayerInputGrad(rows, k_cols_, h1_), w1_movable_.get(),
+        num_layers == 1 ? ones_.get() : grad, df_dp_.get() + first * k));
     return absl::OkStatus();
   }
 
   absl::Status EnqueueStep(int first, int rows) {
     NIO_RETURN_IF_ERROR(EnqueueForwardBackward(first, rows));
     const size_t k = k_cols_;
-    NIO_RETURN_IF_ERROR(Launch(AdvanceStepBody{step_.get() + first, rows}, stream_));
+    NIO_RETURN_IF_ERROR(
+        Launch(AdvanceStepBody{step_.get() + first, rows}, stream_));
     NIO_RETURN_IF_ERROR(Launch(
-        NioUpdateBody{p_.get() + first * k, p0_.get() + first * k, df_dp_.get() + first * k,
-                      m_.get() + first * k, v_.get() + first * k, mask_.get() + first * k,
-                      lo_.get() + first * k, hi_.get() + first * k, lr_.get() + first,
-                      lambda_.get() + first, k_.get() + first, step_.get() + first, rows, k_cols_},
+        NioUpdateBody{p_.get() + first * k, p0_.get() + first * k,
+                      df_dp_.get() + first * k, m_.get() + first * k,
+                      v_.get() + first * k, mask_.get() + first * k,
+                      lo_.get() + first * k, hi_.get() + first * k,
+                      lr_.get() + first, lambda_.get() + first,
+                      k_.get() + first, step_.get() + first, rows, k_cols_},
         stream_));
     return absl::OkStatus();
   }
@@ -370,7 +420,8 @@ class CudaBackend final : public Backend {
   }
 
   absl::Status CaptureStep(StepGraph& g) {
-    NIO_RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     const absl::Status enqueued = EnqueueStep(g.first, g.rows);
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
@@ -403,8 +454,10 @@ class CudaBackend final : public Backend {
   uint64_t graph_clock_ = 0;
 
   std::vector<DeviceBuffer<float>> w_, b_, act_;
-  DeviceBuffer<float> w1_movable_, fixed_, grad_a_, grad_b_, ones_, zero_k_, x_stage_;
-  DeviceBuffer<float> p_, p0_, m_, v_, lo_, hi_, df_dp_, lr_, lambda_, prediction_;
+  DeviceBuffer<float> w1_movable_, fixed_, grad_a_, grad_b_, ones_, zero_k_,
+      x_stage_;
+  DeviceBuffer<float> p_, p0_, m_, v_, lo_, hi_, df_dp_, lr_, lambda_,
+      prediction_;
   DeviceBuffer<uint8_t> mask_;
   DeviceBuffer<int> k_, step_, columns_;
   // MoveRows / GatherRows: slot indices (at most 2 per slot) and the
@@ -420,7 +473,8 @@ int CudaUsableDeviceCount(std::string* reason) {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
-    if (reason) *reason = absl::StrCat("no CUDA device (", cudaGetErrorString(e), ")");
+    if (reason)
+      *reason = absl::StrCat("no CUDA device (", cudaGetErrorString(e), ")");
     cudaGetLastError();  // clear the sticky error
     return 0;
   }
@@ -428,21 +482,25 @@ int CudaUsableDeviceCount(std::string* reason) {
   return count;
 }
 
-absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const MlpWeights& mlp,
-                                                           std::vector<int> movable_columns,
-                                                           const BackendOptions& options) {
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(
+    const MlpWeights& mlp, std::vector<int> movable_columns,
+    const BackendOptions& options) {
   NIO_RETURN_IF_ERROR(ValidateMlp(mlp));
   if (options.max_rows <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("max_rows must be positive, got ", options.max_rows));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_rows must be positive, got ", options.max_rows));
   }
   for (int c : movable_columns) {
     if (c < 0 || c >= mlp.InputSize()) {
-      return absl::InvalidArgumentError(absl::StrCat("movable column ", c, " outside the inputs"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("movable column ", c, " outside the inputs"));
     }
   }
   std::string reason;
-  if (CudaUsableDeviceCount(&reason) == 0) return absl::FailedPreconditionError(reason);
-  auto backend = std::make_unique<CudaBackend>(mlp, std::move(movable_columns), options);
+  if (CudaUsableDeviceCount(&reason) == 0)
+    return absl::FailedPreconditionError(reason);
+  auto backend =
+      std::make_unique<CudaBackend>(mlp, std::move(movable_columns), options);
   NIO_RETURN_IF_ERROR(backend->Init());
   return std::unique_ptr<Backend>(std::move(backend));
 }
