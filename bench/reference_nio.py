@@ -20,6 +20,7 @@ Tracks JSON: {"tracks": [{"id": "a", "genre": "pop", "features": {"energy": 0.5}
 "mode": "reference"|"projected"}}]}. Missing features take the training mean.
 """
 import argparse
+import copy
 import json
 import os
 import sys
@@ -128,12 +129,14 @@ class ReferenceModel:
             return self.net(torch.as_tensor(np.asarray(x, np.float32))).reshape(-1).numpy()
 
 
-def nio_loop(model, x0, idx, lo, hi, steps, lr, lam):
-    """NIO on a (B, n_in) batch sharing options: the original app's loop."""
-    x0t = torch.as_tensor(np.asarray(x0, np.float32))
+def nio_loop(model, x0, idx, lo, hi, steps, lr, lam, dtype=torch.float32):
+    """NIO on a (B, n_in) batch sharing options: the original app's loop (in
+    float32; float64 for the conditioning check)."""
+    net = model.net if dtype == torch.float32 else copy.deepcopy(model.net).to(dtype)
+    x0t = torch.as_tensor(np.asarray(x0, np.float32)).to(dtype)
     idx_t = torch.as_tensor(idx, dtype=torch.long)
-    lo_t = torch.as_tensor(lo)
-    hi_t = torch.as_tensor(hi)
+    lo_t = torch.as_tensor(lo).to(dtype)
+    hi_t = torch.as_tensor(hi).to(dtype)
     p0 = x0t[:, idx_t].clone()
     p = p0.clone().requires_grad_(True)
     opt = torch.optim.Adam([p], lr=lr)
@@ -141,14 +144,14 @@ def nio_loop(model, x0, idx, lo, hi, steps, lr, lam):
         opt.zero_grad()
         x = x0t.clone()
         x[:, idx_t] = p
-        pred = model.net(x).reshape(-1)
+        pred = net(x).reshape(-1)
         # Summing rows keeps each row's gradient its own per-track gradient.
         loss = -pred.sum() + lam * ((p - p0) ** 2).mean(dim=1).sum()
         loss.backward()
         opt.step()
         with torch.no_grad():
             p.copy_(torch.maximum(torch.minimum(p, hi_t), lo_t))
-    return p.detach().numpy()
+    return p.detach().to(torch.float32).numpy()
 
 
 def finish(model, prob, p_final):
@@ -169,16 +172,20 @@ def finish(model, prob, p_final):
 
 
 # A track whose final features move by more than this when its inputs are
-# perturbed by 1e-6 is ill-conditioned: its trajectory hangs on float rounding
-# (a ReLU kink, a gradient near 0 under Adam's normalisation), and no two
-# float implementations, PyTorch alone vs batched included, need agree on it.
+# perturbed by 1e-6, or when the loop runs in double precision, is
+# ill-conditioned: its trajectory hangs on float rounding (a ReLU kink, a
+# gradient near 0 under Adam's normalisation), and no two float
+# implementations (PyTorch alone vs batched, two summation orders) need agree
+# on it. Perturbing the inputs alone misses tracks that only a different
+# rounding of the products tips over; the double-precision run finds them.
 CONDITIONING_PERTURBATION = 1e-6
 CONDITIONING_LIMIT = 1e-4
 CONDITIONING_REPLICAS = 3
 
 
 def conditioning_spread(model, x0, idx, lo, hi, steps, lr, lam, p_base, seed=0):
-    """Max change of each row's final features over perturbed replicas."""
+    """Max change of each row's final features over perturbed replicas and a
+    double-precision run."""
     rng = np.random.default_rng(seed)
     spread = np.zeros(len(x0))
     for _ in range(CONDITIONING_REPLICAS):
@@ -186,6 +193,8 @@ def conditioning_spread(model, x0, idx, lo, hi, steps, lr, lam, p_base, seed=0):
         xp[:, idx] += rng.normal(0, CONDITIONING_PERTURBATION, (len(xp), len(idx))).astype(np.float32)
         p = nio_loop(model, xp, idx, lo, hi, steps, lr, lam)
         spread = np.maximum(spread, np.abs(p - p_base).max(axis=1))
+    p = nio_loop(model, x0, idx, lo, hi, steps, lr, lam, dtype=torch.float64)
+    spread = np.maximum(spread, np.abs(p - p_base).max(axis=1))
     return spread
 
 

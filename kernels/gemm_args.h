@@ -1,7 +1,9 @@
-// GEMMs as data: every matrix product of the NIO step is described once, in
-// column-major BLAS terms, by one builder per use. The CPU backend executes a
-// GemmArgs with cblas (cpu/gemm_cblas.h), the CUDA backend with cuBLAS
-// (cuda/gemm_cublas.h), so CPU tests check the exact arguments the GPU gets.
+// GEMMs as data: every matrix product of the CUDA backend's NIO step is
+// described once, in column-major BLAS terms, by one builder per use. The CUDA
+// backend executes a GemmArgs with cuBLAS (cuda/gemm_cublas.h); the tests
+// execute the same descriptors with cblas (tests/cblas_gemm.h), so a machine
+// without a GPU checks the exact arguments the GPU gets. (The CPU backend
+// computes its products with RowGemm, cpu/row_gemm.h, for batch invariance.)
 //
 // Row-major data seen column-major is transposed: a row-major (r, c) matrix
 // with leading dimension c is the column-major (c, r) matrix.
@@ -37,28 +39,6 @@ GemmArgs LayerForward(int rows, int in, int out, float beta = 0.0f);
 // dx (rows, in), dx = dz w. Column-major: dx^T (in, rows) = w^T (in, out)
 // dz^T (out, rows), no transposes. Call as Gemm(args, a = w, b = dz, c = dx).
 GemmArgs LayerInputGrad(int rows, int in, int out);
-
-// A part of one GEMM: its arguments and the element offsets of its first
-// elements into the whole product's A, B and C. Run it as
-// Gemm(slice.args, a + a_offset, b + b_offset, c + c_offset); an offset that
-// the cut does not move stays 0. How one product is split across cores when
-// the batch is too small to split.
-struct GemmSlice {
-  GemmArgs args;
-  long long a_offset = 0;
-  long long b_offset = 0;
-  long long c_offset = 0;
-};
-
-// Rows [m_begin, m_begin + m_count) of C (the feature dimension of row-major
-// data): offsets into A and C, b_offset = 0. The slices of disjoint m ranges
-// write disjoint parts of C.
-GemmSlice SliceM(const GemmArgs& args, int m_begin, int m_count);
-
-// [k_begin, k_begin + k_count) of the summed dimension: offsets into A and B,
-// c_offset = 0. A partial product of the whole C shape; the partials of
-// disjoint k ranges add up to the whole.
-GemmSlice SliceK(const GemmArgs& args, int k_begin, int k_count);
 
 }  // namespace nio::kernels
 

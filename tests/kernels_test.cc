@@ -7,14 +7,15 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "kernels/backend.h"
-#include "kernels/cpu/gemm_cblas.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm_args.h"
 #include "kernels/host_grid.h"
 #include "kernels/launch_geometry.h"
 #include "kernels/mlp_math.h"
+#include "tests/cblas_gemm.h"
 #include "tests/test_util.h"
 
 namespace nio::kernels {
@@ -374,53 +375,6 @@ TEST(GemmArgsTest, BuildersSpellTheColumnMajorArguments) {
   EXPECT_EQ(f.ldc, 768);
 }
 
-TEST(GemmArgsTest, SlicesOfTheFeatureDimensionComposeTheWholeProduct) {
-  // How a single track's products are split across cores: the slices must
-  // write exactly the whole product, each element once.
-  for (int rows : {1, 5}) {
-    const int in = 37, out = 45;
-    const auto w = RandomFloats(static_cast<size_t>(out) * in, 1);
-    const auto x = RandomFloats(static_cast<size_t>(rows) * in, 2);
-    const auto dz = RandomFloats(static_cast<size_t>(rows) * out, 3);
-    std::vector<float> z_whole(rows * out), dx_whole(rows * in);
-    GemmCblas(LayerForward(rows, in, out), w.data(), x.data(), z_whole.data());
-    GemmCblas(LayerInputGrad(rows, in, out), w.data(), dz.data(),
-              dx_whole.data());
-    for (int parts : {2, 3}) {
-      std::vector<float> z(rows * out, 1e9f), dx(rows * in, 1e9f);
-      for (int p = 0; p < parts; ++p) {
-        const int per = (out + parts - 1) / parts;
-        const int b = std::min(out, p * per), e = std::min(out, b + per);
-        const GemmSlice f = SliceM(LayerForward(rows, in, out), b, e - b);
-        GemmCblas(f.args, w.data() + f.a_offset, x.data() + f.b_offset,
-                  z.data() + f.c_offset);
-        const int per_in = (in + parts - 1) / parts;
-        const int bi = std::min(in, p * per_in), ei = std::min(in, bi + per_in);
-        const GemmSlice g = SliceM(LayerInputGrad(rows, in, out), bi, ei - bi);
-        GemmCblas(g.args, w.data() + g.a_offset, dz.data() + g.b_offset,
-                  dx.data() + g.c_offset);
-      }
-      EXPECT_TRUE(AllClose(z, z_whole, 1e-5, 1e-5))
-          << "rows=" << rows << " parts=" << parts;
-      EXPECT_TRUE(AllClose(dx, dx_whole, 1e-5, 1e-5))
-          << "rows=" << rows << " parts=" << parts;
-      // Partial products over slices of the summed dimension add up too.
-      std::vector<float> sum(rows * in, 0.0f), part(rows * in);
-      const int per_out = (out + parts - 1) / parts;
-      for (int p = 0; p < parts; ++p) {
-        const int b = std::min(out, p * per_out),
-                  e = std::min(out, b + per_out);
-        const GemmSlice g = SliceK(LayerInputGrad(rows, in, out), b, e - b);
-        GemmCblas(g.args, w.data() + g.a_offset, dz.data() + g.b_offset,
-                  part.data() + g.c_offset);
-        for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
-      }
-      EXPECT_TRUE(AllClose(sum, dx_whole, 1e-5, 1e-5))
-          << "SliceK rows=" << rows << " parts=" << parts;
-    }
-  }
-}
-
 // ------------------------------------------------------------- CPU backend
 
 // Slots 0, 1, ..., rows - 1: reads the first rows in slot order.
@@ -497,51 +451,120 @@ TEST_F(CpuBackendTest, InputGradientMatchesCentralFiniteDifferences) {
   }
 }
 
-TEST(CpuBackendChunksTest, SteppingInChunksMatchesOneStepAndRepeatsBitForBit) {
-  // The scheduler cuts a batch step into row chunks. Rows are independent,
-  // so any cut gives the one-step answer within float rounding (BLAS sums
-  // depend on the GEMM's row count, so not bit for bit), and the same cut
-  // gives the same bits every time. The service model's layer widths, so
-  // BLAS takes its real code paths.
+TEST(CpuBackendInvarianceTest, ATrackGetsTheSameBitsWhateverTheBatch) {
+  // A row's answer may not depend on the rows beside it: the same 300 tracks
+  // stepped as one block, in the scheduler's chunks, with 1 or 2 threads,
+  // loaded in pieces at other slots in reverse order, and each track alone
+  // (one row runs split across the cores). Every p, prediction and gradient
+  // must be bit-identical. The service model's layer widths.
   const MlpWeights mlp =
       nio::testing::RandomMlp({40, 768, 512, 256, 128, 1}, 7);
   const std::vector<int> movable = {1, 2, 4, 5, 7, 8, 9, 11, 12};
-  const int rows = 300;
-  const size_t k = movable.size();
+  const int rows = 300, steps = 4;
+  const int k = static_cast<int>(movable.size());
   const auto x = RandomFloats(static_cast<size_t>(rows) * 40, 3, -2, 2);
   std::vector<uint8_t> mask(rows * k, 1);
+  for (int r = 0; r < rows; ++r) mask[r * k + r % k] = 0;
   std::vector<float> lo(rows * k, -3), hi(rows * k, 3), lr(rows, 0.05f),
       lambda(rows, 0.1f);
-  const NioRows start{rows,      x.data(),  mask.data(),  lo.data(),
-                      hi.data(), lr.data(), lambda.data()};
-  const std::vector<std::vector<int>> cuts = {
-      {300}, {32, 64, 96, 108}, {33, 1, 266}, {150, 150}, {32, 64, 96, 108}};
-  std::vector<std::vector<float>> results;
-  for (const auto& chunks : cuts) {
-    BackendOptions o;
-    o.max_rows = rows;
-    o.threads = 2;
-    auto backend = CreateCpuBackend(mlp, movable, o).value();
-    ASSERT_TRUE(backend->LoadRows(0, start).ok());
-    for (int step = 0; step < 5; ++step) {
-      int first = 0;
-      for (int n : chunks) {
-        ASSERT_TRUE(backend->Step(first, n).ok());
-        first += n;
-      }
-    }
-    std::vector<float> p(rows * k), pred(rows);
-    ASSERT_TRUE(
-        backend->GatherRows(FirstRows(rows), p.data(), pred.data(), nullptr)
-            .ok());
+  // Rows [first, first + count) of the tracks as a NioRows.
+  auto tracks = [&](int first, int count) {
+    return NioRows{count,
+                   x.data() + static_cast<size_t>(first) * 40,
+                   mask.data() + static_cast<size_t>(first) * k,
+                   lo.data() + static_cast<size_t>(first) * k,
+                   hi.data() + static_cast<size_t>(first) * k,
+                   lr.data() + first,
+                   lambda.data() + first};
+  };
+  // Every state a track's answer is read from, track order.
+  auto state = [&](Backend& backend, const std::vector<int>& slots) {
+    std::vector<float> p(rows * k), pred(rows), grad(rows * k);
+    EXPECT_TRUE(
+        backend.GatherRows(slots, p.data(), pred.data(), grad.data()).ok());
     p.insert(p.end(), pred.begin(), pred.end());
-    results.push_back(std::move(p));
+    p.insert(p.end(), grad.begin(), grad.end());
+    return p;
+  };
+  auto make = [&](int max_rows, int threads) {
+    BackendOptions o;
+    o.max_rows = max_rows;
+    o.threads = threads;
+    return CreateCpuBackend(mlp, movable, o).value();
+  };
+
+  std::vector<std::pair<std::string, std::vector<float>>> runs;
+  for (int threads : {1, 2}) {
+    for (const std::vector<int>& chunks :
+         std::vector<std::vector<int>>{{300}, {128, 128, 44}, {33, 1, 266}}) {
+      auto backend = make(rows, threads);
+      ASSERT_TRUE(backend->LoadRows(0, tracks(0, rows)).ok());
+      for (int step = 0; step < steps; ++step) {
+        int first = 0;
+        for (int n : chunks) {
+          ASSERT_TRUE(backend->Step(first, n).ok());
+          first += n;
+        }
+      }
+      runs.emplace_back(absl::StrCat(threads, " threads, ", chunks.size(),
+                                     " chunks"),
+                        state(*backend, FirstRows(rows)));
+    }
   }
-  for (size_t c = 1; c + 1 < cuts.size(); ++c) {
-    EXPECT_TRUE(AllClose(results[c], results[0], 1e-5, 1e-5)) << "cut " << c;
+  {
+    // Loaded 7 at a time into slots in reverse order, behind 20 other rows.
+    auto backend = make(rows + 20, 2);
+    std::vector<int> slots(rows);
+    for (int first = 0; first < rows; first += 7) {
+      const int n = std::min(7, rows - first);
+      const int slot = 20 + rows - first - n;
+      ASSERT_TRUE(backend->LoadRows(slot, tracks(first, n)).ok());
+      for (int i = 0; i < n; ++i) slots[first + i] = slot + i;
+    }
+    for (int step = 0; step < steps; ++step)
+      ASSERT_TRUE(backend->Step(0, rows + 20).ok());
+    runs.emplace_back("reverse pieces", state(*backend, slots));
   }
-  EXPECT_TRUE(AllClose(results.back(), results[1], 0, 0))
-      << "the same cut again";
+  {
+    // Each track alone, every step a single split-mode row.
+    std::vector<float> p, pred, grad;
+    for (int t = 0; t < rows; ++t) {
+      auto backend = make(1, 2);
+      ASSERT_TRUE(backend->LoadRows(0, tracks(t, 1)).ok());
+      for (int step = 0; step < steps; ++step)
+        ASSERT_TRUE(backend->Step(0, 1).ok());
+      std::vector<float> pt(k), ft(1), gt(k);
+      ASSERT_TRUE(backend->GatherRows({0}, pt.data(), ft.data(), gt.data()).ok());
+      p.insert(p.end(), pt.begin(), pt.end());
+      pred.push_back(ft[0]);
+      grad.insert(grad.end(), gt.begin(), gt.end());
+    }
+    p.insert(p.end(), pred.begin(), pred.end());
+    p.insert(p.end(), grad.begin(), grad.end());
+    runs.emplace_back("each alone", std::move(p));
+  }
+  for (const auto& [name, values] : runs) {
+    ASSERT_EQ(values.size(), runs[0].second.size());
+    EXPECT_EQ(std::memcmp(values.data(), runs[0].second.data(),
+                          values.size() * sizeof(float)),
+              0)
+        << name << " differs from " << runs[0].first;
+  }
+  // The runs computed something.
+  std::vector<float> pred(runs[0].second.begin() + rows * k,
+                          runs[0].second.begin() + rows * k + rows);
+  EXPECT_GT(std::abs(pred[0]) + std::abs(pred[1]), 0.0f);
+
+  // Predict: a row alone or among 299 others, 1 or 2 threads.
+  std::vector<float> batch(rows), single(rows);
+  ASSERT_TRUE(make(rows, 2)->Predict(x.data(), rows, batch.data()).ok());
+  auto one = make(1, 1);
+  for (int r = 0; r < rows; ++r) {
+    ASSERT_TRUE(one->Predict(x.data() + static_cast<size_t>(r) * 40, 1,
+                             single.data() + r)
+                    .ok());
+  }
+  EXPECT_EQ(std::memcmp(batch.data(), single.data(), rows * sizeof(float)), 0);
 }
 
 TEST_F(CpuBackendTest, StepRecordsPredictionAndMovesOnlyMaskedColumns) {

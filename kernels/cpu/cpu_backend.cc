@@ -2,17 +2,20 @@
 //
 // Shapes (rows = slots in a chunk, n_in inputs, K movable columns, H_l the
 // width of layer l, L layers, H_L = 1):
-//   w1_movable_ (H1, K) = W1[:, movable]      row-major
-//   fixed_      (max_rows, H1)                x0[movable := 0] W1^T + b1
-//   act[l]      (chunk, H_l) for l < L        relu activations, kept for
-//   backward grad_a/b    (chunk, max H)                ping-pong input
-//   gradients
+//   W1[:, movable]  (H1, K)              packed twice: forward and input grad
+//   fixed_          (max_rows, H1)       x0[movable := 0] W1^T + b1
+//   act[l]          (chunk, H_l), l < L  relu activations, kept for backward
+//   grad_a/b        (chunk, max H)       ping-pong input gradients
+//
+// Every product is a RowGemm (row_gemm.h): a row's bits never depend on the
+// other rows, the chunking or the thread count, so a track's answer is the
+// same whatever else is in the batch (the README's batch invariance).
 //
 // Rows are split into chunks of at most kMaxChunkRows so a chunk's activations
-// stay in cache; chunks run on the worker pool, each with single-threaded BLAS.
-// A single row (one track) cannot be split that way: it runs in "split mode",
-// every product cut along its feature dimension into one part per worker
-// (see ForEachChunk, LayerForwardPart and BackwardSplit).
+// stay in cache; chunks run on the worker pool. A single row (one track)
+// cannot be split that way: it runs in "split mode", every product cut along
+// its output features into one part per worker (see ForEachChunk and
+// ForParts), which changes no bit either.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -23,10 +26,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/backend.h"
-#include "kernels/cpu/gemm_cblas.h"
+#include "kernels/cpu/row_gemm.h"
 #include "kernels/cpu/worker_pool.h"
 #include "kernels/elementwise.h"
-#include "kernels/gemm_args.h"
 #include "kernels/host_grid.h"
 #include "kernels/mlp_math.h"
 #include "kernels/status_macros.h"
@@ -41,12 +43,19 @@ struct ChunkScratch {
   std::vector<std::vector<float>> act;  // act[l]: (chunk, H_{l+1})
   std::vector<float> grad_a;
   std::vector<float> grad_b;
-  std::vector<float> ones;
-  // Split mode only (one chunk across all workers): per part, ping-pong
-  // partial input gradients; dz holds the assembled output gradient.
-  std::vector<std::vector<float>> partial[2];
-  std::vector<float> dz;
+  std::vector<float> ones;  // df/df of the output layer, one per row
 };
+
+// One dense layer's weights packed for both directions: forward z = x W^T
+// (W seen as (out, in)) and input gradient dx = dz W (W^T seen as (in, out)).
+struct PackedLayer {
+  PackedWeights forward;
+  PackedWeights input_grad;
+};
+
+PackedLayer PackLayer(const float* w, int out, int in) {
+  return {PackedWeights(w, out, in, in, 1), PackedWeights(w, in, out, 1, in)};
+}
 
 class CpuBackend final : public Backend {
  public:
@@ -61,12 +70,16 @@ class CpuBackend final : public Backend {
                   : std::max(1u, std::thread::hardware_concurrency())) {
     const DenseLayer& first = mlp_.layers.front();
     h1_ = first.out;
-    w1_movable_.resize(static_cast<size_t>(h1_) * k_cols_);
+    std::vector<float> w1_movable(static_cast<size_t>(h1_) * k_cols_);
     for (int o = 0; o < h1_; ++o) {
       for (int c = 0; c < k_cols_; ++c) {
-        w1_movable_[static_cast<size_t>(o) * k_cols_ + c] =
+        w1_movable[static_cast<size_t>(o) * k_cols_ + c] =
             first.weight[static_cast<size_t>(o) * first.in + movable_[c]];
       }
+    }
+    w1_movable_ = PackLayer(w1_movable.data(), h1_, k_cols_);
+    for (const DenseLayer& l : mlp_.layers) {
+      packed_.push_back(PackLayer(l.weight.data(), l.out, l.in));
     }
     const size_t rows = max_rows_;
     const size_t k = k_cols_;
@@ -99,20 +112,11 @@ class CpuBackend final : public Backend {
       s.grad_b.resize(static_cast<size_t>(kMaxChunkRows) * max_width);
       s.ones.assign(kMaxChunkRows, 1.0f);
     }
-    // The split mode runs one chunk of at most Workers() rows (see
-    // ForEachChunk) with scratch_[0].
-    const size_t split_rows = pool_.Workers();
-    for (auto& side : scratch_[0].partial) {
-      side.assign(pool_.Workers(), std::vector<float>(split_rows * max_width));
-    }
-    scratch_[0].dz.resize(split_rows * max_width);
-    // Our workers parallelise over chunks; BLAS runs on the calling thread.
-    SetBlasThreads(1);
   }
 
   std::string Describe() const override {
-    return absl::StrCat("cpu (OpenBLAS, ", pool_.Workers(), " threads, ",
-                        max_rows_, " slots)");
+    return absl::StrCat("cpu (batch-invariant FMA GEMM, ", pool_.Workers(),
+                        " threads, ", max_rows_, " slots)");
   }
   int MaxRows() const override { return max_rows_; }
   int InputSize() const override { return mlp_.InputSize(); }
@@ -151,8 +155,8 @@ class CpuBackend final : public Backend {
       prediction_[row] = 0.0f;
     }
     float* fixed = fixed_.data() + static_cast<size_t>(first_row) * h1_;
-    GemmCblas(LayerForward(rows.count, n_in, h1_), first.weight.data(),
-              x_fixed.data(), fixed);
+    RowGemm(packed_.front().forward, x_fixed.data(), n_in, rows.count, fixed,
+            h1_, 0, h1_);
     for (int r = 0; r < rows.count; ++r) {
       float* z = fixed + static_cast<size_t>(r) * h1_;
       for (int o = 0; o < h1_; ++o) z[o] += first.bias[o];
@@ -230,7 +234,7 @@ class CpuBackend final : public Backend {
     ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
       const DenseLayer& l0 = mlp_.layers.front();
       ForParts(parts, [&](int part) {
-        LayerForwardPart(0, l0.weight.data(),
+        LayerForwardPart(0, packed_.front().forward,
                          x + static_cast<size_t>(first) * l0.in, l0.in,
                          l0.bias.data(), 0, n, s, part, parts);
       });
@@ -272,10 +276,11 @@ class CpuBackend final : public Backend {
     pool_.ParallelForPinned(parts, [&](int part, int) { fn(part); });
   }
 
-  // The [begin, end) share of `width` features for one part, on 16-float
-  // (cache line) boundaries.
+  // The [begin, end) share of `width` features for one part, on RowGemm's
+  // output block boundaries.
   static std::pair<int, int> PartRange(int width, int part, int parts) {
-    const int per = ((width + parts - 1) / parts + 15) / 16 * 16;
+    constexpr int kB = kRowGemmOutBlock;
+    const int per = ((width + parts - 1) / parts + kB - 1) / kB * kB;
     const int begin = std::min(width, part * per);
     return {begin, std::min(width, begin + per)};
   }
@@ -283,17 +288,14 @@ class CpuBackend final : public Backend {
   // One part of layer l's forward for `rows` rows: z = act(x w^T + bias) on
   // the part's output columns. x: (rows, in); z = s.act[l]: (rows, out);
   // bias: a row (stride 0) or (rows, out) (stride out).
-  void LayerForwardPart(size_t l, const float* w, const float* x, int in,
-                        const float* bias, int bias_row_stride, int rows,
-                        ChunkScratch& s, int part, int parts) {
+  void LayerForwardPart(size_t l, const PackedWeights& w, const float* x,
+                        int in, const float* bias, int bias_row_stride,
+                        int rows, ChunkScratch& s, int part, int parts) {
     const int out = mlp_.layers[l].out;
     const auto [begin, end] = PartRange(out, part, parts);
     if (begin >= end) return;
-    const GemmSlice slice =
-        SliceM(LayerForward(rows, in, out), begin, end - begin);
     float* z = s.act[l].data();
-    GemmCblas(slice.args, w + slice.a_offset, x + slice.b_offset,
-              z + slice.c_offset);
+    RowGemm(w, x, in, rows, z, out, begin, end);
     const bool relu = l + 1 < mlp_.layers.size();
     for (int r = 0; r < rows; ++r) {
       float* zr = z + static_cast<size_t>(r) * out;
@@ -313,118 +315,53 @@ class CpuBackend final : public Backend {
     for (size_t l = first_layer; l < mlp_.layers.size(); ++l) {
       const DenseLayer& layer = mlp_.layers[l];
       ForParts(l + 1 < mlp_.layers.size() ? parts : 1, [&](int part) {
-        LayerForwardPart(l, layer.weight.data(), s.act[l - 1].data(), layer.in,
-                         layer.bias.data(), 0, rows, s, part, parts);
+        LayerForwardPart(l, packed_[l].forward, s.act[l - 1].data(),
+                         layer.in, layer.bias.data(), 0, rows, s, part, parts);
       });
     }
     return s.act.back().data();
   }
 
   // Forward and backward of slots [first, first + rows): records each row's
-  // prediction and writes df/dp of the movable columns into df_dp_.
+  // prediction and writes df/dp of the movable columns into df_dp_. With
+  // parts > 1 every layer's product is cut into output slices, one per worker.
   void ForwardBackwardChunk(int first, int rows, int parts, ChunkScratch& s) {
     const size_t num_layers = mlp_.layers.size();
     const float* p = p_.data() + static_cast<size_t>(first) * k_cols_;
     // Forward: Z1 = P W1[:, movable]^T + fixed, then the remaining layers.
     ForParts(parts, [&](int part) {
-      LayerForwardPart(0, w1_movable_.data(), p, k_cols_,
+      LayerForwardPart(0, w1_movable_.forward, p, k_cols_,
                        fixed_.data() + static_cast<size_t>(first) * h1_, h1_,
                        rows, s, part, parts);
     });
     const float* f = ForwardFromLayer(1, rows, parts, s);
     std::copy_n(f, rows, prediction_.begin() + first);
 
-    if (parts > 1) {
-      BackwardSplit(first, rows, parts, s);
-      return;
-    }
-    // Backward from df/df = 1 through the layers to the movable inputs.
+    // Backward from df/df = 1 through the layers to the movable inputs: the
+    // input gradient of layer l, masked by the ReLU that produced its input.
     float* grad = s.grad_a.data();
     float* next = s.grad_b.data();
     for (size_t l = num_layers; l-- > 1;) {
       const DenseLayer& layer = mlp_.layers[l];
       const float* upstream = (l == num_layers - 1) ? s.ones.data() : grad;
-      GemmCblas(LayerInputGrad(rows, layer.in, layer.out), layer.weight.data(),
-                upstream, next);
-      // The input of layer l is act[l-1], a ReLU output.
       const float* h = s.act[l - 1].data();
-      const size_t n = static_cast<size_t>(rows) * layer.in;
-      for (size_t i = 0; i < n; ++i) next[i] = ReluBackward(next[i], h[i]);
+      ForParts(parts, [&](int part) {
+        const auto [begin, end] = PartRange(layer.in, part, parts);
+        if (begin >= end) return;
+        RowGemm(packed_[l].input_grad, upstream, layer.out, rows, next,
+                layer.in, begin, end);
+        for (int r = 0; r < rows; ++r) {
+          const size_t base = static_cast<size_t>(r) * layer.in;
+          for (int c = begin; c < end; ++c) {
+            next[base + c] = ReluBackward(next[base + c], h[base + c]);
+          }
+        }
+      });
       std::swap(grad, next);
     }
     float* df_dp = df_dp_.data() + static_cast<size_t>(first) * k_cols_;
-    GemmCblas(LayerInputGrad(rows, k_cols_, h1_), w1_movable_.data(),
-              num_layers == 1 ? s.ones.data() : grad, df_dp);
-  }
-
-  // The backward pass of one chunk split across `parts` workers (a single
-  // track, typically). Part p owns the same output slice S_p of every layer
-  // as in the forward pass, so it reads the same rows of W_l twice a step and
-  // they stay in its core's cache. It computes the partial input gradient
-  // dZ_l[:, S_p] W_l[S_p, :]; the parts' partials add up to dH_{l-1}, which
-  // each part sums (and ReLU-masks) over its own slice of layer l-1 only.
-  void BackwardSplit(int first, int rows, int parts, ChunkScratch& s) {
-    const size_t num_layers = mlp_.layers.size();
-    int side = 0;  // s.partial[side] holds the latest partials
-    for (size_t l = num_layers; l-- > 1;) {
-      const DenseLayer& layer = mlp_.layers[l];
-      const bool top = l == num_layers - 1;
-      ForParts(parts, [&](int part) {
-        const auto [begin, end] = PartRange(layer.out, part, parts);
-        if (begin >= end) return;
-        const float* dz = s.ones.data();
-        if (!top) {
-          // dZ_l[:, S_p] = sum of the parts' partials of dH_l, masked by
-          // act[l].
-          SumPartialsAndMask(l, rows, begin, end, parts, s.partial[side],
-                             s.dz.data(), s.act[l].data());
-          dz = s.dz.data();
-        }
-        const GemmSlice slice = SliceK(
-            LayerInputGrad(rows, layer.in, layer.out), begin, end - begin);
-        GemmCblas(slice.args, layer.weight.data() + slice.a_offset,
-                  dz + slice.b_offset,
-                  s.partial[1 - side][part].data() + slice.c_offset);
-      });
-      side = 1 - side;
-    }
-    // dZ_0 = the partials of dH_0 summed and masked, then df/dp = dZ_0 W1m.
-    float* dz0 = s.dz.data();
-    if (num_layers == 1) {
-      dz0 = s.ones.data();
-    } else {
-      ForParts(parts, [&](int part) {
-        const auto [begin, end] = PartRange(h1_, part, parts);
-        if (begin < end) {
-          SumPartialsAndMask(0, rows, begin, end, parts, s.partial[side], dz0,
-                             s.act[0].data());
-        }
-      });
-    }
-    float* df_dp = df_dp_.data() + static_cast<size_t>(first) * k_cols_;
-    GemmCblas(LayerInputGrad(rows, k_cols_, h1_), w1_movable_.data(), dz0,
-              df_dp);
-  }
-
-  // dz[:, begin:end] = ReluBackward(sum over the parts that own a slice of
-  // layer l+1's outputs of partial[q][:, begin:end], act). All (rows, out_l).
-  void SumPartialsAndMask(size_t l, int rows, int begin, int end, int parts,
-                          const std::vector<std::vector<float>>& partial,
-                          float* dz, const float* act) const {
-    const int width = mlp_.layers[l].out;
-    const int producer_width = mlp_.layers[l + 1].out;
-    for (int r = 0; r < rows; ++r) {
-      const size_t base = static_cast<size_t>(r) * width;
-      for (int c = begin; c < end; ++c) dz[base + c] = 0.0f;
-      for (int q = 0; q < parts; ++q) {
-        const auto [qb, qe] = PartRange(producer_width, q, parts);
-        if (qb >= qe) continue;  // part q had no slice: no partial
-        const float* pq = partial[q].data() + base;
-        for (int c = begin; c < end; ++c) dz[base + c] += pq[c];
-      }
-      for (int c = begin; c < end; ++c)
-        dz[base + c] = ReluBackward(dz[base + c], act[base + c]);
-    }
+    RowGemm(w1_movable_.input_grad, num_layers == 1 ? s.ones.data() : grad,
+            h1_, rows, df_dp, k_cols_, 0, k_cols_);
   }
 
   // Fused update of rows [first, first + rows): proximity gradient + Adam +
@@ -447,7 +384,8 @@ class CpuBackend final : public Backend {
   const int max_rows_;
   const int k_cols_;
   int h1_ = 0;
-  std::vector<float> w1_movable_;
+  PackedLayer w1_movable_;           // W1[:, movable]
+  std::vector<PackedLayer> packed_;  // every layer, whole
   WorkerPool pool_;
   std::vector<ChunkScratch> scratch_;  // one per worker
 
