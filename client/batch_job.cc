@@ -78,6 +78,8 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
     record.outcome = std::move(r.outcome);
     if (record.outcome.status.ok()) {
       ++summary.succeeded;
+      ++(record.outcome.result.quality.improved ? summary.improved
+                                                : summary.not_improved);
       delta_sum += record.outcome.result.delta;
       if (summary.succeeded == 1 || record.outcome.result.delta > summary.best_delta) {
         summary.best_delta = record.outcome.result.delta;

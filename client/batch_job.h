@@ -28,19 +28,23 @@ struct BatchOptions {
   int message_tracks = 256;
   ProgressMode progress = ProgressMode::kAuto;
   models::NioOptions options;
-  // The model's feature names (what the CSV columns may name) and the
-  // features written as output columns (those that may move).
-  std::vector<std::string> model_features;
+  // The model's features (what the CSV columns may name; values are checked
+  // against their valid ranges) and the features written as output columns
+  // (those that may move).
+  std::vector<models::FeatureSpec> model_features;
   std::vector<std::string> output_features;
 };
 
 struct BatchSummary {
   int64_t rows = 0;          // data rows read
-  int64_t bad_rows = 0;      // rows that could not be read (reported)
+  int64_t bad_rows =
+      0;  // rows that could not be read or hold invalid values (reported)
   int64_t other_shards = 0;  // rows left to other shards
   int64_t already_done = 0;  // skipped by --resume
   int64_t sent = 0;
-  int64_t succeeded = 0;
+  int64_t succeeded = 0;     // tracks with a result: improved + not_improved
+  int64_t improved = 0;      // the result predicts higher than the original
+  int64_t not_improved = 0;  // no improving change found (not a suggestion)
   int64_t failed = 0;        // tracks the engine answered with an error
   double seconds = 0;
   double mean_delta = 0;     // over succeeded tracks

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "models/feature_validity.h"
 
 namespace nio::client {
 
@@ -38,9 +39,10 @@ std::vector<std::string> SplitCsvLine(const std::string& line) {
 }
 
 absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
-    const std::string& path, std::vector<std::string> feature_names) {
+    const std::string& path, std::vector<models::FeatureSpec> features) {
   std::unique_ptr<CatalogReader> r(new CatalogReader());
   r->path_ = path;
+  r->features_ = std::move(features);
   r->in_.open(path);
   if (!r->in_) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   std::string header;
@@ -54,8 +56,11 @@ absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
     const std::string name(absl::StripAsciiWhitespace(columns[c]));
     if (name == "track_id") r->id_column_ = static_cast<int>(c);
     if (name == "track_genre" || name == "genre") r->genre_column_ = static_cast<int>(c);
-    if (std::find(feature_names.begin(), feature_names.end(), name) != feature_names.end()) {
-      r->feature_columns_.emplace_back(static_cast<int>(c), name);
+    for (size_t f = 0; f < r->features_.size(); ++f) {
+      if (r->features_[f].name == name) {
+        r->feature_columns_.emplace_back(static_cast<int>(c),
+                                         static_cast<int>(f));
+      }
     }
   }
   if (r->id_column_ < 0 || r->genre_column_ < 0) {
@@ -87,7 +92,9 @@ bool CatalogReader::Next(CatalogRow* row) {
       return true;
     }
     absl::Status bad;
-    for (const auto& [column, name] : feature_columns_) {
+    for (const auto& [column, feature] : feature_columns_) {
+      const models::FeatureSpec& spec = features_[feature];
+      const std::string& name = spec.name;
       const std::string text(absl::StripAsciiWhitespace(fields[column]));
       if (text.empty()) continue;  // missing: the model's training mean
       double v = 0;
@@ -99,6 +106,11 @@ bool CatalogReader::Next(CatalogRow* row) {
       } else if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) {
         bad = absl::InvalidArgumentError(
             absl::StrCat(where, ": ", name, ": not a finite number: '", text, "'"));
+        break;
+      }
+      if (absl::Status s = models::CheckFeatureValue(spec, v); !s.ok()) {
+        bad = absl::InvalidArgumentError(
+            absl::StrCat(where, ": track '", t.id, "': ", s.message()));
         break;
       }
       t.features.emplace_back(name, v);

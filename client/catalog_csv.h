@@ -2,6 +2,9 @@
 // track_id, the audio features and track_genre (other columns, like the
 // unnamed index, artists or popularity, are ignored). Each data row becomes
 // a track or an error with its line number; a bad row never stops the read.
+// A value the model does not accept (outside the feature's valid range, a
+// fraction for an integer or binary feature) makes the row bad, with the
+// track, the feature, the value and the range (models/feature_validity.h).
 #ifndef NIO_CLIENT_CATALOG_CSV_H_
 #define NIO_CLIENT_CATALOG_CSV_H_
 
@@ -22,11 +25,11 @@ struct CatalogRow {
 
 class CatalogReader {
  public:
-  // feature_names: the model's feature names; columns with these names are
-  // read, others ignored. NOT_FOUND / INVALID_ARGUMENT (no track_id or
-  // track_genre column) on open.
+  // features: the model's features (the non-one-hot ones); columns with
+  // their names are read and checked, others ignored. NOT_FOUND /
+  // INVALID_ARGUMENT (no track_id or track_genre column) on open.
   static absl::StatusOr<std::unique_ptr<CatalogReader>> Open(
-      const std::string& path, std::vector<std::string> feature_names);
+      const std::string& path, std::vector<models::FeatureSpec> features);
 
   // The next data row; false at the end of the file.
   bool Next(CatalogRow* row);
@@ -38,7 +41,9 @@ class CatalogReader {
   size_t header_size_ = 0;
   int id_column_ = -1;
   int genre_column_ = -1;
-  std::vector<std::pair<int, std::string>> feature_columns_;  // (column, name)
+  std::vector<models::FeatureSpec> features_;
+  std::vector<std::pair<int, int>>
+      feature_columns_;  // (column, features_ index)
   int64_t line_ = 1;
   int64_t ordinal_ = 0;
 };

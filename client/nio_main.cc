@@ -24,7 +24,9 @@
 #include "client/result_writer.h"
 #include "client/session.h"
 #include "google/protobuf/util/json_util.h"
+#include "models/feature_validity.h"
 #include "models/track_json.h"
+#include "service/proto_convert.h"
 
 namespace {
 
@@ -119,7 +121,9 @@ struct TrackInput {
 
 void AddTrackInput(CLI::App* cmd, TrackInput* t) {
   cmd->add_option("--set", t->sets,
-                  "feature=value (repeatable), e.g. --set danceability=0.7");
+                  "feature=value (repeatable), e.g. --set danceability=0.7; "
+                  "values outside a feature's valid range (`nio info`) are "
+                  "refused");
   cmd->add_option("--genre", t->genre, "genre name (see `nio info`)");
   cmd->add_option(
       "--preset", t->preset,
@@ -196,11 +200,13 @@ void AddOptionFlags(CLI::App* cmd, OptionFlags* o) {
   cmd->add_option("--lr", o->lr, "Adam learning rate (default 0.05)");
   cmd->add_option("--lambda", o->lambda, "L2 proximity weight (default 0.1)");
   cmd->add_option("--mode", o->mode,
-                  "reference (original app: clamp after) or projected (ranges "
-                  "in every step)")
+                  "projected (effective boxes in every step) or reference (the "
+                  "original app's semantics: +-3 each step, realistic ranges "
+                  "clamped after); default: the model's (`nio info`)")
       ->check(CLI::IsMember({"reference", "projected"}));
   cmd->add_option("--mutable", o->mutable_features,
-                  "features that may move (comma-separated)")
+                  "numeric features that may move (comma-separated; default: "
+                  "the model's)")
       ->delimiter(',');
   cmd->add_option(
       "--bound", o->bounds,
@@ -249,6 +255,8 @@ int RunInfo(const Common& c, const std::string& output) {
     std::string json;
     google::protobuf::util::JsonPrintOptions o;
     o.add_whitespace = true;
+    // Every field, zeros and false included (a range that starts at 0).
+    o.always_print_primitive_fields = true;
     (void)google::protobuf::util::MessageToJsonString(*info, &json, o);
     std::cout << json;
   } else {
@@ -301,8 +309,9 @@ int RunPredict(const Common& c, const TrackInput& in,
     }
     out.push_back({{"id", tracks[i].id}, {info->output_name(), *p}});
     if (output != "json")
-      std::printf("%s: predicted %s %.1f\n", tracks[i].id.c_str(),
-                  info->output_name().c_str(), *p);
+      std::printf("%s: predicted %s %s\n", tracks[i].id.c_str(),
+                  info->output_name().c_str(),
+                  nio::client::PredictionText(*p).c_str());
   }
   if (output == "json") std::cout << out.dump(1) << "\n";
   return failed == 0 ? kOk
@@ -311,7 +320,7 @@ int RunPredict(const Common& c, const TrackInput& in,
 }
 
 int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
-                const std::string& output) {
+                const std::string& output, bool show_best) {
   auto cmd = StartTrackCommand(c, in);
   if (!cmd.ok()) return Fail(cmd.status());
   const nio::v1::ModelInfo* info = &cmd->info;
@@ -356,13 +365,40 @@ int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
     } else {
       if (!first) std::cout << "\n" << std::string(72, '-') << "\n\n";
       first = false;
-      std::cout << nio::client::RenderOptimizeReport(outcome.result, *info);
+      nio::client::ReportOptions report;
+      report.show_best = show_best;
+      report.mode = o.mode.value_or(info->default_options().mode() ==
+                                            nio::v1::MODE_REFERENCE
+                                        ? nio::models::NioMode::kReference
+                                        : nio::models::NioMode::kProjected);
+      std::cout << nio::client::RenderOptimizeReport(outcome.result, *info,
+                                                     report);
     }
   }
   if (output == "json")
     std::cout << (requests->size() == 1 && failed == 0 ? out[0] : out).dump(1)
               << "\n";
   return failed == 0 ? kOk : kPartial;
+}
+
+// INVALID_ARGUMENT naming the flag for a --mutable feature the model does
+// not have or cannot move (integer, binary).
+absl::Status CheckMutable(
+    const std::vector<std::string>& names,
+    const std::vector<nio::models::FeatureSpec>& features) {
+  for (const std::string& name : names) {
+    auto it = std::find_if(features.begin(), features.end(),
+                           [&](const auto& f) { return f.name == name; });
+    if (it == features.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--mutable ", name, ": unknown feature (see `nio info`)"));
+    }
+    if (absl::Status s = nio::models::CheckMovable(*it); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--mutable: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int RunBatch(const Common& c, nio::client::BatchOptions b,
@@ -389,13 +425,21 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   auto info = (*session)->GetModel();
   if (!info.ok()) return Fail(info.status());
   for (const auto& f : info->features()) {
-    b.model_features.push_back(f.name());
+    auto spec = nio::service::FromProto(f);
+    if (!spec.ok()) return Fail(spec.status());
+    b.model_features.push_back(*spec);
     const bool moves =
         b.options.mutable_features.empty()
             ? f.mutable_by_default()
             : std::count(b.options.mutable_features.begin(),
                          b.options.mutable_features.end(), f.name()) > 0;
     if (moves) b.output_features.push_back(f.name());
+  }
+  // Refuse a --mutable list every track would fail on before reading a row.
+  if (absl::Status s =
+          CheckMutable(b.options.mutable_features, b.model_features);
+      !s.ok()) {
+    return Fail(s);
   }
   auto engine = (*session)->StreamEngine(window);
   if (!engine.ok()) return Fail(engine.status());
@@ -409,12 +453,14 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   if (!summary.ok()) return Fail(summary.status());
   const auto& s = *summary;
   std::printf(
-      "Batch summary: %lld tracks optimized, %lld failed, %lld bad rows "
-      "skipped, %lld already done, "
+      "Batch summary: %lld tracks: %lld improved, %lld no improving change "
+      "found, %lld failed, %lld bad rows skipped; %lld already done, "
       "%lld left to other shards\n  %.1f s, %.1f tracks/s; mean popularity "
       "change %+.2f, best %+.2f\n"
       "  results: %s\n",
-      static_cast<long long>(s.succeeded), static_cast<long long>(s.failed),
+      static_cast<long long>(s.succeeded + s.failed + s.bad_rows),
+      static_cast<long long>(s.improved),
+      static_cast<long long>(s.not_improved), static_cast<long long>(s.failed),
       static_cast<long long>(s.bad_rows),
       static_cast<long long>(s.already_done),
       static_cast<long long>(s.other_shards), s.seconds,
@@ -569,6 +615,10 @@ int main(int argc, char** argv) {
   AddOptionFlags(optimize, &option_flags);
   optimize->add_option("--output", output, "human or json")
       ->check(CLI::IsMember({"human", "json"}));
+  bool show_best = false;
+  optimize->add_flag("--show-best", show_best,
+                     "when no improving change is found, still show the best "
+                     "feasible point the optimizer reached (not a suggestion)");
 
   nio::client::BatchOptions batch_options;
   std::string shard, progress = "auto";
@@ -652,7 +702,8 @@ int main(int argc, char** argv) {
   }
   if (*info) return RunInfo(common, output);
   if (*predict) return RunPredict(common, track_input, output);
-  if (*optimize) return RunOptimize(common, track_input, option_flags, output);
+  if (*optimize)
+    return RunOptimize(common, track_input, option_flags, output, show_best);
   if (*batch)
     return RunBatch(common, batch_options, option_flags, shard, window,
                     progress);

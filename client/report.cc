@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "models/feature_validity.h"
+#include "service/proto_convert.h"
 
 namespace nio::client {
 namespace {
@@ -33,22 +35,64 @@ double RangeFraction(const models::FeatureChange& c, const nio::v1::FeatureInfo*
   return width > 0 ? c.delta / width : 0.0;
 }
 
+std::string ValueRange(double lo, double hi, const nio::v1::FeatureInfo* f) {
+  return absl::StrCat(Value(lo, f), "..", Value(hi, f));
+}
+
+// The valid range in words, as the server checks it.
+std::string ValidText(const nio::v1::FeatureInfo& f) {
+  auto spec = service::FromProto(f);
+  return spec.ok() ? models::DescribeValidRange(*spec) : "?";
+}
+
 }  // namespace
+
+std::string PredictionText(double p) {
+  if (p >= 0 && p <= 100) return absl::StrFormat("%.1f", p);
+  return absl::StrFormat("%.1f (model output; as popularity: %d)", p,
+                         p > 100 ? 100 : 0);
+}
+
+std::string ModeLabel(models::NioMode mode) {
+  if (mode == models::NioMode::kProjected) return "projected";
+  return "reference (the original app's semantics: +-3 clamp each step, "
+         "realistic ranges applied after the loop)";
+}
 
 std::string RenderModelInfo(const nio::v1::ModelInfo& info) {
   std::string out = absl::StrCat("Model    ", info.name(), " ", info.version(), "\n");
   if (!info.description().empty()) absl::StrAppend(&out, "         ", info.description(), "\n");
   absl::StrAppend(&out, "Backend  ", info.backend(), "\n");
   const auto& d = info.default_options();
-  absl::StrAppend(&out, "Defaults ", d.steps(), " steps, lr ", d.lr(), ", lambda ", d.lambda(), ", mode ",
-                  d.mode() == nio::v1::MODE_PROJECTED ? "projected" : "reference", "\n\n");
-  absl::StrAppend(&out, absl::StrFormat("%-17s %-8s %-18s %-7s %s\n", "feature", "kind", "range", "moves",
-                                        "description"));
+  absl::StrAppend(&out, "Defaults ", d.steps(), " steps, lr ", d.lr(),
+                  ", lambda ", d.lambda(), ", mode ",
+                  ModeLabel(d.mode() == nio::v1::MODE_PROJECTED
+                                ? models::NioMode::kProjected
+                                : models::NioMode::kReference),
+                  "\n\n");
+  absl::StrAppend(
+      &out,
+      absl::StrFormat("%-17s %-8s %-26s %-18s %-18s %-7s %s\n", "feature",
+                      "kind", "valid", "range", "box", "moves", "description"));
   for (const auto& f : info.features()) {
-    absl::StrAppend(&out, absl::StrFormat("%-17s %-8s %-18s %-7s %s\n", f.name(), f.kind(),
-                                          absl::StrCat(Value(f.range_min(), &f), "..", Value(f.range_max(), &f)),
-                                          f.mutable_by_default() ? "yes" : "no", f.description()));
+    absl::StrAppend(
+        &out, absl::StrFormat(
+                  "%-17s %-8s %-26s %-18s %-18s %-7s %s\n", f.name(), f.kind(),
+                  ValidText(f), ValueRange(f.range_min(), f.range_max(), &f),
+                  ValueRange(f.box_min(), f.box_max(), &f),
+                  f.mutable_by_default() ? "yes" : "no", f.description()));
   }
+  absl::StrAppend(&out,
+                  "\nvalid: the values a track may give (others are refused); "
+                  "integer and binary features never move.\n"
+                  "range: the realistic range (reference mode clamps to it "
+                  "after the loop).\n"
+                  "box:   the range within the trust region |scaled| <= 3, "
+                  "where projected mode keeps a feature\n"
+                  "       (a track that starts outside keeps its value "
+                  "reachable: it is never forced to move).\n"
+                  "Predictions are the model's raw output: popularity is "
+                  "0..100; above 100 reads as 100, below 0 as 0.\n");
   absl::StrAppend(&out, "\nGenres (", info.genres_size(), "): ",
                   absl::StrJoin(info.genres().begin(), info.genres().end(), ", "), "\n\nPresets:\n");
   for (const auto& p : info.presets()) {
@@ -74,26 +118,22 @@ std::vector<std::string> Suggestions(const models::NioResult& result,
   return out;
 }
 
-std::string RenderOptimizeReport(const models::NioResult& r, const nio::v1::ModelInfo& info) {
-  std::string out = absl::StrCat("Track ", r.id, "\n\n");
-  absl::StrAppend(&out, absl::StrFormat("  Popularity before   %6.1f\n", r.prediction_before));
-  absl::StrAppend(&out, absl::StrFormat("  Popularity after    %6.1f   (%+.1f)\n", r.prediction_after, r.delta));
-  if (std::fabs(r.prediction_raw - r.prediction_after) > 0.05) {
-    absl::StrAppend(&out, absl::StrFormat(
-                              "  Unclamped optimum   %6.1f   (before clamping features to realistic ranges)\n",
-                              r.prediction_raw));
-  }
-  absl::StrAppend(&out, absl::StrFormat("  Steps run           %6d\n\n", r.steps_run));
-  const auto suggestions = Suggestions(r, info);
-  absl::StrAppend(&out, "Suggestions:\n");
-  if (suggestions.empty()) absl::StrAppend(&out, "  (none: the track is already near what the model likes)\n");
-  for (const auto& s : suggestions) absl::StrAppend(&out, "  - ", s, "\n");
-  absl::StrAppend(&out, absl::StrFormat("\n%-17s %12s %12s %12s\n", "feature", "original", "optimized", "delta"));
+namespace {
+
+// The per-feature table and the bar chart of a result's changes.
+std::string ChangeTable(const models::NioResult& r,
+                        const nio::v1::ModelInfo& info) {
+  std::string out =
+      absl::StrFormat("%-17s %12s %12s %12s   %s\n", "feature", "original",
+                      "optimized", "delta", "box (projected mode)");
   for (const auto& c : r.changes) {
     const auto* f = FindFeature(info, c.name);
-    absl::StrAppend(&out, absl::StrFormat("%-17s %12s %12s %12s\n", c.name, Value(c.original, f),
-                                          Value(c.optimized, f),
-                                          (c.delta >= 0 ? "+" : "") + Value(c.delta, f)));
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("%-17s %12s %12s %12s   %s\n", c.name,
+                        Value(c.original, f), Value(c.optimized, f),
+                        (c.delta >= 0 ? "+" : "") + Value(c.delta, f),
+                        f ? ValueRange(f->box_min(), f->box_max(), f) : ""));
   }
   absl::StrAppend(&out, "\nChange, as a share of each feature's realistic range:\n");
   for (const auto& c : r.changes) {
@@ -103,6 +143,53 @@ std::string RenderOptimizeReport(const models::NioResult& r, const nio::v1::Mode
     for (int i = 0; i < n; ++i) (frac < 0 ? left[kBarHalfWidth - 1 - i] : right[i]) = '#';
     absl::StrAppend(&out, absl::StrFormat("%-17s %s|%s %+5.0f%%\n", c.name, left, right, 100 * frac));
   }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderOptimizeReport(const models::NioResult& r,
+                                 const nio::v1::ModelInfo& info,
+                                 const ReportOptions& options) {
+  std::string out = absl::StrCat("Track ", r.id, "\n\n");
+  absl::StrAppend(&out, "  Mode                ", ModeLabel(options.mode),
+                  "\n");
+  absl::StrAppend(&out, "  Popularity before   ",
+                  PredictionText(r.prediction_before), "\n");
+  absl::StrAppend(
+      &out, absl::StrFormat(
+                "  %-19s %s   (%+.1f)\n",
+                r.quality.improved ? "Popularity after" : "Best feasible point",
+                PredictionText(r.prediction_after), r.delta));
+  if (std::fabs(r.prediction_raw - r.prediction_after) > 0.05) {
+    absl::StrAppend(&out, "  Unclamped optimum   ",
+                    PredictionText(r.prediction_raw),
+                    "   (before clamping features to realistic ranges)\n");
+  }
+  absl::StrAppend(&out,
+                  absl::StrFormat("  Steps run           %d\n\n", r.steps_run));
+  if (!r.quality.improved) {
+    absl::StrAppend(
+        &out,
+        "No improving change found: the best feasible point the optimizer "
+        "reached does not\n"
+        "predict higher than the track as it is. Keep the track as it is.\n");
+    if (!options.show_best) {
+      absl::StrAppend(
+          &out, "(--show-best shows that point; it is not a suggestion.)\n");
+      return out;
+    }
+    absl::StrAppend(&out, "\nBest feasible point (not a suggestion):\n\n",
+                    ChangeTable(r, info));
+    return out;
+  }
+  const auto suggestions = Suggestions(r, info);
+  absl::StrAppend(&out, "Suggestions:\n");
+  if (suggestions.empty())
+    absl::StrAppend(
+        &out, "  (none: the track is already near what the model likes)\n");
+  for (const auto& s : suggestions) absl::StrAppend(&out, "  - ", s, "\n");
+  absl::StrAppend(&out, "\n", ChangeTable(r, info));
   return out;
 }
 
@@ -118,6 +205,7 @@ nlohmann::json ResultJson(const models::NioResult& r) {
           {"prediction_after", r.prediction_after},
           {"delta", r.delta},
           {"steps_run", r.steps_run},
+          {"quality", {{"improved", r.quality.improved}}},
           {"changes", changes}};
 }
 

@@ -90,8 +90,17 @@ absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
   w->file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (!w->file_) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for writing"));
   if (w->format_ == OutputFormat::kCsv && !had_records) {
-    std::vector<std::string> cols = {"id", "genre", "line", "status", "error", "prediction_before",
-                                     "prediction_raw", "prediction_after", "delta", "steps_run"};
+    std::vector<std::string> cols = {"id",
+                                     "genre",
+                                     "line",
+                                     "status",
+                                     "error",
+                                     "prediction_before",
+                                     "prediction_raw",
+                                     "prediction_after",
+                                     "delta",
+                                     "improved",
+                                     "steps_run"};
     for (const auto& f : w->features_) {
       cols.push_back(f + "_original");
       cols.push_back(f + "_optimized");
@@ -121,6 +130,7 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
       j["prediction_raw"] = res.prediction_raw;
       j["prediction_after"] = res.prediction_after;
       j["delta"] = res.delta;
+      j["improved"] = res.quality.improved;
       j["steps_run"] = res.steps_run;
       nlohmann::json changes = nlohmann::json::object();
       for (const auto& c : res.changes) {
@@ -138,9 +148,10 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
       for (double v : {res.prediction_before, res.prediction_raw, res.prediction_after, res.delta}) {
         cols.push_back(Num(v));
       }
+      cols.push_back(res.quality.improved ? "true" : "false");
       cols.push_back(absl::StrCat(res.steps_run));
     } else {
-      cols.insert(cols.end(), 5, "");
+      cols.insert(cols.end(), 6, "");
     }
     std::map<std::string, const models::FeatureChange*> by_name;
     for (const auto& c : res.changes) by_name[c.name] = &c;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "models/feature_validity.h"
 
 namespace nio::models {
 
@@ -41,8 +42,11 @@ absl::StatusOr<std::vector<float>> Featurizer::ToScaled(const RawTrack& track) c
   std::vector<double> raw(spec_.features.size());
   std::vector<bool> given(spec_.features.size(), false);
   for (size_t i = 0; i < spec_.features.size(); ++i) {
-    // Missing numeric features take the training mean; one-hots start at 0.
-    raw[i] = spec_.features[i].kind == FeatureKind::kOneHot ? 0.0 : spec_.features[i].mean;
+    // Missing features take the training mean (whole-valued kinds: the
+    // nearest valid whole value); one-hots start at 0.
+    raw[i] = spec_.features[i].kind == FeatureKind::kOneHot
+                 ? 0.0
+                 : DefaultRawValue(spec_.features[i]);
   }
   for (const auto& [name, value] : track.features) {
     const int idx = FeatureIndex(name);
@@ -55,13 +59,13 @@ absl::StatusOr<std::vector<float>> Featurizer::ToScaled(const RawTrack& track) c
           who, ": feature '", name, "': a one-hot column; give the ",
           spec_.categorical.name, " by name instead"));
     }
-    if (!std::isfinite(value)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          who, ": feature '", name, "': value must be finite, got ", value));
-    }
     if (given[idx]) {
       return absl::InvalidArgumentError(
           absl::StrCat(who, ": feature '", name, "': given twice"));
+    }
+    if (absl::Status s = CheckFeatureValue(spec_.features[idx], value);
+        !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(who, ": ", s.message()));
     }
     given[idx] = true;
     raw[idx] = value;

@@ -1,5 +1,6 @@
 // Raw track <-> scaled model input. A track is named raw features plus a
-// genre name; missing numeric features take the training mean, the genre is
+// genre name; missing numeric features take the training mean (integer and
+// binary ones the nearest valid whole value), the genre is
 // one-hot encoded as the training did (reference value = all zeros), and
 // every column is standardized: scaled = (raw - mean) / scale, in double.
 #ifndef NIO_MODELS_FEATURIZER_H_
@@ -31,9 +32,12 @@ class Featurizer {
   // models::MovableColumns(Spec()), computed once.
   const std::vector<int>& MovableColumns() const { return movable_; }
 
-  // The scaled model input of a track (InputSize() floats). INVALID_ARGUMENT,
+  // The scaled model input of a track (InputSize() floats). Missing
+  // features take DefaultRawValue (feature_validity.h). INVALID_ARGUMENT,
   // naming the track and field, for an unknown feature or genre, a one-hot
-  // column given directly, a repeated feature, or a NaN/infinite value.
+  // column given directly, a repeated feature, or a value CheckFeatureValue
+  // rejects (outside the valid range, not whole for integer and binary
+  // features, NaN/infinite), with the value and the range.
   absl::StatusOr<std::vector<float>> ToScaled(const RawTrack& track) const;
 
   // Raw values of every non-one-hot feature and the genre decoded from the

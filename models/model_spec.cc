@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/status_macros.h"
+#include "models/feature_validity.h"
 #include "nlohmann/json.hpp"
 
 namespace nio::models {
@@ -26,6 +27,7 @@ class Fields {
     return path_.empty() ? field : absl::StrCat(path_, ".", field);
   }
   bool Has(const std::string& field) const { return object_.contains(field); }
+  const std::string& Source() const { return source_; }
 
   absl::Status String(const std::string& field, std::string* out,
                       bool required = true) const {
@@ -79,6 +81,64 @@ class Fields {
   const std::string& source_;
 };
 
+// "valid": {"min": m, "max": M, "min_exclusive": b, "max_exclusive": b},
+// every field optional (a missing bound is unbounded). Without it: [0, 1]
+// for binary and one-hot features, unbounded otherwise. The realistic range
+// must lie inside it.
+absl::Status ParseValidRange(const Fields& fields, FeatureSpec* f) {
+  ValidRange& v = f->valid;
+  if (!fields.Has("valid")) {
+    if (f->kind == FeatureKind::kBinary || f->kind == FeatureKind::kOneHot) {
+      v.min = 0.0;
+      v.max = 1.0;
+    }
+  } else {
+    auto object = fields.Object("valid");
+    if (!object.ok()) return object.status();
+    Fields vf(**object, fields.Path("valid"), fields.Source());
+    for (const auto& [key, _] : (*object)->items()) {
+      if (key != "min" && key != "max" && key != "min_exclusive" &&
+          key != "max_exclusive") {
+        return vf.Error(
+            key, "unknown field (min, max, min_exclusive, max_exclusive)");
+      }
+    }
+    double bound = 0;
+    if (vf.Has("min")) {
+      NIO_RETURN_IF_ERROR(vf.Number("min", &bound));
+      v.min = bound;
+    }
+    if (vf.Has("max")) {
+      NIO_RETURN_IF_ERROR(vf.Number("max", &bound));
+      v.max = bound;
+    }
+    NIO_RETURN_IF_ERROR(vf.Bool("min_exclusive", &v.min_exclusive, false));
+    NIO_RETURN_IF_ERROR(vf.Bool("max_exclusive", &v.max_exclusive, false));
+    if (v.min_exclusive && !v.min)
+      return vf.Error("min_exclusive", "needs min");
+    if (v.max_exclusive && !v.max)
+      return vf.Error("max_exclusive", "needs max");
+    if (v.min && v.max && *v.min > *v.max) return vf.Error("min", "min > max");
+  }
+  if (f->kind == FeatureKind::kOneHot) return absl::OkStatus();
+  // Checked by value: a whole-valued kind needs a whole value in range, and
+  // the realistic range (the UI's slider, the post-hoc clamp) must be valid.
+  if (!CheckFeatureValue(*f, DefaultRawValue(*f)).ok()) {
+    return fields.Error(
+        "valid", absl::StrCat("holds no value a ", FeatureKindName(f->kind),
+                              " feature can take"));
+  }
+  for (double end : {f->range_min, f->range_max}) {
+    if (absl::Status s = CheckFeatureValue(*f, end); !s.ok()) {
+      return fields.Error("range",
+                          absl::StrCat("[", f->range_min, ", ", f->range_max,
+                                       "] is not inside the valid range ",
+                                       DescribeValidRange(*f)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseFeature(const Json& j, const std::string& path,
                           const std::string& source, FeatureSpec* f) {
   if (!j.is_object()) {
@@ -93,12 +153,15 @@ absl::Status ParseFeature(const Json& j, const std::string& path,
     f->kind = FeatureKind::kNumeric;
   } else if (kind == "binary") {
     f->kind = FeatureKind::kBinary;
+  } else if (kind == "integer") {
+    f->kind = FeatureKind::kInteger;
   } else if (kind == "one_hot") {
     f->kind = FeatureKind::kOneHot;
     NIO_RETURN_IF_ERROR(fields.String("category", &f->category));
   } else {
-    return fields.Error("kind", absl::StrCat("unknown kind '", kind,
-                                             "' (numeric, binary or one_hot)"));
+    return fields.Error(
+        "kind", absl::StrCat("unknown kind '", kind,
+                             "' (numeric, integer, binary or one_hot)"));
   }
   NIO_RETURN_IF_ERROR(fields.Number("mean", &f->mean));
   NIO_RETURN_IF_ERROR(fields.Number("scale", &f->scale));
@@ -118,9 +181,12 @@ absl::Status ParseFeature(const Json& j, const std::string& path,
     f->range_max = r[1].get<double>();
     if (f->range_min > f->range_max) return fields.Error("range", "min > max");
   }
+  NIO_RETURN_IF_ERROR(ParseValidRange(fields, f));
   NIO_RETURN_IF_ERROR(fields.Bool("mutable", &f->mutable_by_default, false));
-  if (f->mutable_by_default && f->kind == FeatureKind::kOneHot) {
-    return fields.Error("mutable", "one-hot columns cannot move");
+  if (f->mutable_by_default) {
+    if (absl::Status s = CheckMovable(*f); !s.ok()) {
+      return fields.Error("mutable", std::string(s.message()));
+    }
   }
   NIO_RETURN_IF_ERROR(fields.String("description", &f->description, false));
   return absl::OkStatus();
@@ -139,6 +205,8 @@ const char* FeatureKindName(FeatureKind kind) {
   switch (kind) {
     case FeatureKind::kNumeric: return "numeric";
     case FeatureKind::kBinary: return "binary";
+    case FeatureKind::kInteger:
+      return "integer";
     case FeatureKind::kOneHot: return "one_hot";
   }
   return "?";
@@ -267,7 +335,9 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
     NIO_RETURN_IF_ERROR(df.Int("steps", &spec.defaults.steps, false));
     NIO_RETURN_IF_ERROR(df.Number("lr", &spec.defaults.lr, false));
     NIO_RETURN_IF_ERROR(df.Number("lambda", &spec.defaults.lambda, false));
-    std::string mode = "reference";
+    // Without a mode: projected. Only a model that asks for the original
+    // app's semantics (its converted model) gets reference.
+    std::string mode = NioModeName(spec.defaults.mode);
     NIO_RETURN_IF_ERROR(df.String("mode", &mode, false));
     auto m = ParseNioMode(mode);
     if (!m.ok()) return df.Error("mode", std::string(m.status().message()));
@@ -309,6 +379,12 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
         }
         if (!fval.is_number() || !std::isfinite(fval.get<double>())) {
           return pf.Error(absl::StrCat("features.", fname), "must be a finite number");
+        }
+        if (absl::Status s =
+                CheckFeatureValue(spec.features[idx], fval.get<double>());
+            !s.ok()) {
+          return pf.Error(absl::StrCat("features.", fname),
+                          std::string(s.message()));
         }
         p.features.emplace_back(fname, fval.get<double>());
       }

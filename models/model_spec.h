@@ -5,6 +5,7 @@
 #define NIO_MODELS_MODEL_SPEC_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,18 @@ namespace nio::models {
 
 inline constexpr int kModelFormatVersion = 1;
 
-enum class FeatureKind { kNumeric, kBinary, kOneHot };
+// kInteger and kBinary features take whole values (kBinary: 0 or 1); they
+// are inputs only: NIO never moves them.
+enum class FeatureKind { kNumeric, kBinary, kInteger, kOneHot };
+
+// The values a feature may take at all (the data set's definition), in raw
+// units; a missing bound is unbounded. Wider than the realistic range.
+struct ValidRange {
+  std::optional<double> min;
+  std::optional<double> max;
+  bool min_exclusive = false;  // min < value rather than min <= value
+  bool max_exclusive = false;
+};
 
 // One model input column.
 struct FeatureSpec {
@@ -29,6 +41,10 @@ struct FeatureSpec {
   // in projected mode, the slider range in a UI.
   double range_min = 0.0;
   double range_max = 1.0;
+  // What a track may give at all (model.json "valid"; without it: [0, 1]
+  // for binary and one-hot features, unbounded otherwise). Values outside it
+  // are rejected (feature_validity.h).
+  ValidRange valid;
   // Moves in NIO when a request does not say which features move.
   bool mutable_by_default = false;
   // One line for tooltips.
@@ -49,7 +65,8 @@ struct NioDefaults {
   int steps = 300;
   double lr = 0.05;
   double lambda = 0.1;
-  NioMode mode = NioMode::kReference;
+  // Projected unless the model asks for the original app's semantics.
+  NioMode mode = NioMode::kProjected;
 };
 
 // A named starting point for a track (the original app's presets).
@@ -89,7 +106,8 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
                                          const std::string& source);
 
 // The non-one-hot features of the model, in model order: the columns the
-// optimizer may move.
+// backend carries as movable (integer and binary ones never get a mask bit:
+// see CheckMovable in feature_validity.h).
 std::vector<int> MovableColumns(const ModelSpec& spec);
 
 }  // namespace nio::models

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/mlp_math.h"
+#include "models/feature_box.h"
+#include "models/feature_validity.h"
 
 namespace nio::models {
 namespace {
@@ -67,10 +69,9 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
         return FieldError(id, "options.mutable_features",
                           absl::StrCat("unknown feature '", name, "'"));
       }
-      if (slot_of[idx] < 0) {
-        return FieldError(
-            id, "options.mutable_features",
-            absl::StrCat("'", name, "' is a one-hot column and cannot move"));
+      if (absl::Status s = CheckMovable(spec.features[idx]); !s.ok()) {
+        return FieldError(id, "options.mutable_features",
+                          std::string(s.message()));
       }
       if (problem.mask[slot_of[idx]]) {
         return FieldError(id, "options.mutable_features",
@@ -80,12 +81,24 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
     }
   }
 
+  // The raw box before the request's bounds. Reference mode: the realistic
+  // range (the original's post-hoc clamp; its steps clamp to +-3 below).
+  // Projected mode: the effective box, widened to hold the original value,
+  // so a track that starts outside it is never forced to move.
   problem.raw_lo.resize(k);
   problem.raw_hi.resize(k);
   for (int c = 0; c < k; ++c) {
     const FeatureSpec& f = spec.features[movable[c]];
-    problem.raw_lo[c] = f.range_min;
-    problem.raw_hi[c] = f.range_max;
+    if (problem.mode == NioMode::kProjected) {
+      const RawBox box = EffectiveBox(f);
+      const double original =
+          featurizer.Unscale(movable[c], problem.x0[movable[c]]);
+      problem.raw_lo[c] = std::min(box.min, original);
+      problem.raw_hi[c] = std::max(box.max, original);
+    } else {
+      problem.raw_lo[c] = f.range_min;
+      problem.raw_hi[c] = f.range_max;
+    }
   }
   for (const auto& [name, b] : options.bounds) {
     const std::string field = absl::StrCat("options.bounds[", name, "]");
@@ -117,23 +130,32 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
       hi = std::min(hi, original + *b.max_delta);
     }
     if (lo > hi) {
-      return FieldError(id, field,
-                        absl::StrCat("leaves an empty range [", lo, ", ", hi,
-                                     "] with the realistic range"));
+      return FieldError(
+          id, field,
+          absl::StrCat("leaves an empty range [", lo, ", ", hi, "] with the ",
+                       problem.mode == NioMode::kProjected
+                           ? "effective box (realistic range and trust region)"
+                           : "realistic range"));
     }
     problem.raw_lo[c] = lo;
     problem.raw_hi[c] = hi;
   }
 
+  // The per-step box in scaled terms. Reference: +-3, as the original.
+  // Projected: the raw box above (the trust region is already in it, and a
+  // widening past +-3 must survive).
   problem.lo.assign(k, -kernels::kScaledClampLimit);
   problem.hi.assign(k, kernels::kScaledClampLimit);
   if (problem.mode == NioMode::kProjected) {
     for (int c = 0; c < k; ++c) {
-      problem.lo[c] = std::max(problem.lo[c],
-                               featurizer.Scale(movable[c], problem.raw_lo[c]));
-      problem.hi[c] = std::min(problem.hi[c],
-                               featurizer.Scale(movable[c], problem.raw_hi[c]));
-      // A range entirely outside +-3 collapses onto its nearest edge.
+      const int idx = movable[c];
+      const float x0 = problem.x0[idx];
+      problem.lo[c] = featurizer.Scale(idx, problem.raw_lo[c]);
+      problem.hi[c] = featurizer.Scale(idx, problem.raw_hi[c]);
+      // Where the box was widened to the original, the edge is x0 itself,
+      // bit for bit (rescaling the unscaled value may round differently).
+      if (problem.raw_lo[c] == featurizer.Unscale(idx, x0)) problem.lo[c] = x0;
+      if (problem.raw_hi[c] == featurizer.Unscale(idx, x0)) problem.hi[c] = x0;
       if (problem.lo[c] > problem.hi[c]) problem.lo[c] = problem.hi[c];
     }
   }
@@ -172,6 +194,7 @@ NioResult BuildNioResult(const Featurizer& featurizer,
   r.prediction_raw = predictions[1];
   r.prediction_after = predictions[2];
   r.delta = r.prediction_after - r.prediction_before;
+  r.quality.improved = r.prediction_after > r.prediction_before;
   r.steps_run = steps_run;
   for (size_t c = 0; c < movable.size(); ++c) {
     if (!problem.mask[c]) continue;

@@ -3,12 +3,17 @@
 //
 // The backend moves a fixed set of "movable columns": every non-one-hot
 // feature of the model, in model order. A track's mask says which of them
-// move for it; lo/hi are the scaled box each step clamps to:
-//   reference mode  [-3, 3] (as the original app), realistic ranges applied
-//                   once after the loop (the post-hoc clamp);
-//   projected mode  the image of realistic range & bounds, intersected with
-//                   [-3, 3], inside every step.
-// Per-feature bounds and max_delta narrow the realistic range in both modes.
+// move for it (numeric features only: CheckMovable); lo/hi are the scaled
+// box each step clamps to:
+//   reference mode  [-3, 3] (the original app's semantics, exactly), the
+//                   realistic ranges applied once after the loop (the
+//                   post-hoc clamp); a value outside +-3 is pulled in by the
+//                   first step, as in the original;
+//   projected mode  the effective box (feature_box.h: realistic range and
+//                   trust region), widened to hold the track's original
+//                   value so that a track starting outside it is never
+//                   forced to move, inside every step.
+// Per-feature bounds and max_delta then narrow the box in both modes.
 #ifndef NIO_MODELS_NIO_PROBLEM_H_
 #define NIO_MODELS_NIO_PROBLEM_H_
 
@@ -54,7 +59,7 @@ struct NioProblem {
   std::vector<float> x0;               // (n_in) scaled input
   std::vector<uint8_t> mask;           // (K) over MovableColumns
   std::vector<float> lo, hi;           // (K) scaled per-step box
-  std::vector<double> raw_lo, raw_hi;  // (K) post-hoc clamp, raw units
+  std::vector<double> raw_lo, raw_hi;  // (K) the result's clamp, raw units
   float lr = 0;
   float lambda = 0;
   int steps = 0;
@@ -75,6 +80,16 @@ struct FeatureChange {
   double unclamped = 0;  // straight from the loop, before the range clamp
 };
 
+// How good a result is. A later issue adds the stop reason, distance and
+// the like here.
+struct ResultQuality {
+  // prediction_after > prediction_before: the suggested features predict
+  // higher than the original. A result that is not improved is no
+  // suggestion, whatever the mode: reports say no improving change was
+  // found.
+  bool improved = false;
+};
+
 struct NioResult {
   std::string id;
   double prediction_before = 0;  // f(x0)
@@ -83,6 +98,7 @@ struct NioResult {
   double delta = 0;              // after - before
   int steps_run = 0;
   std::vector<FeatureChange> changes;  // the features that moved, model order
+  ResultQuality quality;
 };
 
 // How one track's optimization ended.

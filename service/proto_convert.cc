@@ -2,6 +2,10 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
+#include "models/feature_box.h"
+#include "models/feature_validity.h"
+
 namespace nio::service {
 
 models::RawTrack FromProto(const nio::v1::Track& track) {
@@ -63,6 +67,7 @@ void ToProto(const models::NioResult& result, nio::v1::TrackResult* out) {
   out->set_prediction_after(result.prediction_after);
   out->set_delta(result.delta);
   out->set_steps_run(result.steps_run);
+  out->mutable_quality()->set_improved(result.quality.improved);
   for (const models::FeatureChange& c : result.changes) {
     nio::v1::FeatureChange* pc = out->add_changes();
     pc->set_name(c.name);
@@ -81,6 +86,7 @@ models::NioResult FromProto(const nio::v1::TrackResult& result) {
   r.prediction_after = result.prediction_after();
   r.delta = result.delta();
   r.steps_run = result.steps_run();
+  r.quality.improved = result.quality().improved();
   for (const auto& c : result.changes()) {
     r.changes.push_back({c.name(), c.original(), c.optimized(), c.delta(), c.unclamped()});
   }
@@ -106,6 +112,14 @@ void ToProto(const models::ModelSpec& spec, const std::string& backend, int max_
     pf->set_range_max(f.range_max);
     pf->set_mutable_by_default(f.mutable_by_default);
     pf->set_description(f.description);
+    const models::RawBox box = models::EffectiveBox(f);
+    pf->set_box_min(box.min);
+    pf->set_box_max(box.max);
+    if (f.valid.min) pf->set_valid_min(*f.valid.min);
+    if (f.valid.max) pf->set_valid_max(*f.valid.max);
+    pf->set_valid_min_exclusive(f.valid.min_exclusive);
+    pf->set_valid_max_exclusive(f.valid.max_exclusive);
+    pf->set_default_value(models::DefaultRawValue(f));
   }
   for (const std::string& g : spec.categorical.values) out->add_genres(g);
   for (const models::Preset& p : spec.presets) {
@@ -124,6 +138,33 @@ void ToProto(const models::ModelSpec& spec, const std::string& backend, int max_
   for (const models::FeatureSpec& f : spec.features) {
     if (f.mutable_by_default) d->add_mutable_features(f.name);
   }
+}
+
+absl::StatusOr<models::FeatureSpec> FromProto(
+    const nio::v1::FeatureInfo& info) {
+  models::FeatureSpec f;
+  f.name = info.name();
+  if (info.kind() == "numeric") {
+    f.kind = models::FeatureKind::kNumeric;
+  } else if (info.kind() == "integer") {
+    f.kind = models::FeatureKind::kInteger;
+  } else if (info.kind() == "binary") {
+    f.kind = models::FeatureKind::kBinary;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "feature '", info.name(), "': unknown kind '", info.kind(), "'"));
+  }
+  f.mean = info.mean();
+  f.scale = info.scale();
+  f.range_min = info.range_min();
+  f.range_max = info.range_max();
+  f.mutable_by_default = info.mutable_by_default();
+  f.description = info.description();
+  if (info.has_valid_min()) f.valid.min = info.valid_min();
+  if (info.has_valid_max()) f.valid.max = info.valid_max();
+  f.valid.min_exclusive = info.valid_min_exclusive();
+  f.valid.max_exclusive = info.valid_max_exclusive();
+  return f;
 }
 
 }  // namespace nio::service

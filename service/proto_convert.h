@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "models/model_spec.h"
 #include "models/nio_problem.h"
 #include "nio/v1/nio.pb.h"
@@ -24,6 +25,11 @@ models::NioResult FromProto(const nio::v1::TrackResult& result);
 // The model description for GetModel.
 void ToProto(const models::ModelSpec& spec, const std::string& backend,
              int max_batch, nio::v1::ModelInfo* out);
+
+// What a client needs of a feature to check values as the server does
+// (models/feature_validity.h): name, kind, mean, scale, ranges.
+// INVALID_ARGUMENT for a kind this build does not know.
+absl::StatusOr<models::FeatureSpec> FromProto(const nio::v1::FeatureInfo& info);
 
 }  // namespace nio::service
 

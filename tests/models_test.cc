@@ -1,5 +1,6 @@
 // The model artifact format: loader and safetensors checks on corrupt input,
 // the featurizer, tracks JSON and per-request option validation.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +8,8 @@
 #include <map>
 
 #include "gtest/gtest.h"
+#include "models/feature_box.h"
+#include "models/feature_validity.h"
 #include "models/featurizer.h"
 #include "models/model.h"
 #include "models/nio_problem.h"
@@ -173,20 +176,65 @@ TEST_F(ModelDirTest, InconsistentSpecsNameTheField) {
     std::vector<std::string> fragments;
   };
   const std::vector<Case> cases = {
-      {[](Json& j) { j["format_version"] = 2; }, {"format_version", "not supported"}},
+      {[](Json& j) { j["format_version"] = 2; },
+       {"format_version", "not supported"}},
       {[](Json& j) { j.erase("name"); }, {"name: missing"}},
-      {[](Json& j) { j["features"][2]["scale"] = 0; }, {"features[2].scale", "positive"}},
-      {[](Json& j) { j["features"][2]["kind"] = "text"; }, {"features[2].kind", "unknown kind"}},
-      {[](Json& j) { j["features"][3]["name"] = j["features"][2]["name"]; }, {"features[3].name", "duplicate"}},
-      {[](Json& j) { j["features"][4]["range"] = {1, 0}; }, {"features[4].range", "min > max"}},
-      {[](Json& j) { j["features"][10]["category"] = "jazz"; }, {"features[10].category", "jazz"}},
-      {[](Json& j) { j["network"]["layer_sizes"][0] = 14; }, {"features", "layer_sizes[0] is 14"}},
-      {[](Json& j) { j["network"]["activation"] = "tanh"; }, {"network.activation"}},
-      {[](Json& j) { j["categorical"]["reference"] = "jazz"; }, {"categorical.reference"}},
+      {[](Json& j) { j["features"][2]["scale"] = 0; },
+       {"features[2].scale", "positive"}},
+      {[](Json& j) { j["features"][2]["kind"] = "text"; },
+       {"features[2].kind", "unknown kind"}},
+      {[](Json& j) { j["features"][3]["name"] = j["features"][2]["name"]; },
+       {"features[3].name", "duplicate"}},
+      {[](Json& j) {
+         j["features"][4]["range"] = {1, 0};
+       },
+       {"features[4].range", "min > max"}},
+      {[](Json& j) { j["features"][10]["category"] = "jazz"; },
+       {"features[10].category", "jazz"}},
+      {[](Json& j) { j["network"]["layer_sizes"][0] = 14; },
+       {"features", "layer_sizes[0] is 14"}},
+      {[](Json& j) { j["network"]["activation"] = "tanh"; },
+       {"network.activation"}},
+      {[](Json& j) { j["categorical"]["reference"] = "jazz"; },
+       {"categorical.reference"}},
       {[](Json& j) { j["nio_defaults"]["lr"] = -1; }, {"nio_defaults.lr"}},
-      {[](Json& j) { j["nio_defaults"]["mode"] = "magic"; }, {"nio_defaults.mode"}},
-      {[](Json& j) { j["presets"][0]["genre"] = "jazz"; }, {"presets[0].genre"}},
-      {[](Json& j) { j["presets"][1]["features"]["loudnes"] = 1; }, {"presets[1].features", "loudnes"}},
+      {[](Json& j) { j["nio_defaults"]["mode"] = "magic"; },
+       {"nio_defaults.mode"}},
+      {[](Json& j) { j["presets"][0]["genre"] = "jazz"; },
+       {"presets[0].genre"}},
+      {[](Json& j) { j["presets"][1]["features"]["loudnes"] = 1; },
+       {"presets[1].features", "loudnes"}},
+      {[](Json& j) { j["presets"][1]["features"]["energy"] = 2; },
+       {"presets[1].features.energy", "[0, 1]"}},
+      {[](Json& j) { j["presets"][1]["features"]["mode"] = 0.5; },
+       {"presets[1].features.mode", "whole"}},
+      {[](Json& j) {
+         j["features"][2]["valid"] = {{"min", 1}, {"max", 0}};
+       },
+       {"features[2].valid.min", "min > max"}},
+      {[](Json& j) {
+         j["features"][2]["valid"] = {{"low", 0}};
+       },
+       {"features[2].valid.low", "unknown field"}},
+      {[](Json& j) {
+         j["features"][2]["valid"] = {{"max_exclusive", true}};
+       },
+       {"valid.max_exclusive", "needs max"}},
+      {[](Json& j) {
+         j["features"][8]["valid"] = {{"min", 100}};
+       },
+       {"features[8].range", "valid range [100, inf)"}},
+      {[](Json& j) { j["features"][1]["mutable"] = true; },
+       {"features[1].mutable", "'explicit'", "binary", "cannot move"}},
+      {[](Json& j) {
+         j["features"][8]["kind"] = "integer";
+         j["features"][8]["range"] = {60.5, 220};
+       },
+       {"features[8].range", "whole numbers"}},
+      {[](Json& j) {
+         j["features"][5]["valid"] = {{"min", 0.2}, {"max", 0.8}};
+       },
+       {"features[5].valid", "no value"}},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     SCOPED_TRACE("case " + std::to_string(i));
@@ -222,7 +270,9 @@ TEST_F(FeaturizerTest, ScalesOneHotAndMissingFeaturesAsTheTraining) {
   ASSERT_TRUE(x.ok()) << x.status();
   for (size_t i = 0; i < model_.spec.features.size(); ++i) {
     const FeatureSpec& s = model_.spec.features[i];
-    double raw = s.mean;  // missing -> mean -> scaled 0
+    // Missing -> the mean (binary: the nearest valid whole value).
+    double raw =
+        s.kind == FeatureKind::kBinary ? std::nearbyint(s.mean) : s.mean;
     if (s.name == "energy") raw = 0.8;
     if (s.name == "tempo") raw = 140;
     if (s.kind == FeatureKind::kOneHot) raw = s.category == "edm" ? 1.0 : 0.0;
@@ -330,6 +380,189 @@ TEST_F(FeaturizerTest, ProblemBoxesFollowTheMode) {
     const FeatureSpec& s = model_.spec.features[movable[c]];
     EXPECT_NEAR(proj->lo[c], std::max(-3.0, (s.range_min - s.mean) / s.scale), 1e-6) << s.name;
     EXPECT_NEAR(proj->hi[c], std::min(3.0, (s.range_max - s.mean) / s.scale), 1e-6) << s.name;
+  }
+}
+
+// ------------------------------------------------ validity, boxes, improvement
+
+// The bundled model: the data set's columns with their valid ranges.
+class BundledModelTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto model = LoadModel(DefaultModelDir());
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = new Model(std::move(*model));
+  }
+  static void TearDownTestSuite() { delete model_; }
+  const FeatureSpec& Feature(const std::string& name) {
+    return model_->spec.features[model_->spec.FeatureIndex(name)];
+  }
+  static Model* model_;
+};
+Model* BundledModelTest::model_ = nullptr;
+
+TEST_F(BundledModelTest, DefaultsToProjectedModeWithTheDataSetsValidRanges) {
+  EXPECT_EQ(model_->spec.defaults.mode, NioMode::kProjected);
+  EXPECT_EQ(DescribeValidRange(Feature("danceability")), "[0, 1]");
+  EXPECT_EQ(DescribeValidRange(Feature("loudness")), "[-60, 6]");
+  EXPECT_EQ(DescribeValidRange(Feature("tempo")), "(0, 300]");
+  EXPECT_EQ(DescribeValidRange(Feature("duration_ms")), "(0, inf)");
+  EXPECT_EQ(DescribeValidRange(Feature("key")), "whole numbers in [-1, 11]");
+  EXPECT_EQ(DescribeValidRange(Feature("time_signature")),
+            "whole numbers in [0, 7]");
+  EXPECT_EQ(DescribeValidRange(Feature("mode")), "0 or 1");
+  EXPECT_EQ(Feature("key").kind, FeatureKind::kInteger);
+  EXPECT_EQ(Feature("explicit").kind, FeatureKind::kBinary);
+}
+
+TEST_F(BundledModelTest,
+       ValuesOutsideTheValidRangeAreRefusedWithFieldValueAndRange) {
+  Featurizer f(model_->spec);
+  const std::vector<std::pair<RawTrack, std::vector<std::string>>> cases = {
+      {{"v1", {{"danceability", 4}}, "pop"},
+       {"track 'v1'", "'danceability'", "4", "[0, 1]"}},
+      {{"v2", {{"tempo", -100}}, "pop"},
+       {"track 'v2'", "'tempo'", "-100", "(0, 300]"}},
+      {{"v3", {{"tempo", 0}}, "pop"}, {"'tempo'", "0 is outside", "(0, 300]"}},
+      {{"v4", {{"key", 12}}, "pop"}, {"track 'v4'", "'key'", "12", "[-1, 11]"}},
+      {{"v5", {{"key", 5.5}}, "pop"},
+       {"'key'", "5.5", "not a whole number", "[-1, 11]"}},
+      {{"v6", {{"mode", 0.7}}, "pop"}, {"'mode'", "0.7", "0 or 1"}},
+      {{"v7", {{"loudness", 7}}, "pop"}, {"'loudness'", "7", "[-60, 6]"}},
+      {{"v8", {{"duration_ms", 0}}, "pop"}, {"'duration_ms'", "(0, inf)"}},
+  };
+  for (const auto& [track, fragments] : cases) {
+    auto x = f.ToScaled(track);
+    ASSERT_FALSE(x.ok()) << track.id;
+    EXPECT_EQ(x.status().code(), absl::StatusCode::kInvalidArgument);
+    for (const auto& frag : fragments) {
+      EXPECT_NE(x.status().message().find(frag), std::string::npos)
+          << track.id << ": '" << frag << "' not in " << x.status().message();
+    }
+  }
+  // The ends of the valid ranges are valid (loudness up to +6 dB: clipped
+  // masters in the data set).
+  EXPECT_TRUE(f.ToScaled({"ok",
+                          {{"danceability", 1},
+                           {"loudness", 4.5},
+                           {"tempo", 300},
+                           {"key", -1},
+                           {"time_signature", 7},
+                           {"mode", 0}},
+                          "pop"})
+                  .ok());
+}
+
+TEST_F(BundledModelTest, MissingWholeValuedFeaturesTakeTheNearestValidValue) {
+  Featurizer f(model_->spec);
+  auto x = f.ToScaled({"m", {}, "pop"});
+  ASSERT_TRUE(x.ok()) << x.status();
+  for (const char* name : {"explicit", "mode", "key", "time_signature"}) {
+    const int i = model_->spec.FeatureIndex(name);
+    const double raw = f.Unscale(i, (*x)[i]);
+    EXPECT_NEAR(raw, std::nearbyint(Feature(name).mean), 1e-4) << name;
+    EXPECT_NEAR(raw, std::round(raw), 1e-4) << name;
+  }
+  EXPECT_EQ(DefaultRawValue(Feature("explicit")), 0.0);  // mean 0.085 -> 0
+  EXPECT_EQ(DefaultRawValue(Feature("danceability")),
+            Feature("danceability").mean);
+}
+
+TEST_F(BundledModelTest, IntegerAndBinaryFeaturesCannotMove) {
+  Featurizer f(model_->spec);
+  for (const auto& [name, fragment] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"mode", "0 or 1"},
+           {"explicit", "0 or 1"},
+           {"key", "[-1, 11]"},
+           {"time_signature", "[0, 7]"}}) {
+    NioOptions o;
+    o.mutable_features = {"energy", name};
+    auto p = BuildNioProblem(f, {"mv", {}, "pop"}, o);
+    ASSERT_FALSE(p.ok()) << name;
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+    for (const std::string& frag :
+         {std::string("track 'mv'"), std::string("options.mutable_features"),
+          "'" + name + "'", fragment, std::string("cannot move")}) {
+      EXPECT_NE(p.status().message().find(frag), std::string::npos)
+          << p.status();
+    }
+  }
+}
+
+// What GetModel and `nio info` report (EffectiveBox) is what a projected
+// problem enforces, feature by feature, for a track inside the box.
+TEST_F(BundledModelTest, EffectiveBoxesAreWhatProjectedProblemsEnforce) {
+  Featurizer f(model_->spec);
+  const std::vector<int>& movable = f.MovableColumns();
+  int checked = 0;
+  for (size_t c = 0; c < movable.size(); ++c) {
+    const FeatureSpec& spec = model_->spec.features[movable[c]];
+    if (spec.kind != FeatureKind::kNumeric) continue;
+    NioOptions o;
+    o.mode = NioMode::kProjected;
+    o.mutable_features = {spec.name};
+    auto p = BuildNioProblem(f, {"box", {}, "pop"}, o);
+    ASSERT_TRUE(p.ok()) << p.status();
+    const RawBox box = EffectiveBox(spec);
+    EXPECT_EQ(p->raw_lo[c], box.min) << spec.name;
+    EXPECT_EQ(p->raw_hi[c], box.max) << spec.name;
+    EXPECT_EQ(p->lo[c], f.Scale(movable[c], box.min)) << spec.name;
+    EXPECT_EQ(p->hi[c], f.Scale(movable[c], box.max)) << spec.name;
+    EXPECT_GE(p->lo[c], -3.0f - 1e-5f) << spec.name;
+    EXPECT_LE(p->hi[c], 3.0f + 1e-5f) << spec.name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 10);
+  // The figures: loudness stops at -23.2 dB, speechiness at 0.404.
+  EXPECT_NEAR(EffectiveBox(Feature("loudness")).min, -23.2, 0.05);
+  EXPECT_NEAR(EffectiveBox(Feature("speechiness")).max, 0.404, 0.0005);
+}
+
+TEST_F(BundledModelTest, ProjectedBoxHoldsAStartOutsideItAndBoundsStillNarrow) {
+  Featurizer f(model_->spec);
+  const int idx = model_->spec.FeatureIndex("loudness");
+  const std::vector<int>& movable = f.MovableColumns();
+  const size_t c =
+      std::find(movable.begin(), movable.end(), idx) - movable.begin();
+  const RawTrack t{"quiet", {{"loudness", -40}}, "pop"};
+  NioOptions o;
+  o.mode = NioMode::kProjected;
+  auto p = BuildNioProblem(f, t, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->lo[c], p->x0[idx]) << "the start is inside its own box";
+  EXPECT_NEAR(p->raw_lo[c], -40, 1e-4);
+  EXPECT_EQ(p->raw_hi[c], EffectiveBox(Feature("loudness")).max);
+  // A bound still narrows (here it forces the move the caller asked for).
+  o.bounds["loudness"].min = -30;
+  p = BuildNioProblem(f, t, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->raw_lo[c], -30);
+  // Reference mode keeps the original's semantics: +-3 each step, the
+  // realistic range after the loop.
+  o = {};
+  o.mode = NioMode::kReference;
+  p = BuildNioProblem(f, t, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->lo[c], -3.0f);
+  EXPECT_EQ(p->raw_lo[c], Feature("loudness").range_min);
+}
+
+TEST(ResultQualityTest, ImprovedMeansAfterPredictsHigherThanBefore) {
+  auto model = LoadModel(TinyDir());
+  ASSERT_TRUE(model.ok()) << model.status();
+  Featurizer f(model->spec);
+  auto problem = BuildNioProblem(f, {"q", {}, "pop"}, {});
+  ASSERT_TRUE(problem.ok()) << problem.status();
+  const std::vector<float> p(f.MovableColumns().size(), 0.0f);
+  const std::vector<float> inputs = ResultInputs(f, *problem, p);
+  for (const auto& [after, improved] : std::vector<std::pair<float, bool>>{
+           {41.f, true}, {40.f, false}, {39.f, false}}) {
+    const float predictions[kResultInputRows] = {40.f, 45.f, after};
+    const NioResult r =
+        BuildNioResult(f, *problem, inputs.data(), predictions, 3);
+    EXPECT_EQ(r.quality.improved, improved) << after;
+    EXPECT_EQ(r.quality.improved, r.delta > 0) << after;
   }
 }
 

@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "models/feature_box.h"
+#include "models/featurizer.h"
 #include "models/model.h"
 #include "models/track_json.h"
 #include "nio/v1/nio.grpc.pb.h"
@@ -29,10 +31,11 @@ std::vector<TrackRequest> TinyTracks() {
       .value();
 }
 
-std::unique_ptr<NioServer> StartServer(int max_batch = 64,
-                                       int max_queue = 100000) {
+std::unique_ptr<NioServer> StartServer(
+    int max_batch = 64, int max_queue = 100000,
+    const std::string& model_dir = TestDataDir() + "/tiny_model") {
   ServerOptions o;
-  o.model_dir = TestDataDir() + "/tiny_model";
+  o.model_dir = model_dir;
   o.listen = "127.0.0.1:0";
   o.scheduler.backend = kernels::BackendChoice::kCpu;
   o.scheduler.max_batch = max_batch;
@@ -74,6 +77,9 @@ void ExpectSameResult(const nio::v1::TrackResult& got,
   EXPECT_NEAR(got.prediction_raw(), want.prediction_raw, tol) << got.id();
   EXPECT_NEAR(got.prediction_after(), want.prediction_after, tol) << got.id();
   EXPECT_EQ(got.steps_run(), want.steps_run);
+  EXPECT_EQ(got.quality().improved(),
+            got.prediction_after() > got.prediction_before())
+      << got.id();
   ASSERT_EQ(got.changes_size(), static_cast<int>(want.changes.size()))
       << got.id();
   for (int c = 0; c < got.changes_size(); ++c) {
@@ -614,6 +620,150 @@ TEST(ServiceTest, CudaServerAnswersAsTheCpuServer) {
   ASSERT_TRUE(stub->Optimize(&ctx, RequestOf(tracks), &resp).ok());
   for (const auto& r : resp.results())
     ExpectSameResult(r, want.at(r.id()), 1e-3);
+}
+
+// ------------------------------------------- validity and effective boxes
+
+// The invalid inputs of issue 19, each answered INVALID_ARGUMENT naming the
+// track, the field, the value and the range, on every RPC (bundled model).
+struct InvalidCase {
+  const char* id;
+  std::map<std::string, double> features;
+  const char* mutable_feature;  // or nullptr
+  std::vector<std::string> fragments;
+};
+
+const std::vector<InvalidCase>& InvalidCases() {
+  static const auto* cases = new std::vector<InvalidCase>{
+      {"unit4",
+       {{"danceability", 4}},
+       nullptr,
+       {"track 'unit4'", "'danceability'", "4", "[0, 1]"}},
+      {"slow",
+       {{"tempo", -100}},
+       nullptr,
+       {"track 'slow'", "'tempo'", "-100", "(0, 300]"}},
+      {"key12",
+       {{"key", 12}},
+       nullptr,
+       {"track 'key12'", "'key'", "12", "[-1, 11]"}},
+      {"moves-mode",
+       {},
+       "mode",
+       {"track 'moves-mode'", "mutable_features", "'mode'", "0 or 1",
+        "cannot move"}},
+  };
+  return *cases;
+}
+
+nio::v1::Track TrackOf(const InvalidCase& c) {
+  nio::v1::Track t;
+  t.set_id(c.id);
+  t.set_genre("pop");
+  for (const auto& [k, v] : c.features) (*t.mutable_features())[k] = v;
+  return t;
+}
+
+void ExpectNamesAll(const std::string& message, const InvalidCase& c) {
+  for (const auto& frag : c.fragments) {
+    EXPECT_NE(message.find(frag), std::string::npos)
+        << c.id << ": '" << frag << "' not in " << message;
+  }
+}
+
+TEST(ServiceValidationTest, InvalidValuesAndMovesAreInvalidArgumentOnEveryRpc) {
+  auto server = StartServer(8, 100000, models::DefaultModelDir());
+  auto stub = Connect(*server);
+  for (const InvalidCase& c : InvalidCases()) {
+    SCOPED_TRACE(c.id);
+    nio::v1::OptimizeRequest req;
+    *req.add_tracks() = TrackOf(c);
+    req.mutable_options()->set_steps(5);
+    if (c.mutable_feature)
+      req.mutable_options()->add_mutable_features(c.mutable_feature);
+    {  // Optimize: the only track is invalid -> the call fails.
+      grpc::ClientContext ctx;
+      nio::v1::OptimizeResponse resp;
+      const grpc::Status st = stub->Optimize(&ctx, req, &resp);
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      ExpectNamesAll(st.error_message(), c);
+    }
+    {  // OptimizeStream: the track's result carries the status.
+      grpc::ClientContext ctx;
+      auto stream = stub->OptimizeStream(&ctx);
+      nio::v1::OptimizeStreamRequest sreq;
+      *sreq.mutable_tracks() = req.tracks();
+      *sreq.mutable_options() = req.options();
+      ASSERT_TRUE(stream->Write(sreq));
+      stream->WritesDone();
+      nio::v1::OptimizeStreamResponse resp;
+      int results = 0;
+      while (stream->Read(&resp)) {
+        if (!resp.has_result()) continue;
+        ++results;
+        EXPECT_EQ(resp.result().status().code(),
+                  grpc::StatusCode::INVALID_ARGUMENT);
+        ExpectNamesAll(resp.result().status().message(), c);
+      }
+      stream->Finish();
+      EXPECT_EQ(results, 1);
+    }
+    if (c.mutable_feature) continue;  // Predict has no options
+    {                                 // Predict
+      grpc::ClientContext ctx;
+      nio::v1::PredictRequest preq;
+      *preq.add_tracks() = TrackOf(c);
+      nio::v1::PredictResponse presp;
+      const grpc::Status st = stub->Predict(&ctx, preq, &presp);
+      const std::string message = st.ok() && presp.predictions_size() == 1
+                                      ? presp.predictions(0).status().message()
+                                      : st.error_message();
+      const int code = st.ok() && presp.predictions_size() == 1
+                           ? presp.predictions(0).status().code()
+                           : st.error_code();
+      EXPECT_EQ(code, grpc::StatusCode::INVALID_ARGUMENT);
+      ExpectNamesAll(message, c);
+    }
+  }
+}
+
+// GetModel's effective boxes are the boxes a projected problem enforces
+// (both come from models::EffectiveBox).
+TEST(ServiceValidationTest, GetModelBoxesAreWhatTheOptimizerEnforces) {
+  auto server = StartServer(8, 100000, models::DefaultModelDir());
+  auto stub = Connect(*server);
+  grpc::ClientContext ctx;
+  nio::v1::ModelInfo info;
+  ASSERT_TRUE(stub->GetModel(&ctx, {}, &info).ok());
+  EXPECT_EQ(info.default_options().mode(), nio::v1::MODE_PROJECTED);
+  auto model = models::LoadModel(models::DefaultModelDir()).value();
+  models::Featurizer f(model.spec);
+  const std::vector<int>& movable = f.MovableColumns();
+  int numeric = 0;
+  for (const auto& fi : info.features()) {
+    if (fi.kind() != "numeric") continue;
+    ++numeric;
+    models::NioOptions o;
+    o.mode = models::NioMode::kProjected;
+    o.mutable_features = {fi.name()};
+    auto p = models::BuildNioProblem(f, {"box", {}, "pop"}, o);
+    ASSERT_TRUE(p.ok()) << p.status();
+    const int idx = f.FeatureIndex(fi.name());
+    const size_t c =
+        std::find(movable.begin(), movable.end(), idx) - movable.begin();
+    EXPECT_EQ(fi.box_min(), p->raw_lo[c]) << fi.name();
+    EXPECT_EQ(fi.box_max(), p->raw_hi[c]) << fi.name();
+    EXPECT_LE(fi.range_min(), fi.box_min()) << fi.name();
+    EXPECT_GE(fi.range_max(), fi.box_max()) << fi.name();
+  }
+  EXPECT_EQ(numeric, 10);
+  // Valid ranges travel too.
+  for (const auto& fi : info.features()) {
+    if (fi.name() != "tempo") continue;
+    EXPECT_EQ(fi.valid_min(), 0);
+    EXPECT_TRUE(fi.valid_min_exclusive());
+    EXPECT_EQ(fi.valid_max(), 300);
+  }
 }
 
 }  // namespace

@@ -53,7 +53,9 @@ def linear_layers(state_dict):
 
 
 def build_model_json(feature_names, mean, scale, layer_sizes, name, version, description,
-                     reference_genre, extra=None):
+                     reference_genre, extra=None, nio_defaults=None):
+    """nio_defaults: the model's default NIO options; the original app's
+    semantics (sf.NIO_DEFAULTS_REFERENCE) unless given."""
     genres = [n[len(sf.GENRE_PREFIX):] for n in feature_names if n.startswith(sf.GENRE_PREFIX)]
     if reference_genre in genres:
         raise ValueError(f"reference genre {reference_genre!r} has its own column")
@@ -69,7 +71,8 @@ def build_model_json(feature_names, mean, scale, layer_sizes, name, version, des
                          description=f"Genre is {fname[len(sf.GENRE_PREFIX):]}")
         elif fname in sf.FEATURES:
             kind, rng, mutable, text = sf.FEATURES[fname]
-            entry.update(kind=kind, range=list(rng), mutable=mutable, description=text)
+            entry.update(kind=kind, range=list(rng), valid=dict(sf.VALID[fname]), mutable=mutable,
+                         description=text)
         else:
             entry.update(kind="numeric", range=[float(mean[i] - 3 * scale[i]), float(mean[i] + 3 * scale[i])],
                          mutable=False, description=fname)
@@ -89,7 +92,7 @@ def build_model_json(feature_names, mean, scale, layer_sizes, name, version, des
         "network": {"layer_sizes": layer_sizes, "activation": "relu"},
         "categorical": {"name": sf.GENRE_COLUMN, "values": all_genres, "reference": reference_genre},
         "features": features,
-        "nio_defaults": sf.NIO_DEFAULTS,
+        "nio_defaults": dict(nio_defaults or sf.NIO_DEFAULTS_REFERENCE),
         "presets": presets,
     }
     if extra:
@@ -98,8 +101,9 @@ def build_model_json(feature_names, mean, scale, layer_sizes, name, version, des
 
 
 def export(state_dict, mean, scale, feature_names, out_dir, name, version, description,
-           reference_genre="acoustic", extra=None):
-    """state_dict: name -> numpy array. Writes out_dir/model.json and weights.safetensors."""
+           reference_genre="acoustic", extra=None, nio_defaults=None):
+    """state_dict: name -> numpy array. Writes out_dir/model.json and weights.safetensors.
+    nio_defaults: see build_model_json (reference mode unless given)."""
     layers = linear_layers(state_dict)
     feature_names = [str(n) for n in feature_names]
     if len(feature_names) != layers[0][0].shape[1]:
@@ -119,7 +123,7 @@ def export(state_dict, mean, scale, feature_names, out_dir, name, version, descr
     write_safetensors(os.path.join(out_dir, "weights.safetensors"), tensors,
                       {"format": "nio", "name": name, "version": version})
     model = build_model_json(feature_names, mean, scale, layer_sizes, name, version, description,
-                             reference_genre, extra)
+                             reference_genre, extra, nio_defaults)
     with open(os.path.join(out_dir, "model.json"), "w") as f:
         json.dump(model, f, indent=1)
         f.write("\n")

@@ -27,6 +27,7 @@ import augment  # noqa: E402
 import data as data_lib  # noqa: E402
 import export_pytorch  # noqa: E402
 import model_card  # noqa: E402
+import spotify_features as sf  # noqa: E402
 
 HIDDEN = [768, 512, 256, 128]
 # Chosen on validation RMSE (student): with standardized genres 17.40 at 0.2,
@@ -215,8 +216,11 @@ def write_outputs(args, state, mean, scale, names, description, report, check_x,
     """Exports the student, writes training_report.json and the card, and with
     --check-out scaled inputs + the exported network's PyTorch predictions."""
     os.makedirs(args.out, exist_ok=True)
+    # Our models default to projected mode; only the original's converted
+    # model keeps the original's (reference) semantics.
     export_pytorch.export(state, mean, scale, names, args.out, args.name, args.version, description,
-                          reference_genre=report["reference_genre"])
+                          reference_genre=report["reference_genre"],
+                          nio_defaults=sf.NIO_DEFAULTS_PROJECTED)
     report["timings"]["total_s"] = time.time() - report.pop("_started")
     with open(os.path.join(args.out, "training_report.json"), "w") as f:
         json.dump(report, f, indent=1)

@@ -24,6 +24,9 @@ fi
   --out "$out/model" --name original-hybrid --version 1
 "$python" "$root/bench/reference_nio.py" tracks --model-dir "$out/model" --count 64 --seed 11 \
   --out "$out/tracks.json"
+# Whole values for integer/binary features, numeric mutable sets, projected
+# starts inside the effective box (the reference does not widen the box).
+"$python" "$root/tests/tools/fit_tracks_to_model.py" "$out/model" "$out/tracks.json"
 # The reference reads the original artifacts directly, so the exporter is
 # checked too.
 "$python" "$root/bench/reference_nio.py" golden --seed-dir "$seed" --tracks "$out/tracks.json" \

@@ -49,6 +49,8 @@ def main():
     tracks = os.path.join(DATA, "tiny_tracks.json")
     subprocess.run(ref + ["tracks", "--model-dir", out, "--count", "40", "--seed", "7", "--out", tracks],
                    check=True)
+    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "tools", "fit_tracks_to_model.py"), out, tracks],
+                   check=True)
     subprocess.run(ref + ["golden", "--model-dir", out, "--tracks", tracks, "--out", os.path.join(DATA, "tiny_golden.json")], check=True)
 
 
