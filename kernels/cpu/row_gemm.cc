@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace nio::kernels {
 namespace {
@@ -23,83 +24,127 @@ using GemmFn = void (*)(const PackedWeights&, const float*, size_t, int,
 
 #if defined(__x86_64__)
 
-// One register tile: rows [0, R) of the packed panel times one weight block
-// over kc values of k, summed from zero and then added to (or, when first,
-// written over) the first oc outputs of c.
-template <int R>
+// One register tile: rows [0, R) of the packed panel times NB consecutive
+// weight blocks (block_stride floats apart) over kc values of k, summed from
+// zero and then added to (or, when first, written over) the first oc of the
+// tile's NB * 16 outputs in c. Each output is its own fma chain, so a tile's
+// shape changes no bit; it only keeps enough independent chains in flight.
+template <int R, int NB>
 __attribute__((target("avx2,fma"))) void Tile(const float* panel,
-                                              const float* w, int kc,
+                                              const float* w,
+                                              size_t block_stride, int kc,
                                               float* c, size_t ldc, int oc,
                                               bool first) {
+  constexpr int V = 2 * NB;  // 8-float vectors per row
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(oc), lane);
-  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(oc - 8), lane);
-  const bool full = oc == kBlock;
-  __m256 acc0[R], acc1[R];
+  __m256i mask[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) {
+    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(oc - 8 * v), lane);
+  }
+  const bool full = oc == V * 8;
+  __m256 acc[R][V];
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
-    acc0[i] = _mm256_setzero_ps();
-    acc1[i] = _mm256_setzero_ps();
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
   }
   for (int j = 0; j < kc; ++j) {
-    const __m256 w0 = _mm256_load_ps(w + j * kBlock);
-    const __m256 w1 = _mm256_load_ps(w + j * kBlock + 8);
+    __m256 wv[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      wv[v] = _mm256_load_ps(w + (v / 2) * block_stride + j * kBlock +
+                             (v % 2) * 8);
+    }
     const float* xj = panel + j * kTileRows;
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       const __m256 x = _mm256_broadcast_ss(xj + i);
-      acc0[i] = _mm256_fmadd_ps(x, w0, acc0[i]);
-      acc1[i] = _mm256_fmadd_ps(x, w1, acc1[i]);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(x, wv[v], acc[i][v]);
     }
   }
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
     float* ci = c + i * ldc;
-    if (full) {
-      if (!first) {
-        acc0[i] = _mm256_add_ps(_mm256_loadu_ps(ci), acc0[i]);
-        acc1[i] = _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc1[i]);
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      if (full) {
+        if (!first) acc[i][v] = _mm256_add_ps(_mm256_loadu_ps(ci + 8 * v), acc[i][v]);
+        _mm256_storeu_ps(ci + 8 * v, acc[i][v]);
+      } else {
+        if (!first) {
+          acc[i][v] = _mm256_add_ps(_mm256_maskload_ps(ci + 8 * v, mask[v]),
+                                    acc[i][v]);
+        }
+        _mm256_maskstore_ps(ci + 8 * v, mask[v], acc[i][v]);
       }
-      _mm256_storeu_ps(ci, acc0[i]);
-      _mm256_storeu_ps(ci + 8, acc1[i]);
-    } else {
-      if (!first) {
-        acc0[i] = _mm256_add_ps(_mm256_maskload_ps(ci, mask0), acc0[i]);
-        acc1[i] = _mm256_add_ps(_mm256_maskload_ps(ci + 8, mask1), acc1[i]);
-      }
-      _mm256_maskstore_ps(ci, mask0, acc0[i]);
-      _mm256_maskstore_ps(ci + 8, mask1, acc1[i]);
     }
   }
 }
 
+// Rows [0, R) of the panel over outputs [out_begin, out_end): tiles of as
+// many blocks as keep about 8-12 accumulators busy (fewer rows, more blocks),
+// then single blocks for the rest.
+template <int R>
+__attribute__((target("avx2,fma"))) void TileRows(
+    const float* panel, const PackedWeights& w, int k0, int kc, float* c,
+    size_t ldc, int out_begin, int out_end, bool first) {
+  constexpr int NB = R == 1 ? 4 : R == 2 ? 3 : R == 3 ? 2 : 1;
+  const size_t block_stride = static_cast<size_t>(w.K()) * kBlock;
+  int o0 = out_begin;
+  for (; NB > 1 && o0 + NB * kBlock <= out_end; o0 += NB * kBlock) {
+    Tile<R, NB>(panel, w.Block(o0 / kBlock) + static_cast<size_t>(k0) * kBlock,
+                block_stride, kc, c + o0, ldc, NB * kBlock, first);
+  }
+  for (; o0 < out_end; o0 += kBlock) {
+    Tile<R, 1>(panel, w.Block(o0 / kBlock) + static_cast<size_t>(k0) * kBlock,
+               block_stride, kc, c + o0, ldc, std::min(kBlock, out_end - o0),
+               first);
+  }
+}
+
+// For each k range: the rows are packed into panels of kTileRows (they stay
+// in L2), then each output block's weights (kKc x 16 floats, in L1) meet
+// every full panel in turn; a last partial panel gets tiles of several
+// blocks.
 __attribute__((target("avx2,fma"))) void RowGemmAvx2(
     const PackedWeights& w, const float* x, size_t ldx, int rows, float* c,
     size_t ldc, int out_begin, int out_end) {
-  alignas(32) float panel[kKc * kTileRows];
+  thread_local std::vector<float> panels;
+  const int tiles = (rows + kTileRows - 1) / kTileRows;
+  const size_t panel_floats = static_cast<size_t>(kKc) * kTileRows;
+  if (panels.size() < tiles * panel_floats) panels.resize(tiles * panel_floats);
+  const int full_tiles = rows / kTileRows;
+  const int tail_rows = rows - full_tiles * kTileRows;
+  const size_t block_stride = static_cast<size_t>(w.K()) * kBlock;
   const int k = w.K();
   for (int k0 = 0; k0 < k; k0 += kKc) {
     const int kc = std::min(kKc, k - k0);
-    for (int r0 = 0; r0 < rows; r0 += kTileRows) {
-      const int tile_rows = std::min(kTileRows, rows - r0);
-      for (int i = 0; i < tile_rows; ++i) {
-        const float* xr = x + (r0 + i) * ldx + k0;
-        for (int j = 0; j < kc; ++j) panel[j * kTileRows + i] = xr[j];
+    const bool first = k0 == 0;
+    for (int r = 0; r < rows; ++r) {
+      float* panel = panels.data() + (r / kTileRows) * panel_floats;
+      const float* xr = x + r * ldx + k0;
+      for (int j = 0; j < kc; ++j) panel[j * kTileRows + r % kTileRows] = xr[j];
+    }
+    for (int o0 = out_begin; o0 < out_end && full_tiles > 0; o0 += kBlock) {
+      const float* wb =
+          w.Block(o0 / kBlock) + static_cast<size_t>(k0) * kBlock;
+      const int oc = std::min(kBlock, out_end - o0);
+      for (int t = 0; t < full_tiles; ++t) {
+        Tile<kTileRows, 1>(panels.data() + t * panel_floats, wb, block_stride,
+                           kc, c + t * kTileRows * ldc + o0, ldc, oc, first);
       }
-      for (int o0 = out_begin; o0 < out_end; o0 += kBlock) {
-        const float* wb = w.Block(o0 / kBlock) + static_cast<size_t>(k0) * kBlock;
-        float* ct = c + r0 * ldc + o0;
-        const int oc = std::min(kBlock, out_end - o0);
-        const bool first = k0 == 0;
-        switch (tile_rows) {
-          case 6: Tile<6>(panel, wb, kc, ct, ldc, oc, first); break;
-          case 5: Tile<5>(panel, wb, kc, ct, ldc, oc, first); break;
-          case 4: Tile<4>(panel, wb, kc, ct, ldc, oc, first); break;
-          case 3: Tile<3>(panel, wb, kc, ct, ldc, oc, first); break;
-          case 2: Tile<2>(panel, wb, kc, ct, ldc, oc, first); break;
-          default: Tile<1>(panel, wb, kc, ct, ldc, oc, first); break;
-        }
-      }
+    }
+    if (tail_rows == 0) continue;
+    const float* panel = panels.data() + full_tiles * panel_floats;
+    float* ct = c + full_tiles * kTileRows * ldc;
+    switch (tail_rows) {
+      case 5: TileRows<5>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
+      case 4: TileRows<4>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
+      case 3: TileRows<3>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
+      case 2: TileRows<2>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
+      default: TileRows<1>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
     }
   }
 }
