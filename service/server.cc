@@ -1,5 +1,6 @@
 #include "service/server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -24,10 +25,15 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(const ServerOptions&
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(256 << 20);
   builder.SetMaxSendMessageSize(256 << 20);
+  // gRPC sets SO_REUSEPORT by default on Linux: a second server on a busy
+  // port would start and silently split the traffic with the first.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
     s->scheduler_->Stop();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen,
+        ": address in use (another nio-server?) or not available"));
   }
   s->host_ = options.listen.substr(0, options.listen.rfind(':'));
   s->server_->GetHealthCheckService()->SetServingStatus(true);
