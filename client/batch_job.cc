@@ -3,14 +3,18 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/batch_manifest.h"
+#include "client/batch_resume.h"
 #include "client/catalog_csv.h"
 #include "client/progress.h"
 #include "client/result_writer.h"
@@ -26,6 +30,32 @@ int64_t CountDataLines(const std::string& path) {
     if (!line.empty() && line != "\r") ++n;
   }
   return std::max<int64_t>(0, n);
+}
+
+// The input must survive the job, and an existing output needs a word.
+absl::Status CheckOutputPath(const BatchOptions& options) {
+  std::error_code error;
+  if (std::filesystem::equivalent(options.input, options.output, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--output ", options.output, " is the --input file: the catalog would be overwritten"));
+  }
+  if (std::filesystem::is_directory(options.output, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--output ", options.output, ": a directory, not a file"));
+  }
+  const std::filesystem::path parent =
+      std::filesystem::path(options.output).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent, error)) {
+    return absl::NotFoundError(
+        absl::StrCat("--output ", options.output, ": no directory ", parent.string()));
+  }
+  if (!options.resume && !options.overwrite &&
+      std::filesystem::exists(options.output, error)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "--output ", options.output,
+        " exists: pass --resume to continue it or --overwrite to replace it"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -44,14 +74,30 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
                                       std::FILE* log) {
   const auto start = std::chrono::steady_clock::now();
   BatchSummary summary;
-  std::unordered_set<std::string> done_ids;
-  if (options.resume) {
-    auto ids = ReadDoneIds(options.output);
-    if (!ids.ok()) return ids.status();
-    done_ids = std::move(*ids);
-  }
-  auto reader = CatalogReader::Open(options.input, options.model_features);
+  auto reader = CatalogReader::Open(options.input, options.model_features,
+                                    options.fill_missing_mean);
   if (!reader.ok()) return reader.status();
+  if (absl::Status s = CheckOutputPath(options); !s.ok()) return s;
+  const BatchManifest manifest{options.model_name, options.model_version,
+                               options.options, options.output_features,
+                               options.fill_missing_mean};
+  ResumeState resume;
+  if (options.resume && std::filesystem::exists(options.output)) {
+    auto previous = ReadManifest(options.output);
+    if (absl::IsNotFound(previous.status())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--resume: ", options.output, " has no ", ManifestPath(options.output),
+          " saying which model and options made it; use --overwrite or another --output"));
+    }
+    if (!previous.ok()) return previous.status();
+    if (absl::Status s = CheckSameShape(*previous, manifest); !s.ok()) return s;
+    auto state = PrepareResume(options.output);
+    if (!state.ok()) return state.status();
+    resume = std::move(*state);
+    summary.retried = resume.retry;
+  }
+  if (absl::Status s = WriteManifest(options.output, manifest); !s.ok()) return s;
+  const std::unordered_set<std::string>& done_ids = resume.done;
   auto writer = ResultWriter::Open(options.output, options.output_features, options.resume);
   if (!writer.ok()) return writer.status();
 
@@ -86,9 +132,13 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
       }
     } else {
       ++summary.failed;
-      std::fprintf(log, "%s%s: line %lld: track '%s' failed: %s\n", tty ? "\n" : "",
-                   options.input.c_str(), static_cast<long long>(record.line), record.id.c_str(),
-                   std::string(record.outcome.status.message()).c_str());
+      // Engine messages name the track already ("track 'X': field: ...").
+      const std::string message(record.outcome.status.message());
+      const std::string named = absl::StrCat("track '", record.id, "'");
+      std::fprintf(log, "%s%s: line %lld: %s%s\n", tty ? "\n" : "",
+                   options.input.c_str(), static_cast<long long>(record.line),
+                   absl::StartsWith(message, named) ? "" : (named + ": ").c_str(),
+                   message.c_str());
     }
     if (absl::Status s = (*writer)->Write(record); !s.ok() && write_status.ok()) write_status = s;
     if (options.progress != ProgressMode::kNone) {
@@ -97,6 +147,11 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
   };
   if (absl::Status s = engine->Start(on_result); !s.ok()) return s;
 
+  // A bad row leaves the progress total (the ids already done left it above).
+  auto SkipInProgress = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    if (options.progress != ProgressMode::kNone) progress.Skip(1);
+  };
   std::unordered_map<std::string, int64_t> first_line;  // this run's ids
   std::vector<models::RawTrack> pending;
   absl::Status engine_status;
@@ -125,6 +180,7 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
     }
     if (!row.track.ok()) {
       ++summary.bad_rows;
+      SkipInProgress();
       std::fprintf(log, "%sbad row skipped: %s\n", tty ? "\n" : "",
                    std::string(row.track.status().message()).c_str());
       continue;
@@ -132,6 +188,7 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
     models::RawTrack& t = *row.track;
     if (repeated) {
       ++summary.bad_rows;
+      SkipInProgress();
       std::fprintf(log, "%sbad row skipped: %s: line %lld: track_id '%s' already at line %lld\n",
                    tty ? "\n" : "", options.input.c_str(), static_cast<long long>(row.line),
                    t.id.c_str(), static_cast<long long>(first_seen));
@@ -153,12 +210,25 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
   if (options.progress != ProgressMode::kNone) {
     progress.Finish(summary.succeeded + summary.failed, summary.failed);
   }
-  if (!engine_status.ok()) return engine_status;
-  if (!finish.ok()) return finish;
-  if (!write_status.ok()) return write_status;
+  summary.stopped = !engine_status.ok() ? engine_status
+                    : !finish.ok()      ? finish
+                                        : write_status;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.mean_delta = summary.succeeded > 0 ? delta_sum / summary.succeeded : 0;
   return summary;
+}
+
+std::string ResumeHint(const std::string& output,
+                       const std::vector<std::string>& argv) {
+  // Records are written and flushed whole, one line each: the complete
+  // lines are the saved results (a CSV's first line is its header).
+  std::ifstream in(output, std::ios::binary);
+  int64_t lines = 0;
+  for (std::string line; std::getline(in, line) && !in.eof();) ++lines;
+  auto format = FormatOf(output);
+  if (format.ok() && *format == OutputFormat::kCsv && lines > 0) --lines;
+  return absl::StrCat("  ", lines, " results are saved in ", output,
+                      "; continue with:\n    ", ResumeCommand(argv), "\n");
 }
 
 }  // namespace nio::client

@@ -1,8 +1,11 @@
 // The catalog batch job: reads a catalog CSV, streams its tracks through a
 // TrackEngine (server or in-process) with a bounded window, and writes each
 // result as it arrives. Bad rows are reported with their line numbers and
-// skipped; --resume skips ids already in the output; --shard I/N takes every
-// N-th data row.
+// skipped; --resume skips ids already in the output (and retries the ones
+// that failed), after checking that the output was made with the same model
+// and options (batch_manifest.h); --shard I/N takes every N-th data row.
+// The job never overwrites its input or, without --overwrite, an existing
+// output.
 #ifndef NIO_CLIENT_BATCH_JOB_H_
 #define NIO_CLIENT_BATCH_JOB_H_
 
@@ -22,6 +25,13 @@ struct BatchOptions {
   std::string input;
   std::string output;
   bool resume = false;
+  bool overwrite = false;  // replace an existing output
+  // A missing feature column or an empty cell takes the model's default
+  // instead of being an error (recorded in the manifest).
+  bool fill_missing_mean = false;
+  // The model the engine runs (recorded in the manifest).
+  std::string model_name;
+  std::string model_version;
   int shard_index = 0;
   int shard_count = 1;
   // Tracks per message sent to the engine.
@@ -41,6 +51,7 @@ struct BatchSummary {
       0;  // rows that could not be read or hold invalid values (reported)
   int64_t other_shards = 0;  // rows left to other shards
   int64_t already_done = 0;  // skipped by --resume
+  int64_t retried = 0;       // failed in an earlier run, sent again
   int64_t sent = 0;
   int64_t succeeded = 0;     // tracks with a result: improved + not_improved
   int64_t improved = 0;      // the result predicts higher than the original
@@ -49,17 +60,30 @@ struct BatchSummary {
   double seconds = 0;
   double mean_delta = 0;     // over succeeded tracks
   double best_delta = 0;
+  // Why the job stopped before the end of the input (the engine failed as a
+  // whole, e.g. the server went away); OK when it ran to the end. What was
+  // written before is kept: --resume continues from there.
+  absl::Status stopped;
 };
 
-// Runs the job; `log` gets bad-row reports. Errors: the input or output
-// cannot be opened (NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED), or the
-// engine failed as a whole (e.g. UNAVAILABLE). Per-row problems are not
-// errors.
+// Runs the job; `log` gets bad-row reports. Errors (before any track is
+// sent): the input or output cannot be opened (NOT_FOUND, INVALID_ARGUMENT,
+// PERMISSION_DENIED), the output is the input (INVALID_ARGUMENT) or exists
+// without --resume/--overwrite (ALREADY_EXISTS), --resume under other
+// options (FAILED_PRECONDITION). An engine failure mid-job is in
+// summary.stopped; per-row problems are counted, not errors.
 absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* engine,
                                       std::FILE* log = stderr);
 
 // Parses "I/N" (0 <= I < N).
 absl::Status ParseShard(const std::string& text, int* index, int* count);
+
+// What to tell someone whose job stopped before the end of its input (the
+// server went away, Ctrl-C): how many results `output` holds (its complete
+// records, counted in the file) and the command that continues the job
+// (ResumeCommand of `argv`). Two lines, each ending in a newline.
+std::string ResumeHint(const std::string& output,
+                       const std::vector<std::string>& argv);
 
 }  // namespace nio::client
 

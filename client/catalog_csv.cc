@@ -2,13 +2,55 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "models/feature_validity.h"
 
 namespace nio::client {
+namespace {
+
+// The data set's columns that are neither the id, the genre nor a feature.
+// (An unnamed column, pandas' "Unnamed: i", is ignored too unless the model
+// has a feature of that name.)
+const std::set<std::string> kIgnoredColumns = {"artists", "album_name",
+                                               "track_name", "popularity"};
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The feature a misspelt column most likely means, or "".
+std::string NearestName(const std::string& name,
+                        const std::vector<models::FeatureSpec>& features) {
+  std::string best;
+  size_t best_distance = 3;  // at most two edits
+  const std::string lower = absl::AsciiStrToLower(name);
+  for (const models::FeatureSpec& f : features) {
+    const size_t d = EditDistance(lower, f.name);
+    if (d < best_distance) best = f.name, best_distance = d;
+  }
+  return best;
+}
+
+}  // namespace
 
 std::vector<std::string> SplitCsvLine(const std::string& line) {
   std::vector<std::string> fields;
@@ -39,12 +81,22 @@ std::vector<std::string> SplitCsvLine(const std::string& line) {
 }
 
 absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
-    const std::string& path, std::vector<models::FeatureSpec> features) {
+    const std::string& path, std::vector<models::FeatureSpec> features,
+    bool fill_missing_mean) {
   std::unique_ptr<CatalogReader> r(new CatalogReader());
   r->path_ = path;
   r->features_ = std::move(features);
+  r->fill_missing_mean_ = fill_missing_mean;
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": a directory, not a CSV file"));
+  }
   r->in_.open(path);
-  if (!r->in_) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  if (!r->in_) {
+    return std::filesystem::exists(path, error)
+               ? absl::PermissionDeniedError(absl::StrCat(path, ": cannot read"))
+               : absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  }
   std::string header;
   if (!std::getline(r->in_, header)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": empty file (no header)"));
@@ -52,20 +104,58 @@ absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
   if (header.size() >= 3 && header.compare(0, 3, "\xEF\xBB\xBF") == 0) header.erase(0, 3);
   const std::vector<std::string> columns = SplitCsvLine(header);
   r->header_size_ = columns.size();
+  std::vector<bool> found(r->features_.size(), false);
+  std::vector<std::string> unknown;
   for (size_t c = 0; c < columns.size(); ++c) {
-    const std::string name(absl::StripAsciiWhitespace(columns[c]));
-    if (name == "track_id") r->id_column_ = static_cast<int>(c);
-    if (name == "track_genre" || name == "genre") r->genre_column_ = static_cast<int>(c);
+    std::string name(absl::StripAsciiWhitespace(columns[c]));
+    // pandas' name for an empty header cell, which models trained on the
+    // data set's index column use.
+    if (name.empty()) name = absl::StrCat("Unnamed: ", c);
+    bool known = false;
+    if (name == "track_id") r->id_column_ = static_cast<int>(c), known = true;
+    if (name == "track_genre" || name == "genre") {
+      r->genre_column_ = static_cast<int>(c);
+      known = true;
+    }
     for (size_t f = 0; f < r->features_.size(); ++f) {
       if (r->features_[f].name == name) {
         r->feature_columns_.emplace_back(static_cast<int>(c),
                                          static_cast<int>(f));
+        found[f] = known = true;
       }
+    }
+    if (!known && !kIgnoredColumns.count(name) &&
+        !absl::StartsWith(name, "Unnamed: ")) {
+      unknown.push_back(name);
     }
   }
   if (r->id_column_ < 0 || r->genre_column_ < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": line 1: the header needs track_id and track_genre columns"));
+  }
+  std::vector<std::string> missing;
+  for (size_t f = 0; f < r->features_.size(); ++f) {
+    if (!found[f]) missing.push_back(r->features_[f].name);
+  }
+  if (!unknown.empty()) {
+    std::vector<std::string> named;
+    for (const std::string& u : unknown) {
+      const std::string near = NearestName(u, r->features_);
+      named.push_back(absl::StrCat("'", u, "'",
+                                   near.empty() ? "" : absl::StrCat(" (did you mean '", near, "'?)")));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": line 1: unknown column", unknown.size() > 1 ? "s " : " ",
+        absl::StrJoin(named, ", "),
+        "; the columns are track_id, track_genre, the model's features (nio info) and ",
+        absl::StrJoin(kIgnoredColumns, ", "), " (ignored, as are unnamed ones)"));
+  }
+  if (!missing.empty() && !fill_missing_mean) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": line 1: missing feature column", missing.size() > 1 ? "s " : " ",
+        absl::StrJoin(missing, ", "),
+        "; add ", missing.size() > 1 ? "them" : "it", ", or pass --fill-missing mean to give every track the "
+        "model's default (the training mean; see nio info)"));
   }
   return r;
 }
@@ -96,7 +186,13 @@ bool CatalogReader::Next(CatalogRow* row) {
       const models::FeatureSpec& spec = features_[feature];
       const std::string& name = spec.name;
       const std::string text(absl::StripAsciiWhitespace(fields[column]));
-      if (text.empty()) continue;  // missing: the model's training mean
+      if (text.empty()) {
+        if (fill_missing_mean_) continue;  // the model's default
+        bad = absl::InvalidArgumentError(absl::StrCat(
+            where, ": track '", t.id, "': ", name,
+            ": empty (pass --fill-missing mean to take the model's default)"));
+        break;
+      }
       double v = 0;
       const std::string lower = absl::AsciiStrToLower(text);
       if (lower == "true") {

@@ -1,7 +1,12 @@
 // Reads a catalog in the Spotify tracks CSV layout: a header naming
-// track_id, the audio features and track_genre (other columns, like the
-// unnamed index, artists or popularity, are ignored). Each data row becomes
-// a track or an error with its line number; a bad row never stops the read.
+// track_id, the model's features and track_genre; the data set's other
+// columns (the unnamed index, artists, album_name, track_name, popularity)
+// are ignored. A feature column that is missing, or a column nobody knows
+// (a misspelt feature), is an error naming it: the reader never invents a
+// value unless asked to (fill_missing_mean: a missing column or an empty cell
+// takes the model's default, see models/feature_validity.h). Each data row
+// becomes a track or an error with its line number; a bad row never stops
+// the read.
 // A value the model does not accept (outside the feature's valid range, a
 // fraction for an integer or binary feature) makes the row bad, with the
 // track, the feature, the value and the range (models/feature_validity.h).
@@ -25,11 +30,13 @@ struct CatalogRow {
 
 class CatalogReader {
  public:
-  // features: the model's features (the non-one-hot ones); columns with
-  // their names are read and checked, others ignored. NOT_FOUND /
-  // INVALID_ARGUMENT (no track_id or track_genre column) on open.
+  // features: the model's features (the non-one-hot ones). NOT_FOUND on
+  // open; INVALID_ARGUMENT naming the columns when track_id or track_genre
+  // is absent, a feature column is missing (unless fill_missing_mean) or a
+  // column is unknown.
   static absl::StatusOr<std::unique_ptr<CatalogReader>> Open(
-      const std::string& path, std::vector<models::FeatureSpec> features);
+      const std::string& path, std::vector<models::FeatureSpec> features,
+      bool fill_missing_mean = false);
 
   // The next data row; false at the end of the file.
   bool Next(CatalogRow* row);
@@ -42,6 +49,7 @@ class CatalogReader {
   int id_column_ = -1;
   int genre_column_ = -1;
   std::vector<models::FeatureSpec> features_;
+  bool fill_missing_mean_ = false;
   std::vector<std::pair<int, int>>
       feature_columns_;  // (column, features_ index)
   int64_t line_ = 1;

@@ -1,5 +1,7 @@
 #include "client/nio_client.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "service/proto_convert.h"
 #include "service/status_util.h"
@@ -9,8 +11,40 @@ namespace nio::client {
 using service::FromGrpcStatus;
 using service::FromTrackStatus;
 
+absl::Status CheckServerAddress(const std::string& address) {
+  // Targets with a scheme are gRPC's to parse.
+  if (absl::StrContains(address, ":///") ||
+      absl::StartsWith(address, "unix:") ||
+      absl::StartsWith(address, "ipv4:") ||
+      absl::StartsWith(address, "ipv6:")) {
+    return absl::OkStatus();
+  }
+  const size_t colon = address.rfind(':');
+  const std::string host =
+      colon == std::string::npos ? "" : address.substr(0, colon);
+  const std::string port =
+      colon == std::string::npos ? "" : address.substr(colon + 1);
+  int port_number = 0;
+  const bool port_ok =
+      !port.empty() && port.size() <= 5 &&
+      port.find_first_not_of("0123456789") == std::string::npos &&
+      absl::SimpleAtoi(port, &port_number) && port_number >= 1 &&
+      port_number <= 65535;
+  const bool bracketed =
+      absl::StartsWith(host, "[") && absl::EndsWith(host, "]");
+  const bool host_ok =
+      !host.empty() &&
+      (bracketed || host.find_first_of(":/ []") == std::string::npos);
+  if (port_ok && host_ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("bad address '", address,
+                   "': expected host:port with a port in 1..65535, e.g. ",
+                   "127.0.0.1:50051 (--server or $NIO_SERVER)"));
+}
+
 absl::StatusOr<std::unique_ptr<NioClient>> NioClient::Connect(
     const std::string& address, std::chrono::milliseconds connect_timeout) {
+  if (absl::Status s = CheckServerAddress(address); !s.ok()) return s;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
   auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);

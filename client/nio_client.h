@@ -21,10 +21,17 @@
 
 namespace nio::client {
 
+// OK for a server address gRPC can dial: host:port (port 1..65535, an IPv6
+// host in brackets) or a gRPC target URI (dns:///..., unix:...).
+// INVALID_ARGUMENT "bad address ..." otherwise: a typo is refused at once
+// rather than after the connect timeout.
+absl::Status CheckServerAddress(const std::string& address);
+
 class NioClient {
  public:
-  // Connects (waits up to connect_timeout for the channel). UNAVAILABLE when
-  // nothing answers at `address`.
+  // Connects (waits up to connect_timeout for the channel). INVALID_ARGUMENT
+  // for a malformed address (CheckServerAddress); UNAVAILABLE when nothing
+  // answers at `address`.
   static absl::StatusOr<std::unique_ptr<NioClient>> Connect(
       const std::string& address,
       std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));

@@ -1,5 +1,7 @@
 // nio: the command-line client of the NIO service. Subcommands info,
 // predict, optimize, batch and bench; see `nio --help` and `nio <cmd> --help`.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,19 +15,24 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/batch_job.h"
+#include "client/batch_resume.h"
 #include "client/load_bench.h"
 #include "client/mixed_load.h"
 #include "client/report.h"
+#include "client/result_record.h"
 #include "client/result_writer.h"
 #include "client/session.h"
 #include "google/protobuf/util/json_util.h"
+#include "kernels/backend_factory.h"
 #include "models/feature_validity.h"
 #include "models/track_json.h"
+#include "service/build_info.h"
 #include "service/proto_convert.h"
 
 namespace {
@@ -40,14 +47,15 @@ enum ExitCode {
   kUnavailable = 3,  // no server answers (or the local model cannot load)
   kFailed = 4,       // the server/engine failed the request
   kPartial = 5,      // batch finished, but some rows or tracks failed
+  kInterrupted = 130,  // Ctrl-C (SIGINT), as shells report 128 + signal
 };
 
 constexpr char kExitCodes[] =
-    "Exit codes: 0 ok; 1 usage error; 2 bad input (file, track, preset); 3 "
-    "server\n"
-    "unreachable or model not loadable; 4 the request failed on the "
-    "server/engine;\n"
-    "5 batch done but some rows or tracks failed.";
+    "Exit codes: 0 ok; 1 usage error (a flag, its value, or flags that do not\n"
+    "go together); 2 bad input (file, track, preset); 3 no server at --server\n"
+    "or the --local engine cannot start; 4 the request failed on the\n"
+    "server/engine; 5 done, but some rows or tracks failed; 130 interrupted\n"
+    "(Ctrl-C). Flags take _ or - between words (--model_dir, --model-dir).";
 
 int ExitFor(const absl::Status& s) {
   switch (s.code()) {
@@ -59,6 +67,11 @@ int ExitFor(const absl::Status& s) {
       return kBadInput;
     case absl::StatusCode::kUnavailable:
       return kUnavailable;
+    // An existing output without --resume/--overwrite, --resume under other
+    // options: the command line must change.
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+      return kUsage;
     default:
       return kFailed;
   }
@@ -70,6 +83,13 @@ int Fail(const absl::Status& s) {
   return ExitFor(s);
 }
 
+// A flag's value is wrong in a way only known after parsing (`--bound`,
+// `--set`): a usage error like CLI11's own, whatever the status code.
+int Usage(const absl::Status& s) {
+  std::cerr << "nio: " << s.message() << "\n";
+  return kUsage;
+}
+
 struct Common {
   std::string server =
       std::getenv("NIO_SERVER") ? std::getenv("NIO_SERVER") : "127.0.0.1:50051";
@@ -78,36 +98,64 @@ struct Common {
   nio::client::LocalOptions local_options;
 };
 
+// The server, or with --local the engine here. Whatever keeps the --local
+// engine from starting (no model at --model_dir, a model that does not load,
+// --backend cuda without a device) is UNAVAILABLE, as no server would be:
+// exit 3 either way.
 absl::StatusOr<std::unique_ptr<Session>> Open(const Common& c) {
   if (!c.local) return Session::Remote(c.server);
   auto choice = nio::kernels::ParseBackendChoice(c.backend);
   if (!choice.ok()) return choice.status();
+  std::string no_cuda;
+  if (*choice == nio::kernels::BackendChoice::kCuda &&
+      nio::kernels::CudaDeviceCount(&no_cuda) == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--backend cuda: no usable CUDA device: ", no_cuda,
+                     " (--backend cpu or auto runs on the CPU)"));
+  }
   nio::client::LocalOptions o = c.local_options;
   o.engine.backend = *choice;
   auto s = Session::Local(o);
-  if (!s.ok() && s.status().code() == absl::StatusCode::kNotFound) {
-    return absl::UnavailableError(std::string(s.status().message()));
-  }
+  if (!s.ok()) return absl::UnavailableError(s.status().message());
   return s;
 }
 
-void AddCommon(CLI::App* cmd, Common* c, bool local_engine = true) {
-  cmd->add_option("--server", c->server,
-                  "server address (default $NIO_SERVER or 127.0.0.1:50051)");
-  cmd->add_flag("--local", c->local,
-                "run the engine in this process instead of asking a server");
-  cmd->add_option("--model_dir", c->local_options.model_dir,
-                  "--local: model directory (default: the bundled model)");
-  if (local_engine) {
-    cmd->add_option("--backend", c->backend, "--local: auto, cpu or cuda")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-    cmd->add_option("--max_batch", c->local_options.engine.max_batch,
-                    "--local: track slots")
-        ->check(CLI::PositiveNumber);
-    cmd->add_option("--threads", c->local_options.engine.compute.threads,
-                    "--local: CPU threads (0 = all cores)")
-        ->check(CLI::NonNegativeNumber);
+// "--model_dir,--model-dir": CLI11 names for a multi-word flag, the
+// documented spelling first and the other accepted as an alias.
+std::string Names(const std::string& flag) {
+  std::string other = flag;
+  const char from = flag.find('_') != std::string::npos ? '_' : '-';
+  for (size_t i = 2; i < other.size(); ++i) {
+    if (other[i] == from) other[i] = from == '_' ? '-' : '_';
   }
+  return other == flag ? flag : flag + "," + other;
+}
+
+// The engine flags only mean something with --local: given without it they
+// are a usage error naming the flag (CLI11: "--threads requires --local"),
+// never silently ignored while a server's model answers.
+void AddCommon(CLI::App* cmd, Common* c) {
+  cmd->add_option("--server", c->server,
+                  "server address host:port (default $NIO_SERVER or "
+                  "127.0.0.1:50051)");
+  CLI::Option* local =
+      cmd->add_flag("--local", c->local,
+                    "run the engine in this process instead of asking a "
+                    "server");
+  cmd->add_option(Names("--model_dir"), c->local_options.model_dir,
+                  "--local: model directory (default: the bundled model)")
+      ->needs(local);
+  cmd->add_option("--backend", c->backend, "--local: auto, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->needs(local);
+  cmd->add_option(Names("--max_batch"), c->local_options.engine.max_batch,
+                  "--local: track slots")
+      ->check(CLI::PositiveNumber)
+      ->needs(local);
+  cmd->add_option("--threads", c->local_options.engine.compute.threads,
+                  "--local: CPU threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->needs(local);
 }
 
 // How a single track is given: flags, a preset or a JSON file.
@@ -119,19 +167,25 @@ struct TrackInput {
   std::string id = "track";
 };
 
+// A JSON file gives whole tracks: the flags that build one track are
+// refused beside it rather than silently dropped.
 void AddTrackInput(CLI::App* cmd, TrackInput* t) {
+  CLI::Option* input = cmd->add_option(
+      "--input", t->input,
+      "tracks JSON file ({\"tracks\": [...]}, see client/README.md)");
   cmd->add_option("--set", t->sets,
                   "feature=value (repeatable), e.g. --set danceability=0.7; "
                   "values outside a feature's valid range (`nio info`) are "
-                  "refused");
-  cmd->add_option("--genre", t->genre, "genre name (see `nio info`)");
+                  "refused")
+      ->excludes(input);
+  cmd->add_option("--genre", t->genre, "genre name (see `nio info`)")
+      ->excludes(input);
   cmd->add_option(
-      "--preset", t->preset,
-      "start from a preset: custom, chill, edm, sad-ballad (see `nio info`)");
-  cmd->add_option(
-      "--input", t->input,
-      "tracks JSON file ({\"tracks\": [...]}, see client/README.md)");
-  cmd->add_option("--id", t->id, "track id for --set/--preset input");
+         "--preset", t->preset,
+         "start from a preset: custom, chill, edm, sad-ballad (see `nio info`)")
+      ->excludes(input);
+  cmd->add_option("--id", t->id, "track id for --set/--preset input")
+      ->excludes(input);
 }
 
 // The tracks (and, from a JSON file, per-track options) to send.
@@ -195,10 +249,19 @@ struct OptionFlags {
   std::vector<std::string> bounds;
 };
 
+// Out-of-range values are usage errors here (exit 1), never taken as "the
+// model's default": the defaults are the values no one can type (0, -1).
 void AddOptionFlags(CLI::App* cmd, OptionFlags* o) {
-  cmd->add_option("--steps", o->steps, "NIO steps (default: the model's, 300)");
-  cmd->add_option("--lr", o->lr, "Adam learning rate (default 0.05)");
-  cmd->add_option("--lambda", o->lambda, "L2 proximity weight (default 0.1)");
+  cmd->add_option("--steps", o->steps, "NIO steps (default: the model's)")
+      ->check(CLI::Range(1, nio::models::kMaxSteps))
+      ->default_str("");
+  cmd->add_option("--lr", o->lr, "Adam learning rate (default: the model's)")
+      ->check(CLI::PositiveNumber & CLI::Range(0.0, 10.0))
+      ->default_str("");
+  cmd->add_option("--lambda", o->lambda,
+                  "L2 proximity weight (default: the model's)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->default_str("");
   cmd->add_option("--mode", o->mode,
                   "projected (effective boxes in every step) or reference (the "
                   "original app's semantics: +-3 each step, realistic ranges "
@@ -246,18 +309,24 @@ absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
   return o;
 }
 
-int RunInfo(const Common& c, const std::string& output) {
+int RunInfo(const Common& c, const std::string& format) {
   auto session = Open(c);
   if (!session.ok()) return Fail(session.status());
   auto info = (*session)->GetModel();
   if (!info.ok()) return Fail(info.status());
-  if (output == "json") {
+  if (format == "json") {
     std::string json;
     google::protobuf::util::JsonPrintOptions o;
     o.add_whitespace = true;
-    // Every field, zeros and false included (a range that starts at 0).
+    // Every field, zeros and false included (a range that starts at 0),
+    // under the proto's snake_case names like every other CLI JSON.
     o.always_print_primitive_fields = true;
-    (void)google::protobuf::util::MessageToJsonString(*info, &json, o);
+    o.preserve_proto_field_names = true;
+    if (auto s = google::protobuf::util::MessageToJsonString(*info, &json, o);
+        !s.ok()) {
+      return Fail(absl::InternalError(
+          absl::StrCat("cannot print the model as JSON: ", s.ToString())));
+    }
     std::cout << json;
   } else {
     std::cout << nio::client::RenderModelInfo(*info);
@@ -287,8 +356,25 @@ absl::StatusOr<TrackCommand> StartTrackCommand(const Common& c,
   return t;
 }
 
+// One line on stderr for a track that failed, naming the track once (an
+// engine message usually names it already: "track 'x': feature ...").
+void ReportTrackError(const std::string& id, const absl::Status& s) {
+  const std::string named = absl::StrCat("track '", id, "'");
+  std::cerr << "nio: "
+            << (absl::StartsWith(s.message(), named) ? "" : named + ": ")
+            << s.message() << " [" << absl::StatusCodeToString(s.code())
+            << "]\n";
+}
+
+// The exit code of a command over several tracks: OK, or the first
+// failure's code when every track failed, or kPartial.
+int TracksExit(const std::vector<absl::Status>& failures, size_t tracks) {
+  if (failures.empty()) return kOk;
+  return failures.size() == tracks ? ExitFor(failures.front()) : kPartial;
+}
+
 int RunPredict(const Common& c, const TrackInput& in,
-               const std::string& output) {
+               const std::string& format) {
   auto cmd = StartTrackCommand(c, in);
   if (!cmd.ok()) return Fail(cmd.status());
   const nio::v1::ModelInfo* info = &cmd->info;
@@ -296,40 +382,46 @@ int RunPredict(const Common& c, const TrackInput& in,
   for (const auto& r : cmd->requests) tracks.push_back(r.track);
   auto preds = cmd->session->Predict(tracks);
   if (!preds.ok()) return Fail(preds.status());
-  int failed = 0;
-  nlohmann::json out = nlohmann::json::array();
+  std::vector<absl::Status> failures;
+  // The same keys for every record, a failed one included.
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (size_t i = 0; i < tracks.size(); ++i) {
     const auto& p = (*preds)[i];
+    nlohmann::ordered_json record;
+    record["id"] = tracks[i].id;
+    record["genre"] = tracks[i].genre;
+    record["status"] = p.ok() ? "ok" : "error";
+    record["error"] = p.ok() ? "" : std::string(p.status().message());
+    record["prediction"] =
+        p.ok() ? nlohmann::ordered_json(nio::client::FloatValue(*p)) : nullptr;
+    out.push_back(std::move(record));
     if (!p.ok()) {
-      ++failed;
-      std::cerr << "nio: " << p.status().message() << "\n";
-      out.push_back(
-          {{"id", tracks[i].id}, {"error", std::string(p.status().message())}});
+      failures.push_back(p.status());
+      ReportTrackError(tracks[i].id, p.status());
       continue;
     }
-    out.push_back({{"id", tracks[i].id}, {info->output_name(), *p}});
-    if (output != "json")
-      std::printf("%s: predicted %s %s\n", tracks[i].id.c_str(),
-                  info->output_name().c_str(),
+    if (format != "json")
+      std::printf("%s (%s): predicted %s %s\n", tracks[i].id.c_str(),
+                  tracks[i].genre.c_str(), info->output_name().c_str(),
                   nio::client::PredictionText(*p).c_str());
   }
-  if (output == "json") std::cout << out.dump(1) << "\n";
-  return failed == 0 ? kOk
-                     : (failed == static_cast<int>(tracks.size()) ? kBadInput
-                                                                  : kPartial);
+  if (format == "json") std::cout << out.dump(1) << "\n";
+  return TracksExit(failures, tracks.size());
 }
 
+// `--format json` prints a list of result records (client/result_record.h),
+// one per track even for one track, a failed track included.
 int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
-                const std::string& output, bool show_best) {
+                const std::string& format, bool show_best) {
+  auto options = ToOptions(flags);
+  if (!options.ok()) return Usage(options.status());
   auto cmd = StartTrackCommand(c, in);
   if (!cmd.ok()) return Fail(cmd.status());
   const nio::v1::ModelInfo* info = &cmd->info;
   const auto* requests = &cmd->requests;
   auto& session = cmd->session;
-  auto options = ToOptions(flags);
-  if (!options.ok()) return Fail(options.status());
-  int failed = 0;
-  nlohmann::json out = nlohmann::json::array();
+  std::vector<absl::Status> failures;
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
   bool first = true;
   for (const auto& r : *requests) {
     // Options: the file's per-track options, overridden by flags.
@@ -341,44 +433,32 @@ int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
     if (!options->mutable_features.empty())
       o.mutable_features = options->mutable_features;
     for (const auto& [k, v] : options->bounds) o.bounds[k] = v;
+    nio::client::ResultRecord record;
+    record.id = r.track.id;
+    record.genre = r.track.genre;
     auto outcomes = session->Optimize({r.track}, o);
-    if (!outcomes.ok()) {
-      if (requests->size() == 1) return Fail(outcomes.status());
-      ++failed;
-      std::cerr << "nio: track '" << r.track.id
-                << "': " << outcomes.status().message() << "\n";
-      out.push_back({{"id", r.track.id},
-                     {"error", std::string(outcomes.status().message())}});
+    record.outcome = outcomes.ok()
+                         ? (*outcomes)[0]
+                         : nio::models::TrackOutcome{outcomes.status(), {}};
+    out.push_back(nio::client::ResultRecordJson(record));
+    if (!record.outcome.status.ok()) {
+      failures.push_back(record.outcome.status);
+      ReportTrackError(r.track.id, record.outcome.status);
       continue;
     }
-    const auto& outcome = (*outcomes)[0];
-    if (!outcome.status.ok()) {
-      if (requests->size() == 1) return Fail(outcome.status);
-      ++failed;
-      std::cerr << "nio: " << outcome.status.message() << "\n";
-      out.push_back({{"id", r.track.id},
-                     {"error", std::string(outcome.status.message())}});
-      continue;
-    }
-    if (output == "json") {
-      out.push_back(nio::client::ResultJson(outcome.result));
-    } else {
-      if (!first) std::cout << "\n" << std::string(72, '-') << "\n\n";
-      first = false;
-      nio::client::ReportOptions report;
-      report.show_best = show_best;
-      report.mode = o.mode.value_or(info->default_options().mode() ==
-                                            nio::v1::MODE_REFERENCE
-                                        ? nio::models::NioMode::kReference
-                                        : nio::models::NioMode::kProjected);
-      std::cout << nio::client::RenderOptimizeReport(outcome.result, *info,
-                                                     report);
-    }
+    if (format == "json") continue;
+    if (!first) std::cout << "\n" << std::string(72, '-') << "\n\n";
+    first = false;
+    nio::client::ReportOptions report;
+    report.show_best = show_best;
+    report.mode = o.mode.value_or(info->default_options().mode() ==
+                                          nio::v1::MODE_REFERENCE
+                                      ? nio::models::NioMode::kReference
+                                      : nio::models::NioMode::kProjected);
+    std::cout << nio::client::RenderOptimizeReport(record, *info, report);
   }
-  if (output == "json")
-    std::cout << (requests->size() == 1 && failed == 0 ? out[0] : out).dump(1)
-              << "\n";
-  return failed == 0 ? kOk : kPartial;
+  if (format == "json") std::cout << out.dump(1) << "\n";
+  return TracksExit(failures, requests->size());
 }
 
 // INVALID_ARGUMENT naming the flag for a --mutable feature the model does
@@ -401,20 +481,44 @@ absl::Status CheckMutable(
   return absl::OkStatus();
 }
 
+// Ctrl-C during `nio batch`: every record is written and flushed whole,
+// so the output is consistent at any instant. Say what is saved and how to
+// go on, and exit 130 at once rather than wait for the tracks in flight.
+// Call before any other thread starts: they inherit the blocked SIGINT, so
+// only the waiting thread takes it.
+void ResumeHintOnInterrupt(const std::string& output,
+                           const std::vector<std::string>& argv) {
+  sigset_t interrupt;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &interrupt, nullptr);
+  std::thread([interrupt, output, argv] {
+    int signal = 0;
+    if (sigwait(&interrupt, &signal) != 0) return;
+    const std::string hint = absl::StrCat(
+        "\nnio: interrupted\n", nio::client::ResumeHint(output, argv));
+    std::fwrite(hint.data(), 1, hint.size(), stderr);
+    std::fflush(stderr);
+    _exit(kInterrupted);
+  }).detach();
+}
+
 int RunBatch(const Common& c, nio::client::BatchOptions b,
              const OptionFlags& flags, const std::string& shard, int window,
-             const std::string& progress) {
+             const std::string& progress,
+             const std::vector<std::string>& argv) {
+  ResumeHintOnInterrupt(b.output, argv);
   if (!shard.empty()) {
     if (absl::Status s =
             nio::client::ParseShard(shard, &b.shard_index, &b.shard_count);
         !s.ok()) {
-      return Fail(s);
+      return Usage(s);
     }
   }
   if (auto f = nio::client::FormatOf(b.output); !f.ok())
     return Fail(f.status());
   auto options = ToOptions(flags);
-  if (!options.ok()) return Fail(options.status());
+  if (!options.ok()) return Usage(options.status());
   b.options = *options;
   b.progress = progress == "bar"     ? nio::client::ProgressMode::kBar
                : progress == "plain" ? nio::client::ProgressMode::kPlain
@@ -424,6 +528,8 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   if (!session.ok()) return Fail(session.status());
   auto info = (*session)->GetModel();
   if (!info.ok()) return Fail(info.status());
+  b.model_name = info->name();
+  b.model_version = info->version();
   for (const auto& f : info->features()) {
     auto spec = nio::service::FromProto(f);
     if (!spec.ok()) return Fail(spec.status());
@@ -452,20 +558,32 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   auto summary = nio::client::RunBatch(b, engine->get());
   if (!summary.ok()) return Fail(summary.status());
   const auto& s = *summary;
+  const int64_t processed = s.succeeded + s.failed;
   std::printf(
       "Batch summary: %lld tracks: %lld improved, %lld no improving change "
-      "found, %lld failed, %lld bad rows skipped; %lld already done, "
+      "found, %lld failed, %lld bad rows skipped; %lld already done%s, "
       "%lld left to other shards\n  %.1f s, %.1f tracks/s; mean popularity "
       "change %+.2f, best %+.2f\n"
       "  results: %s\n",
-      static_cast<long long>(s.succeeded + s.failed + s.bad_rows),
+      static_cast<long long>(processed + s.bad_rows),
       static_cast<long long>(s.improved),
       static_cast<long long>(s.not_improved), static_cast<long long>(s.failed),
       static_cast<long long>(s.bad_rows),
       static_cast<long long>(s.already_done),
+      s.retried > 0
+          ? absl::StrCat(" (", s.retried, " failed before, retried)").c_str()
+          : "",
       static_cast<long long>(s.other_shards), s.seconds,
-      s.seconds > 0 ? (s.succeeded + s.failed) / s.seconds : 0.0, s.mean_delta,
-      s.best_delta, b.output.c_str());
+      // Failed tracks come back at once: only results make the rate.
+      s.seconds > 0 ? s.succeeded / s.seconds : 0.0, s.mean_delta, s.best_delta,
+      b.output.c_str());
+  if (!s.stopped.ok()) {
+    std::fprintf(stderr, "nio: the job stopped early: %s [%s]\n%s",
+                 std::string(s.stopped.message()).c_str(),
+                 absl::StatusCodeToString(s.stopped.code()).c_str(),
+                 nio::client::ResumeHint(b.output, argv).c_str());
+    return ExitFor(s.stopped);
+  }
   return s.failed + s.bad_rows == 0 ? kOk : kPartial;
 }
 
@@ -587,23 +705,33 @@ int main(int argc, char** argv) {
       "should change for it to be predicted more popular.\n" +
       std::string(kExitCodes)};
   app.require_subcommand(1);
+  app.set_version_flag("--version", nio::service::VersionLine("nio"));
+  // Every --help shows each option's default (subcommands inherit this).
+  app.option_defaults()->always_capture_default();
   Common common;
-  std::string output = "human";
+  std::string format = "human";
+  std::string legacy_output;  // --output human|json, before --format
+  auto add_format = [&](CLI::App* cmd) {
+    CLI::Option* f = cmd->add_option("--format", format, "human or json")
+                         ->check(CLI::IsMember({"human", "json"}));
+    cmd->add_option("--output", legacy_output,
+                    "deprecated spelling of --format (one more release)")
+        ->default_str("")
+        ->excludes(f);
+  };
 
   CLI::App* info = app.add_subcommand("info",
                                       "the model: features with ranges and "
                                       "descriptions, genres, presets, backend");
   AddCommon(info, &common);
-  info->add_option("--output", output, "human or json")
-      ->check(CLI::IsMember({"human", "json"}));
+  add_format(info);
 
   TrackInput track_input;
   CLI::App* predict = app.add_subcommand(
       "predict", "the model's popularity prediction for a track");
   AddCommon(predict, &common);
   AddTrackInput(predict, &track_input);
-  predict->add_option("--output", output, "human or json")
-      ->check(CLI::IsMember({"human", "json"}));
+  add_format(predict);
 
   OptionFlags option_flags;
   CLI::App* optimize =
@@ -613,10 +741,9 @@ int main(int argc, char** argv) {
   AddCommon(optimize, &common);
   AddTrackInput(optimize, &track_input);
   AddOptionFlags(optimize, &option_flags);
-  optimize->add_option("--output", output, "human or json")
-      ->check(CLI::IsMember({"human", "json"}));
+  add_format(optimize);
   bool show_best = false;
-  optimize->add_flag("--show-best", show_best,
+  optimize->add_flag(Names("--show-best"), show_best,
                      "when no improving change is found, still show the best "
                      "feasible point the optimizer reached (not a suggestion)");
 
@@ -638,12 +765,31 @@ int main(int argc, char** argv) {
       ->add_option("--output", batch_options.output,
                    "results file, .csv or .jsonl")
       ->required();
-  batch->add_flag(
-      "--resume", batch_options.resume,
-      "skip track ids already in --output and append (after a kill)");
-  batch->add_option(
-      "--shard", shard,
-      "I/N: take every N-th row starting at row I (parallel jobs)");
+  batch->add_flag("--resume", batch_options.resume,
+                  "continue an interrupted job: keep the results in --output, "
+                  "retry the tracks that failed, run the rest (same options "
+                  "required)");
+  batch->add_flag("--overwrite", batch_options.overwrite,
+                  "replace an existing --output");
+  std::string fill_missing = "error";
+  batch
+      ->add_option(Names("--fill-missing"), fill_missing,
+                   "a missing feature column or empty cell: error (a bad "
+                   "row), or mean (the model's default, recorded in the "
+                   "output's manifest)")
+      ->check(CLI::IsMember({"error", "mean"}))
+      ->capture_default_str();
+  batch
+      ->add_option("--shard", shard,
+                   "I/N: take every N-th row starting at row I (parallel "
+                   "jobs)")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            int index = 0, count = 0;
+            absl::Status s = nio::client::ParseShard(text, &index, &count);
+            return s.ok() ? std::string() : std::string(s.message());
+          },
+          "I/N"));
   batch->add_option("--window", window, "tracks in flight at most")
       ->check(CLI::PositiveNumber);
   batch
@@ -680,7 +826,7 @@ int main(int argc, char** argv) {
                       "then --concurrency catalog streams alone, then both "
                       "(see bench/README.md)");
   bench
-      ->add_option("--interactive-rate", interactive_rate,
+      ->add_option(Names("--interactive-rate"), interactive_rate,
                    "--mixed: one-track calls per second")
       ->check(CLI::PositiveNumber)
       ->needs(mixed_flag);
@@ -689,24 +835,44 @@ int main(int argc, char** argv) {
                    "--mixed: seconds the streams run before measuring")
       ->check(CLI::NonNegativeNumber)
       ->needs(mixed_flag);
-  bench->add_option("--output", output, "human or json")
-      ->check(CLI::IsMember({"human", "json"}));
+  add_format(bench);
 
   for (CLI::App* sub : {info, predict, optimize, batch, bench})
-    sub->footer(kExitCodes);
+    sub->footer(std::string(kExitCodes) + "\n");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kOk : kUsage;
   }
-  if (*info) return RunInfo(common, output);
-  if (*predict) return RunPredict(common, track_input, output);
+  // A malformed address is refused at once (not after the connect wait),
+  // whether it came from --server or $NIO_SERVER.
+  if (!common.local) {
+    if (absl::Status s = nio::client::CheckServerAddress(common.server);
+        !s.ok()) {
+      return Usage(s);
+    }
+  }
+  if (!legacy_output.empty()) {
+    if (legacy_output != "human" && legacy_output != "json") {
+      std::cerr << "nio: --output " << legacy_output
+                << ": a file is an output of `nio batch` only; here "
+                   "--format human|json chooses the format\n";
+      return kUsage;
+    }
+    std::cerr << "nio: --output " << legacy_output
+              << " is deprecated: use --format " << legacy_output << "\n";
+    format = legacy_output;
+  }
+  if (*info) return RunInfo(common, format);
+  if (*predict) return RunPredict(common, track_input, format);
   if (*optimize)
-    return RunOptimize(common, track_input, option_flags, output, show_best);
-  if (*batch)
+    return RunOptimize(common, track_input, option_flags, format, show_best);
+  if (*batch) {
+    batch_options.fill_missing_mean = fill_missing == "mean";
     return RunBatch(common, batch_options, option_flags, shard, window,
-                    progress);
+                    progress, std::vector<std::string>(argv, argv + argc));
+  }
   if (*bench && mixed) {
     nio::client::MixedLoadOptions m;
     m.streams = load.concurrency;
@@ -715,8 +881,8 @@ int main(int argc, char** argv) {
     m.seconds = load.seconds;
     m.warmup_seconds = warmup;
     m.steps = load.steps;
-    return RunMixedBench(common, m, output);
+    return RunMixedBench(common, m, format);
   }
-  if (*bench) return RunBench(common, load, output);
+  if (*bench) return RunBench(common, load, format);
   return kUsage;
 }

@@ -22,12 +22,38 @@ const nio::v1::FeatureInfo* FindFeature(const nio::v1::ModelInfo& info, const st
   return nullptr;
 }
 
-// A value with as many decimals as its feature's range calls for.
-std::string Value(double v, const nio::v1::FeatureInfo* f) {
+// v with `decimals` decimals; a value that rounds to zero prints without a
+// sign ("0.000", never "-0.000").
+std::string Fixed(double v, int decimals) {
+  std::string text = absl::StrFormat("%.*f", decimals, v);
+  if (text[0] == '-' && text.find_first_not_of("-0.") == std::string::npos) {
+    text.erase(0, 1);
+  }
+  return text;
+}
+
+// Decimals a person can read for a feature: none for whole-number features
+// (key -1..11) and ranges of 1000 and more, one for ranges of 50 and more
+// (tempo, loudness), else three.
+int Decimals(const nio::v1::FeatureInfo* f) {
+  if (f && (f->kind() == "integer" || f->kind() == "binary")) return 0;
   const double width = f ? f->range_max() - f->range_min() : 1.0;
-  if (width >= 1000) return absl::StrFormat("%.0f", v);
-  if (width >= 50) return absl::StrFormat("%.1f", v);
-  return absl::StrFormat("%.3f", v);
+  if (width >= 1000) return 0;
+  if (width >= 50) return 1;
+  return 3;
+}
+
+// A value with as many decimals as its feature calls for.
+std::string Value(double v, const nio::v1::FeatureInfo* f) {
+  return Fixed(v, Decimals(f));
+}
+
+// A change with its sign: "+0.120", "-3.2", "0.000" for no change.
+std::string SignedValue(double v, const nio::v1::FeatureInfo* f) {
+  const std::string text = Value(v, f);
+  return text[0] == '-' || text.find_first_not_of("0.") == std::string::npos
+             ? text
+             : "+" + text;
 }
 
 double RangeFraction(const models::FeatureChange& c, const nio::v1::FeatureInfo* f) {
@@ -48,8 +74,8 @@ std::string ValidText(const nio::v1::FeatureInfo& f) {
 }  // namespace
 
 std::string PredictionText(double p) {
-  if (p >= 0 && p <= 100) return absl::StrFormat("%.1f", p);
-  return absl::StrFormat("%.1f (model output; as popularity: %d)", p,
+  if (p >= 0 && p <= 100) return Fixed(p, 1);
+  return absl::StrFormat("%s (model output; as popularity: %d)", Fixed(p, 1),
                          p > 100 ? 100 : 0);
 }
 
@@ -129,11 +155,10 @@ std::string ChangeTable(const models::NioResult& r,
   for (const auto& c : r.changes) {
     const auto* f = FindFeature(info, c.name);
     absl::StrAppend(
-        &out,
-        absl::StrFormat("%-17s %12s %12s %12s   %s\n", c.name,
-                        Value(c.original, f), Value(c.optimized, f),
-                        (c.delta >= 0 ? "+" : "") + Value(c.delta, f),
-                        f ? ValueRange(f->box_min(), f->box_max(), f) : ""));
+        &out, absl::StrFormat(
+                  "%-17s %12s %12s %12s   %s\n", c.name, Value(c.original, f),
+                  Value(c.optimized, f), SignedValue(c.delta, f),
+                  f ? ValueRange(f->box_min(), f->box_max(), f) : ""));
   }
   absl::StrAppend(&out, "\nChange, as a share of each feature's realistic range:\n");
   for (const auto& c : r.changes) {
@@ -141,26 +166,36 @@ std::string ChangeTable(const models::NioResult& r,
     const int n = static_cast<int>(std::lround(std::fabs(frac) * kBarHalfWidth));
     std::string left(kBarHalfWidth, ' '), right(kBarHalfWidth, ' ');
     for (int i = 0; i < n; ++i) (frac < 0 ? left[kBarHalfWidth - 1 - i] : right[i]) = '#';
-    absl::StrAppend(&out, absl::StrFormat("%-17s %s|%s %+5.0f%%\n", c.name, left, right, 100 * frac));
+    absl::StrAppend(
+        &out, absl::StrFormat("%-17s %s|%s %5s%%\n", c.name, left, right,
+                              std::lround(100 * frac) == 0
+                                  ? "0"
+                                  : absl::StrFormat("%+.0f", 100 * frac)));
   }
   return out;
 }
 
 }  // namespace
 
-std::string RenderOptimizeReport(const models::NioResult& r,
+std::string RenderOptimizeReport(const ResultRecord& record,
                                  const nio::v1::ModelInfo& info,
                                  const ReportOptions& options) {
-  std::string out = absl::StrCat("Track ", r.id, "\n\n");
+  const models::NioResult& r = record.outcome.result;
+  std::string out =
+      absl::StrCat("Track '", record.id, "', genre ",
+                   record.genre.empty() ? "?" : record.genre, "\n\n");
   absl::StrAppend(&out, "  Mode                ", ModeLabel(options.mode),
                   "\n");
   absl::StrAppend(&out, "  Popularity before   ",
                   PredictionText(r.prediction_before), "\n");
   absl::StrAppend(
-      &out, absl::StrFormat(
-                "  %-19s %s   (%+.1f)\n",
-                r.quality.improved ? "Popularity after" : "Best feasible point",
-                PredictionText(r.prediction_after), r.delta));
+      &out,
+      absl::StrFormat(
+          "  %-19s %s   (%s)\n",
+          r.quality.improved ? "Popularity after" : "Best feasible point",
+          PredictionText(r.prediction_after),
+          Fixed(r.delta, 1) == "0.0" ? "0.0"
+                                     : absl::StrFormat("%+.1f", r.delta)));
   if (std::fabs(r.prediction_raw - r.prediction_after) > 0.05) {
     absl::StrAppend(&out, "  Unclamped optimum   ",
                     PredictionText(r.prediction_raw),
@@ -191,22 +226,6 @@ std::string RenderOptimizeReport(const models::NioResult& r,
   for (const auto& s : suggestions) absl::StrAppend(&out, "  - ", s, "\n");
   absl::StrAppend(&out, "\n", ChangeTable(r, info));
   return out;
-}
-
-nlohmann::json ResultJson(const models::NioResult& r) {
-  nlohmann::json changes = nlohmann::json::array();
-  for (const auto& c : r.changes) {
-    changes.push_back({{"name", c.name}, {"original", c.original}, {"optimized", c.optimized},
-                       {"delta", c.delta}, {"unclamped", c.unclamped}});
-  }
-  return {{"id", r.id},
-          {"prediction_before", r.prediction_before},
-          {"prediction_raw", r.prediction_raw},
-          {"prediction_after", r.prediction_after},
-          {"delta", r.delta},
-          {"steps_run", r.steps_run},
-          {"quality", {{"improved", r.quality.improved}}},
-          {"changes", changes}};
 }
 
 }  // namespace nio::client

@@ -6,9 +6,9 @@
 
 #include <string>
 
+#include "client/result_record.h"
 #include "models/nio_problem.h"
 #include "nio/v1/nio.pb.h"
-#include "nlohmann/json.hpp"
 
 namespace nio::client {
 
@@ -24,11 +24,12 @@ struct ReportOptions {
   bool show_best = false;
 };
 
-// Before / after / delta cards, then for an improved result suggestions,
-// the table (with each feature's effective box) and a bar chart; for one
-// that is not improved, "no improving change found" (and the best feasible
-// point when options.show_best).
-std::string RenderOptimizeReport(const models::NioResult& result,
+// A heading with the track's id and genre, before / after / delta cards,
+// then for an improved result suggestions, the table (with each feature's
+// effective box) and a bar chart; for one that is not improved, "no
+// improving change found" (and the best feasible point when
+// options.show_best). record.outcome must be OK.
+std::string RenderOptimizeReport(const ResultRecord& record,
                                  const nio::v1::ModelInfo& info,
                                  const ReportOptions& options = {});
 
@@ -44,8 +45,6 @@ std::string ModeLabel(models::NioMode mode);
 // least 1% of the feature's range), largest first.
 std::vector<std::string> Suggestions(const models::NioResult& result,
                                      const nio::v1::ModelInfo& info);
-
-nlohmann::json ResultJson(const models::NioResult& result);
 
 }  // namespace nio::client
 

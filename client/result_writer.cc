@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -27,7 +29,8 @@ std::string CsvField(const std::string& s) {
   return out + "\"";
 }
 
-std::string Num(double v) { return absl::StrFormat("%.6g", v); }
+// The engine's floats at their own precision (client/result_record.h).
+std::string Num(double v) { return FloatText(v); }
 
 }  // namespace
 
@@ -36,46 +39,6 @@ absl::StatusOr<OutputFormat> FormatOf(const std::string& path) {
   if (absl::EndsWith(path, ".csv")) return OutputFormat::kCsv;
   return absl::InvalidArgumentError(
       absl::StrCat("--output ", path, ": name it .csv or .jsonl (the format follows the extension)"));
-}
-
-absl::StatusOr<std::unordered_set<std::string>> ReadDoneIds(const std::string& path) {
-  std::unordered_set<std::string> ids;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ids;
-  auto format = FormatOf(path);
-  if (!format.ok()) return format.status();
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  // Everything after the last newline is a partial record: cut it off.
-  const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-  if (complete < text.size()) {
-    if (truncate(path.c_str(), static_cast<off_t>(complete)) != 0) {
-      return absl::InternalError(absl::StrCat(path, ": cannot drop the partial last record"));
-    }
-  }
-  std::istringstream lines(text.substr(0, complete));
-  std::string line;
-  bool header = *format == OutputFormat::kCsv;
-  int64_t n = 0;
-  while (std::getline(lines, line)) {
-    ++n;
-    if (header) {
-      header = false;
-      continue;
-    }
-    if (line.empty()) continue;
-    if (*format == OutputFormat::kJsonl) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.contains("id")) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": line ", n, ": not a result record"));
-      }
-      ids.insert(j["id"].get<std::string>());
-    } else {
-      ids.insert(SplitCsvLine(line)[0]);
-    }
-  }
-  return ids;
 }
 
 absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
@@ -88,7 +51,16 @@ absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
   struct stat st {};
   const bool had_records = append && stat(path.c_str(), &st) == 0 && st.st_size > 0;
   w->file_ = std::fopen(path.c_str(), append ? "a" : "w");
-  if (!w->file_) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for writing"));
+  if (!w->file_) {
+    // A missing folder is not a permission problem: say which it is.
+    const std::string why = std::strerror(errno);
+    if (errno == ENOENT) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": cannot create: its folder does not exist"));
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, ": cannot open for writing: ", why));
+  }
   if (w->format_ == OutputFormat::kCsv && !had_records) {
     std::vector<std::string> cols = {"id",
                                      "genre",
@@ -121,33 +93,18 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
   const models::NioResult& res = r.outcome.result;
   std::string text;
   if (format_ == OutputFormat::kJsonl) {
-    nlohmann::json j = {{"id", r.id}, {"genre", r.genre}, {"line", r.line},
-                        {"status", ok ? "ok" : "error"}};
-    if (!ok) {
-      j["error"] = std::string(r.outcome.status.message());
-    } else {
-      j["prediction_before"] = res.prediction_before;
-      j["prediction_raw"] = res.prediction_raw;
-      j["prediction_after"] = res.prediction_after;
-      j["delta"] = res.delta;
-      j["improved"] = res.quality.improved;
-      j["steps_run"] = res.steps_run;
-      nlohmann::json changes = nlohmann::json::object();
-      for (const auto& c : res.changes) {
-        changes[c.name] = {{"original", c.original}, {"optimized", c.optimized},
-                           {"delta", c.delta}};
-      }
-      j["changes"] = changes;
-    }
-    text = j.dump() + "\n";
+    text = ResultRecordJson(r).dump() + "\n";
   } else {
     std::vector<std::string> cols = {CsvField(r.id), CsvField(r.genre), absl::StrCat(r.line),
                                      ok ? "ok" : "error",
                                      ok ? "" : CsvField(std::string(r.outcome.status.message()))};
     if (ok) {
-      for (double v : {res.prediction_before, res.prediction_raw, res.prediction_after, res.delta}) {
+      for (double v :
+           {res.prediction_before, res.prediction_raw, res.prediction_after}) {
         cols.push_back(Num(v));
       }
+      cols.push_back(DoubleText(
+          DifferenceValue(res.prediction_after, res.prediction_before)));
       cols.push_back(res.quality.improved ? "true" : "false");
       cols.push_back(absl::StrCat(res.steps_run));
     } else {
@@ -162,7 +119,8 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
       } else {
         cols.push_back(Num(it->second->original));
         cols.push_back(Num(it->second->optimized));
-        cols.push_back(Num(it->second->delta));
+        cols.push_back(DoubleText(
+            DifferenceValue(it->second->optimized, it->second->original)));
       }
     }
     text = absl::StrJoin(cols, ",") + "\n";

@@ -1,7 +1,8 @@
 // Writes batch results as they arrive, as CSV or JSON Lines (by the output
 // file's extension), appending to what a previous run left so `--resume` can
 // skip ids already there. Each record is flushed whole, so a killed job
-// leaves at most one partial last line, which ReadDoneIds drops.
+// leaves at most one partial last line, which PrepareResume (batch_resume.h)
+// drops.
 #ifndef NIO_CLIENT_RESULT_WRITER_H_
 #define NIO_CLIENT_RESULT_WRITER_H_
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "client/result_record.h"
 #include "models/nio_problem.h"
 
 namespace nio::client {
@@ -20,17 +22,6 @@ enum class OutputFormat { kCsv, kJsonl };
 
 // .jsonl / .json -> JSONL, .csv -> CSV, else INVALID_ARGUMENT.
 absl::StatusOr<OutputFormat> FormatOf(const std::string& path);
-
-// The ids already in an output file (complete records only); truncates a
-// partial last record left by a killed run. An absent file has none.
-absl::StatusOr<std::unordered_set<std::string>> ReadDoneIds(const std::string& path);
-
-struct ResultRecord {
-  std::string id;
-  std::string genre;
-  int64_t line = 0;  // in the input catalog (0 when unknown)
-  models::TrackOutcome outcome;
-};
 
 class ResultWriter {
  public:

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "models/feature_validity.h"
 
@@ -35,6 +36,18 @@ float Featurizer::Scale(int feature, double raw) const {
 double Featurizer::Unscale(int feature, float scaled) const {
   const FeatureSpec& f = spec_.features[feature];
   return static_cast<double>(scaled) * f.scale + f.mean;
+}
+
+double Featurizer::UnscaleShortest(int feature, float scaled) const {
+  const double raw = Unscale(feature, scaled);
+  if (!std::isfinite(raw)) return raw;
+  double power = 1;
+  for (int decimals = 0; decimals <= 17; ++decimals, power *= 10) {
+    const double candidate = std::round(raw * power) / power;
+    if (Scale(feature, candidate) == scaled)
+      return candidate == 0 ? 0.0 : candidate;
+  }
+  return raw;
 }
 
 absl::StatusOr<std::vector<float>> Featurizer::ToScaled(const RawTrack& track) const {
@@ -77,8 +90,16 @@ absl::StatusOr<std::vector<float>> Featurizer::ToScaled(const RawTrack& track) c
   }
   const int column = GenreColumn(track.genre);
   if (column == -2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        who, ": ", spec_.categorical.name, ": unknown value '", track.genre, "'"));
+    // Values are matched exactly; a value in another case is most likely
+    // that one ("Pop" for "pop"), so name it.
+    std::string hint;
+    for (const std::string& v : spec_.categorical.values) {
+      if (absl::EqualsIgnoreCase(v, track.genre))
+        hint = absl::StrCat(" (did you mean '", v, "'?)");
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(who, ": ", spec_.categorical.name, ": unknown value '",
+                     track.genre, "'", hint));
   }
   if (column >= 0) raw[column] = 1.0;
   std::vector<float> x(spec_.features.size());

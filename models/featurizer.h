@@ -46,6 +46,11 @@ class Featurizer {
 
   float Scale(int feature, double raw) const;
   double Unscale(int feature, float scaled) const;
+  // The raw value with the fewest decimals that Scale()s to `scaled`: what
+  // the float can tell apart, no more. A track's 0 or 0.7 comes back as 0
+  // and 0.7, not as Unscale's 9.19e-10 and 0.699999996 (float rounding of
+  // the scaled value, not data).
+  double UnscaleShortest(int feature, float scaled) const;
 
   // Index of a feature name, or -1.
   int FeatureIndex(const std::string& name) const;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -47,6 +48,25 @@ absl::StatusOr<Model> LoadModel(const std::string& dir) {
   Model model;
   model.dir = dir;
   const std::string json_path = absl::StrCat(dir, "/", kModelJsonFile);
+  std::error_code error;
+  if (!std::filesystem::is_directory(dir, error)) {
+    return absl::NotFoundError(
+        absl::StrCat(json_path, ": not found (no directory ", dir, ")"));
+  }
+  if (!std::filesystem::exists(json_path, error)) {
+    // The original app's pickles are not this format, but the exporter
+    // turns them into it: say so rather than only "cannot open".
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+      const std::string ext = entry.path().extension().string();
+      if (ext == ".pth" || ext == ".pt" || ext == ".pkl") {
+        return absl::NotFoundError(absl::StrCat(
+            dir, ": no ", kModelJsonFile, " but PyTorch/pickle files (",
+            entry.path().filename().string(),
+            "): convert them with models/tools/export_pytorch.py (see "
+            "models/README.md)"));
+      }
+    }
+  }
   NIO_ASSIGN_OR_RETURN(std::string json_text, ReadText(json_path));
   NIO_ASSIGN_OR_RETURN(model.spec, ParseModelSpec(json_text, json_path));
 

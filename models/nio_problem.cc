@@ -201,12 +201,15 @@ NioResult BuildNioResult(const Featurizer& featurizer,
     const int idx = movable[c];
     FeatureChange change;
     change.name = spec.features[idx].name;
-    change.original = featurizer.Unscale(idx, result_inputs[idx]);
-    change.optimized =
-        std::clamp(featurizer.Unscale(idx, result_inputs[2 * n_in + idx]),
-                   problem.raw_lo[c], problem.raw_hi[c]);
+    // Raw values at the precision the scaled floats carry (0.7, not
+    // 0.699999996): what a report or a CSV should show.
+    change.original = featurizer.UnscaleShortest(idx, result_inputs[idx]);
+    change.optimized = std::clamp(
+        featurizer.UnscaleShortest(idx, result_inputs[2 * n_in + idx]),
+        problem.raw_lo[c], problem.raw_hi[c]);
     change.delta = change.optimized - change.original;
-    change.unclamped = featurizer.Unscale(idx, result_inputs[n_in + idx]);
+    change.unclamped =
+        featurizer.UnscaleShortest(idx, result_inputs[n_in + idx]);
     r.changes.push_back(std::move(change));
   }
   return r;

@@ -2,13 +2,17 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "absl/flags/internal/parse.h"
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "kernels/backend_factory.h"
+#include "service/build_info.h"
 #include "service/log.h"
 #include "service/server.h"
 #include "service/usage.h"
@@ -59,8 +63,39 @@ ABSL_FLAG(double, drain_timeout_s, 30,
 
 namespace {
 
+// Accepts the dashed spelling of every flag (`--model-dir`, as the Python
+// tools and many CLIs write it) by rewriting it to absl's `--model_dir`
+// before parsing: absl has no flag aliases.
+void AcceptDashedFlagNames(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* a = argv[i];
+    if (std::string_view(a) == "--") return;  // the rest are not flags
+    if (a[0] != '-') continue;
+    char* name = a + (a[1] == '-' ? 2 : 1);
+    for (char* c = name; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-' && c != name) *c = '_';
+    }
+  }
+}
+
+// Parses the flags; returns the exit code when the process should stop
+// here (--help and --version: 0). absl's own handling exits 1 after --help,
+// which scripts read as a failure, so usage flags are handled here.
+std::optional<int> ParseFlags(int argc, char** argv) {
+  AcceptDashedFlagNames(argc, argv);
+  namespace fi = absl::flags_internal;
+  fi::ParseCommandLineImpl(argc, argv, fi::ArgvListAction::kRemoveParsedArgs,
+                           fi::UsageFlagsAction::kIgnoreUsage,
+                           fi::OnUndefinedFlag::kAbortIfUndefined);
+  if (fi::HandleUsageFlags(std::cout, absl::ProgramUsageMessage()) != -1) {
+    return 0;
+  }
+  return std::nullopt;
+}
+
 int Run(int argc, char** argv) {
-  nio::SetHelpToListFlagsOf("server_main.cc");
+  nio::SetHelpToListFlagsOf("server_main.cc",
+                            nio::service::VersionLine("nio-server"));
   absl::SetProgramUsageMessage(
       "Serves Neural Input Optimization for one model over gRPC (nio.v1.Nio, "
       "with\n"
@@ -69,8 +104,9 @@ int Run(int argc, char** argv) {
       "auto|cpu|cuda]\n"
       "Exit codes: 0 after a clean drain (SIGTERM/SIGINT), 1 bad flags, 2 "
       "cannot load the\n"
-      "model or start the backend, 3 cannot listen.");
-  absl::ParseCommandLine(argc, argv);
+      "model or start the backend, 3 cannot listen.\n"
+      "Flags take _ or - between words (--model_dir or --model-dir).");
+  if (std::optional<int> code = ParseFlags(argc, argv)) return *code;
 
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t stop_signals;

@@ -178,18 +178,14 @@ TEST_F(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
   const std::string five = (dir_ / "five.json").string();
   std::ofstream(five) << nlohmann::json{{"tracks", tracks}}.dump();
   const RunResult unary = RunNio({"optimize", "--server", address, "--input",
-                                  five, "--output", "json", "--steps", kSteps});
+                                  five, "--format", "json", "--steps", kSteps});
   ASSERT_EQ(unary.code, 0) << unary.output;
   const auto answers = nlohmann::json::parse(unary.output);
   ASSERT_EQ(answers.size(), 5u) << unary.output;
   for (const auto& answer : answers) {
     const auto& batch = reference.at(answer["id"].get<std::string>());
     EXPECT_EQ(answer["prediction_after"], batch["prediction_after"]) << answer;
-    for (const auto& change : answer["changes"]) {
-      EXPECT_EQ(change["optimized"],
-                batch["changes"][change["name"].get<std::string>()]["optimized"])
-          << answer["id"] << " " << change["name"];
-    }
+    EXPECT_EQ(answer["changes"], batch["changes"]) << answer;
   }
 }
 

@@ -1,0 +1,146 @@
+#include "client/batch_manifest.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace nio::client {
+namespace {
+
+constexpr int kManifestVersion = 1;
+
+// Unset options stay null: they mean "the model's default", which the
+// model name and version pin.
+template <class T>
+nlohmann::json OrNull(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json BoundsJson(const models::FeatureBounds& b) {
+  return {{"min", OrNull(b.min)},
+          {"max", OrNull(b.max)},
+          {"max_delta", OrNull(b.max_delta)}};
+}
+
+// The options as they are compared and stored.
+nlohmann::json Fields(const BatchManifest& m) {
+  nlohmann::json bounds = nlohmann::json::object();
+  for (const auto& [name, b] : m.options.bounds) bounds[name] = BoundsJson(b);
+  return {
+      {"model", m.model_name},
+      {"model_version", m.model_version},
+      {"steps", OrNull(m.options.steps)},
+      {"lr", OrNull(m.options.lr)},
+      {"lambda", OrNull(m.options.lambda)},
+      {"mode", m.options.mode ? nlohmann::json(models::NioModeName(*m.options.mode))
+                              : nlohmann::json(nullptr)},
+      {"mutable", m.options.mutable_features},
+      {"bounds", bounds},
+      {"fill_missing", m.fill_missing_mean ? "mean" : "error"},
+      {"columns", m.output_features},
+  };
+}
+
+template <class T>
+std::optional<T> Optional(const nlohmann::json& j) {
+  if (j.is_null()) return std::nullopt;
+  return j.get<T>();
+}
+
+// The command-line spelling of each field, for the refusal message.
+const char* FlagOf(const std::string& field) {
+  if (field == "steps" || field == "lr" || field == "lambda" || field == "mode") {
+    return nullptr;
+  }
+  if (field == "model" || field == "model_version") return "the model";
+  if (field == "mutable") return "--mutable";
+  if (field == "bounds") return "--bound";
+  if (field == "fill_missing") return "--fill-missing";
+  if (field == "columns") return "the output columns";
+  return nullptr;
+}
+
+}  // namespace
+
+std::string ManifestPath(const std::string& output) {
+  return output + ".manifest.json";
+}
+
+absl::Status WriteManifest(const std::string& output,
+                           const BatchManifest& manifest) {
+  nlohmann::json j = Fields(manifest);
+  j["manifest_version"] = kManifestVersion;
+  const std::string path = ManifestPath(output);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << "\n";
+    if (!out) return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write"));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
+  const std::string path = ManifestPath(output);
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": not found"));
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  BatchManifest m;
+  try {
+    if (j.is_discarded() || j.at("manifest_version") != kManifestVersion) {
+      throw std::runtime_error("unknown layout");
+    }
+    m.model_name = j.at("model");
+    m.model_version = j.at("model_version");
+    m.options.steps = Optional<int>(j.at("steps"));
+    m.options.lr = Optional<double>(j.at("lr"));
+    m.options.lambda = Optional<double>(j.at("lambda"));
+    if (!j.at("mode").is_null()) {
+      auto mode = models::ParseNioMode(j.at("mode").get<std::string>());
+      if (!mode.ok()) throw std::runtime_error("mode");
+      m.options.mode = *mode;
+    }
+    m.options.mutable_features = j.at("mutable").get<std::vector<std::string>>();
+    for (const auto& [name, b] : j.at("bounds").items()) {
+      m.options.bounds[name] = {Optional<double>(b.at("min")),
+                                Optional<double>(b.at("max")),
+                                Optional<double>(b.at("max_delta"))};
+    }
+    m.fill_missing_mean = j.at("fill_missing") == "mean";
+    m.output_features = j.at("columns").get<std::vector<std::string>>();
+  } catch (const std::exception&) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a batch manifest this nio can read"));
+  }
+  return m;
+}
+
+absl::Status CheckSameShape(const BatchManifest& previous,
+                            const BatchManifest& now) {
+  const nlohmann::json a = Fields(previous), b = Fields(now);
+  // The options a user sets before what follows from them (the columns).
+  for (const char* field :
+       {"model", "model_version", "steps", "lr", "lambda", "mode", "mutable",
+        "bounds", "fill_missing", "columns"}) {
+    const nlohmann::json& value = a.at(field);
+    if (b.at(field) == value) continue;
+    const char* flag = FlagOf(field);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--resume: ", flag ? flag : absl::StrCat("--", field),
+        " differs from the run that wrote the output (was ", value.dump(),
+        ", now ", b.at(field).dump(),
+        "); rerun with the same options, or use --overwrite or another "
+        "--output"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace nio::client

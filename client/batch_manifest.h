@@ -1,0 +1,43 @@
+// What shaped a batch output: the model and every option that changes a
+// result or the file's columns. Written beside the output
+// (`<output>.manifest.json`) when a job starts; `--resume` reads it back and
+// refuses to append results made with other options (rows of another shape
+// under the old header, or other steps mixed in without a word).
+#ifndef NIO_CLIENT_BATCH_MANIFEST_H_
+#define NIO_CLIENT_BATCH_MANIFEST_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/nio_problem.h"
+
+namespace nio::client {
+
+struct BatchManifest {
+  std::string model_name;
+  std::string model_version;
+  models::NioOptions options;
+  std::vector<std::string> output_features;  // the CSV's feature columns
+  bool fill_missing_mean = false;
+};
+
+// `<output>.manifest.json`.
+std::string ManifestPath(const std::string& output);
+
+absl::Status WriteManifest(const std::string& output,
+                           const BatchManifest& manifest);
+
+// NOT_FOUND when the output has no manifest; INVALID_ARGUMENT naming the
+// file when it cannot be read.
+absl::StatusOr<BatchManifest> ReadManifest(const std::string& output);
+
+// OK when results made under `previous` may be continued under `now`;
+// FAILED_PRECONDITION naming the first option that differs and both values
+// otherwise.
+absl::Status CheckSameShape(const BatchManifest& previous,
+                            const BatchManifest& now);
+
+}  // namespace nio::client
+
+#endif  // NIO_CLIENT_BATCH_MANIFEST_H_

@@ -1,0 +1,118 @@
+// The command examples of README.md and client/README.md, run as written
+// (docs that drift from the code fail here). An example is an indented
+// line that starts with `build/` or `nio `; a trailing `# comment` and
+// `[optional parts]` are dropped, bare `nio` is the built CLI. A real
+// nio-server on a free loopback port stands in for "nio-server &" (the CLI
+// finds it through $NIO_SERVER); catalog.csv is the demo catalog's first 60
+// tracks and tracks.json the client README's example file. The set-up
+// scripts (deploy/) are what CI itself runs, so they are not run here.
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/process_util.h"
+#include "tests/test_util.h"
+
+namespace nio {
+namespace {
+
+namespace fs = std::filesystem;
+using nio::testing::ChildProcess;
+using namespace std::chrono_literals;
+
+struct Example {
+  std::string file;
+  int line;
+  std::string command;
+};
+
+std::vector<Example> Examples(const std::string& file) {
+  std::vector<Example> out;
+  std::ifstream in(std::string(NIO_SOURCE_DIR) + "/" + file);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.rfind("    ", 0) != 0) continue;
+    std::string command = line.substr(4);
+    if (command.rfind("build/", 0) != 0 && command.rfind("nio ", 0) != 0) {
+      continue;
+    }
+    command = std::regex_replace(command, std::regex("\\s+#.*$"), "");
+    command = std::regex_replace(command, std::regex("\\s*\\[[^\\]]*\\]"), "");
+    out.push_back({file, n, command});
+  }
+  return out;
+}
+
+std::vector<std::string> Words(const std::string& command) {
+  std::vector<std::string> words;
+  std::istringstream in(command);
+  std::string w;
+  while (in >> w) words.push_back(w);
+  return words;
+}
+
+TEST(ReadmeExamplesTest, EveryCommandExampleRunsAsWritten) {
+  const fs::path dir = nio::testing::FreshScratchDir("nio_readme_examples");
+  fs::create_directory_symlink(NIO_BUILD_DIR, dir / "build");
+  {
+    std::ifstream in(std::string(NIO_SOURCE_DIR) +
+                     "/client/demo/demo_catalog.csv");
+    std::ofstream out(dir / "catalog.csv");
+    std::string line;
+    for (int i = 0; i <= 60 && std::getline(in, line); ++i) out << line << "\n";
+    // The client README's JSON example.
+    std::ifstream readme(std::string(NIO_SOURCE_DIR) + "/client/README.md");
+    std::stringstream text;
+    text << readme.rdbuf();
+    std::smatch m;
+    const std::string s = text.str();
+    ASSERT_TRUE(std::regex_search(
+        s, m, std::regex("\n    (\\{\"tracks\":(.|\n)*?\\}\\]\\})\n")));
+    std::ofstream(dir / "tracks.json")
+        << std::regex_replace(std::string(m[1]), std::regex("\n    "), "\n");
+  }
+  ChildProcess server({NIO_SERVER_BINARY, "--listen", "127.0.0.1:0",
+                       "--backend", "cpu"});
+  ASSERT_TRUE(server.WaitForOutput("listening on", 60s)) << server.output();
+  std::smatch m;
+  const std::string log = server.output();
+  ASSERT_TRUE(
+      std::regex_search(log, m, std::regex("listening on ([0-9.]+:[0-9]+)")));
+  setenv("NIO_SERVER", std::string(m[1]).c_str(), 1);
+
+  std::vector<Example> examples = Examples("README.md");
+  for (const Example& e : Examples("client/README.md")) examples.push_back(e);
+  ASSERT_GE(examples.size(), 8u);
+  const fs::path before = fs::current_path();
+  fs::current_path(dir);
+  for (const Example& e : examples) {
+    std::vector<std::string> argv = Words(e.command);
+    if (argv.back() == "&") continue;  // the server: the one started above
+    if (argv[0] == "nio") argv[0] = NIO_CLI_BINARY;
+    // An output file an earlier example wrote: each example as on a fresh
+    // checkout.
+    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+      if (argv[i] == "--output" && fs::exists(argv[i + 1])) {
+        fs::remove(argv[i + 1]);
+        fs::remove(argv[i + 1] + ".manifest.json");
+      }
+    }
+    ChildProcess p(argv);
+    const int code = p.Wait(120s);
+    EXPECT_EQ(code, 0) << e.file << ":" << e.line << ": " << e.command << "\n"
+                       << p.output();
+  }
+  fs::current_path(before);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace nio
