@@ -36,8 +36,9 @@ int64_t CountDataLines(const std::string& path) {
 absl::Status CheckOutputPath(const BatchOptions& options) {
   std::error_code error;
   if (std::filesystem::equivalent(options.input, options.output, error)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--output ", options.output, " is the --input file: the catalog would be overwritten"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--output ", options.output,
+                     " is the --input file: the catalog would be overwritten"));
   }
   if (std::filesystem::is_directory(options.output, error)) {
     return absl::InvalidArgumentError(
@@ -46,8 +47,8 @@ absl::Status CheckOutputPath(const BatchOptions& options) {
   const std::filesystem::path parent =
       std::filesystem::path(options.output).parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent, error)) {
-    return absl::NotFoundError(
-        absl::StrCat("--output ", options.output, ": no directory ", parent.string()));
+    return absl::NotFoundError(absl::StrCat(
+        "--output ", options.output, ": no directory ", parent.string()));
   }
   if (!options.resume && !options.overwrite &&
       std::filesystem::exists(options.output, error)) {
@@ -63,15 +64,16 @@ absl::Status CheckOutputPath(const BatchOptions& options) {
 absl::Status ParseShard(const std::string& text, int* index, int* count) {
   std::vector<std::string> parts = absl::StrSplit(text, '/');
   if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], index) ||
-      !absl::SimpleAtoi(parts[1], count) || *count <= 0 || *index < 0 || *index >= *count) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--shard ", text, ": expected I/N with 0 <= I < N, e.g. 0/4"));
+      !absl::SimpleAtoi(parts[1], count) || *count <= 0 || *index < 0 ||
+      *index >= *count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--shard ", text, ": expected I/N with 0 <= I < N, e.g. 0/4"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* engine,
-                                      std::FILE* log) {
+absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
+                                      TrackEngine* engine, std::FILE* log) {
   const auto start = std::chrono::steady_clock::now();
   BatchSummary summary;
   auto reader = CatalogReader::Open(options.input, options.model_features,
@@ -85,9 +87,11 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
   if (options.resume && std::filesystem::exists(options.output)) {
     auto previous = ReadManifest(options.output);
     if (absl::IsNotFound(previous.status())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--resume: ", options.output, " has no ", ManifestPath(options.output),
-          " saying which model and options made it; use --overwrite or another --output"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("--resume: ", options.output, " has no ",
+                       ManifestPath(options.output),
+                       " saying which model and options made it; use "
+                       "--overwrite or another --output"));
     }
     if (!previous.ok()) return previous.status();
     if (absl::Status s = CheckSameShape(*previous, manifest); !s.ok()) return s;
@@ -96,20 +100,26 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
     resume = std::move(*state);
     summary.retried = resume.retry;
   }
-  if (absl::Status s = WriteManifest(options.output, manifest); !s.ok()) return s;
+  if (absl::Status s = WriteManifest(options.output, manifest); !s.ok())
+    return s;
   const std::unordered_set<std::string>& done_ids = resume.done;
-  auto writer = ResultWriter::Open(options.output, options.output_features, options.resume);
+  auto writer = ResultWriter::Open(options.output, options.output_features,
+                                   options.resume);
   if (!writer.ok()) return writer.status();
 
-  const bool tty = options.progress == ProgressMode::kBar ||
-                   (options.progress == ProgressMode::kAuto && isatty(fileno(stderr)));
+  const bool tty =
+      options.progress == ProgressMode::kBar ||
+      (options.progress == ProgressMode::kAuto && isatty(fileno(stderr)));
   int64_t expected = CountDataLines(options.input);
-  if (options.shard_count > 1) expected = (expected + options.shard_count - 1) / options.shard_count;
-  expected = std::max<int64_t>(0, expected - static_cast<int64_t>(done_ids.size()));
+  if (options.shard_count > 1)
+    expected = (expected + options.shard_count - 1) / options.shard_count;
+  expected =
+      std::max<int64_t>(0, expected - static_cast<int64_t>(done_ids.size()));
   Progress progress(expected, tty, log);
 
   std::mutex mu;  // guards what the result callback touches
-  std::unordered_map<std::string, std::pair<int64_t, std::string>> where;  // id -> (line, genre)
+  std::unordered_map<std::string, std::pair<int64_t, std::string>>
+      where;  // id -> (line, genre)
   absl::Status write_status;
   double delta_sum = 0;
   auto on_result = [&](EngineResult r) {
@@ -127,7 +137,8 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
       ++(record.outcome.result.quality.improved ? summary.improved
                                                 : summary.not_improved);
       delta_sum += record.outcome.result.delta;
-      if (summary.succeeded == 1 || record.outcome.result.delta > summary.best_delta) {
+      if (summary.succeeded == 1 ||
+          record.outcome.result.delta > summary.best_delta) {
         summary.best_delta = record.outcome.result.delta;
       }
     } else {
@@ -135,12 +146,14 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
       // Engine messages name the track already ("track 'X': field: ...").
       const std::string message(record.outcome.status.message());
       const std::string named = absl::StrCat("track '", record.id, "'");
-      std::fprintf(log, "%s%s: line %lld: %s%s\n", tty ? "\n" : "",
-                   options.input.c_str(), static_cast<long long>(record.line),
-                   absl::StartsWith(message, named) ? "" : (named + ": ").c_str(),
-                   message.c_str());
+      std::fprintf(
+          log, "%s%s: line %lld: %s%s\n", tty ? "\n" : "",
+          options.input.c_str(), static_cast<long long>(record.line),
+          absl::StartsWith(message, named) ? "" : (named + ": ").c_str(),
+          message.c_str());
     }
-    if (absl::Status s = (*writer)->Write(record); !s.ok() && write_status.ok()) write_status = s;
+    if (absl::Status s = (*writer)->Write(record); !s.ok() && write_status.ok())
+      write_status = s;
     if (options.progress != ProgressMode::kNone) {
       progress.Update(summary.succeeded + summary.failed, summary.failed);
     }
@@ -189,9 +202,12 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
     if (repeated) {
       ++summary.bad_rows;
       SkipInProgress();
-      std::fprintf(log, "%sbad row skipped: %s: line %lld: track_id '%s' already at line %lld\n",
-                   tty ? "\n" : "", options.input.c_str(), static_cast<long long>(row.line),
-                   t.id.c_str(), static_cast<long long>(first_seen));
+      std::fprintf(log,
+                   "%sbad row skipped: %s: line %lld: track_id '%s' already at "
+                   "line %lld\n",
+                   tty ? "\n" : "", options.input.c_str(),
+                   static_cast<long long>(row.line), t.id.c_str(),
+                   static_cast<long long>(first_seen));
       continue;
     }
     if (done_ids.count(t.id)) {
@@ -213,8 +229,11 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* 
   summary.stopped = !engine_status.ok() ? engine_status
                     : !finish.ok()      ? finish
                                         : write_status;
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.mean_delta = summary.succeeded > 0 ? delta_sum / summary.succeeded : 0;
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  summary.mean_delta =
+      summary.succeeded > 0 ? delta_sum / summary.succeeded : 0;
   return summary;
 }
 

@@ -46,7 +46,7 @@ struct BatchOptions {
 };
 
 struct BatchSummary {
-  int64_t rows = 0;          // data rows read
+  int64_t rows = 0;  // data rows read
   int64_t bad_rows =
       0;  // rows that could not be read or hold invalid values (reported)
   int64_t other_shards = 0;  // rows left to other shards
@@ -58,7 +58,7 @@ struct BatchSummary {
   int64_t not_improved = 0;  // no improving change found (not a suggestion)
   int64_t failed = 0;        // tracks the engine answered with an error
   double seconds = 0;
-  double mean_delta = 0;     // over succeeded tracks
+  double mean_delta = 0;  // over succeeded tracks
   double best_delta = 0;
   // Why the job stopped before the end of the input (the engine failed as a
   // whole, e.g. the server went away); OK when it ran to the end. What was
@@ -72,7 +72,8 @@ struct BatchSummary {
 // without --resume/--overwrite (ALREADY_EXISTS), --resume under other
 // options (FAILED_PRECONDITION). An engine failure mid-job is in
 // summary.stopped; per-row problems are counted, not errors.
-absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options, TrackEngine* engine,
+absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
+                                      TrackEngine* engine,
                                       std::FILE* log = stderr);
 
 // Parses "I/N" (0 <= I < N).

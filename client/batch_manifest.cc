@@ -35,8 +35,9 @@ nlohmann::json Fields(const BatchManifest& m) {
       {"steps", OrNull(m.options.steps)},
       {"lr", OrNull(m.options.lr)},
       {"lambda", OrNull(m.options.lambda)},
-      {"mode", m.options.mode ? nlohmann::json(models::NioModeName(*m.options.mode))
-                              : nlohmann::json(nullptr)},
+      {"mode", m.options.mode
+                   ? nlohmann::json(models::NioModeName(*m.options.mode))
+                   : nlohmann::json(nullptr)},
       {"mutable", m.options.mutable_features},
       {"bounds", bounds},
       {"fill_missing", m.fill_missing_mean ? "mean" : "error"},
@@ -52,7 +53,8 @@ std::optional<T> Optional(const nlohmann::json& j) {
 
 // The command-line spelling of each field, for the refusal message.
 const char* FlagOf(const std::string& field) {
-  if (field == "steps" || field == "lr" || field == "lambda" || field == "mode") {
+  if (field == "steps" || field == "lr" || field == "lambda" ||
+      field == "mode") {
     return nullptr;
   }
   if (field == "model" || field == "model_version") return "the model";
@@ -78,7 +80,8 @@ absl::Status WriteManifest(const std::string& output,
   {
     std::ofstream out(tmp);
     out << j.dump(2) << "\n";
-    if (!out) return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write"));
+    if (!out)
+      return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write"));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
@@ -108,7 +111,8 @@ absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
       if (!mode.ok()) throw std::runtime_error("mode");
       m.options.mode = *mode;
     }
-    m.options.mutable_features = j.at("mutable").get<std::vector<std::string>>();
+    m.options.mutable_features =
+        j.at("mutable").get<std::vector<std::string>>();
     for (const auto& [name, b] : j.at("bounds").items()) {
       m.options.bounds[name] = {Optional<double>(b.at("min")),
                                 Optional<double>(b.at("max")),

@@ -16,12 +16,14 @@ namespace {
 // A word as a POSIX shell reads it back.
 std::string ShellQuote(const std::string& word) {
   if (!word.empty() &&
-      word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                             "0123456789-_./:=,+@%") == std::string::npos) {
+      word.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+          "0123456789-_./:=,+@%") == std::string::npos) {
     return word;
   }
   std::string out = "'";
-  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  for (char c : word)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
 
@@ -92,10 +94,12 @@ absl::StatusOr<ResumeState> PrepareResume(const std::string& path) {
     {
       std::ofstream out(tmp, std::ios::binary);
       out << kept;
-      if (!out) return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write"));
+      if (!out)
+        return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write"));
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      return absl::PermissionDeniedError(absl::StrCat(path, ": cannot rewrite"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(path, ": cannot rewrite"));
     }
   }
   return state;

@@ -89,19 +89,23 @@ absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
   r->fill_missing_mean_ = fill_missing_mean;
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": a directory, not a CSV file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": a directory, not a CSV file"));
   }
   r->in_.open(path);
   if (!r->in_) {
     return std::filesystem::exists(path, error)
-               ? absl::PermissionDeniedError(absl::StrCat(path, ": cannot read"))
+               ? absl::PermissionDeniedError(
+                     absl::StrCat(path, ": cannot read"))
                : absl::NotFoundError(absl::StrCat(path, ": no such file"));
   }
   std::string header;
   if (!std::getline(r->in_, header)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": empty file (no header)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": empty file (no header)"));
   }
-  if (header.size() >= 3 && header.compare(0, 3, "\xEF\xBB\xBF") == 0) header.erase(0, 3);
+  if (header.size() >= 3 && header.compare(0, 3, "\xEF\xBB\xBF") == 0)
+    header.erase(0, 3);
   const std::vector<std::string> columns = SplitCsvLine(header);
   r->header_size_ = columns.size();
   std::vector<bool> found(r->features_.size(), false);
@@ -141,20 +145,24 @@ absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
     std::vector<std::string> named;
     for (const std::string& u : unknown) {
       const std::string near = NearestName(u, r->features_);
-      named.push_back(absl::StrCat("'", u, "'",
-                                   near.empty() ? "" : absl::StrCat(" (did you mean '", near, "'?)")));
+      named.push_back(absl::StrCat(
+          "'", u, "'",
+          near.empty() ? "" : absl::StrCat(" (did you mean '", near, "'?)")));
     }
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": line 1: unknown column", unknown.size() > 1 ? "s " : " ",
         absl::StrJoin(named, ", "),
-        "; the columns are track_id, track_genre, the model's features (nio info) and ",
-        absl::StrJoin(kIgnoredColumns, ", "), " (ignored, as are unnamed ones)"));
+        "; the columns are track_id, track_genre, the model's features (nio "
+        "info) and ",
+        absl::StrJoin(kIgnoredColumns, ", "),
+        " (ignored, as are unnamed ones)"));
   }
   if (!missing.empty() && !fill_missing_mean) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": line 1: missing feature column", missing.size() > 1 ? "s " : " ",
-        absl::StrJoin(missing, ", "),
-        "; add ", missing.size() > 1 ? "them" : "it", ", or pass --fill-missing mean to give every track the "
+        path, ": line 1: missing feature column",
+        missing.size() > 1 ? "s " : " ", absl::StrJoin(missing, ", "), "; add ",
+        missing.size() > 1 ? "them" : "it",
+        ", or pass --fill-missing mean to give every track the "
         "model's default (the training mean; see nio info)"));
   }
   return r;
@@ -170,15 +178,17 @@ bool CatalogReader::Next(CatalogRow* row) {
     const std::vector<std::string> fields = SplitCsvLine(line);
     const std::string where = absl::StrCat(path_, ": line ", line_);
     if (fields.size() != header_size_) {
-      row->track = absl::InvalidArgumentError(absl::StrCat(
-          where, ": ", fields.size(), " fields, the header has ", header_size_));
+      row->track = absl::InvalidArgumentError(
+          absl::StrCat(where, ": ", fields.size(), " fields, the header has ",
+                       header_size_));
       return true;
     }
     models::RawTrack t;
     t.id = std::string(absl::StripAsciiWhitespace(fields[id_column_]));
     t.genre = std::string(absl::StripAsciiWhitespace(fields[genre_column_]));
     if (t.id.empty()) {
-      row->track = absl::InvalidArgumentError(absl::StrCat(where, ": track_id: empty"));
+      row->track =
+          absl::InvalidArgumentError(absl::StrCat(where, ": track_id: empty"));
       return true;
     }
     absl::Status bad;
@@ -200,8 +210,8 @@ bool CatalogReader::Next(CatalogRow* row) {
       } else if (lower == "false") {
         v = 0;
       } else if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) {
-        bad = absl::InvalidArgumentError(
-            absl::StrCat(where, ": ", name, ": not a finite number: '", text, "'"));
+        bad = absl::InvalidArgumentError(absl::StrCat(
+            where, ": ", name, ": not a finite number: '", text, "'"));
         break;
       }
       if (absl::Status s = models::CheckFeatureValue(spec, v); !s.ok()) {

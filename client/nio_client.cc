@@ -47,15 +47,19 @@ absl::StatusOr<std::unique_ptr<NioClient>> NioClient::Connect(
   if (absl::Status s = CheckServerAddress(address); !s.ok()) return s;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
-  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + connect_timeout)) {
-    return absl::UnavailableError(absl::StrCat(
-        "no NIO server answers at ", address, " (is nio-server running? --server sets the address)"));
+  auto channel = grpc::CreateCustomChannel(
+      address, grpc::InsecureChannelCredentials(), args);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() +
+                                 connect_timeout)) {
+    return absl::UnavailableError(
+        absl::StrCat("no NIO server answers at ", address,
+                     " (is nio-server running? --server sets the address)"));
   }
   return std::unique_ptr<NioClient>(new NioClient(address, std::move(channel)));
 }
 
-NioClient::NioClient(std::string address, std::shared_ptr<grpc::Channel> channel)
+NioClient::NioClient(std::string address,
+                     std::shared_ptr<grpc::Channel> channel)
     : address_(std::move(address)),
       channel_(std::move(channel)),
       stub_(nio::v1::Nio::NewStub(channel_)) {}
@@ -79,19 +83,21 @@ absl::StatusOr<std::vector<absl::StatusOr<double>>> NioClient::Predict(
   std::vector<absl::StatusOr<double>> out;
   for (const auto& p : resp.predictions()) {
     absl::Status st = FromTrackStatus(p.status());
-    out.push_back(st.ok() ? absl::StatusOr<double>(p.prediction()) : absl::StatusOr<double>(st));
+    out.push_back(st.ok() ? absl::StatusOr<double>(p.prediction())
+                          : absl::StatusOr<double>(st));
   }
   return out;
 }
 
 absl::StatusOr<std::vector<models::TrackOutcome>> NioClient::Optimize(
-    const std::vector<models::RawTrack>& tracks, const models::NioOptions& options,
-    std::chrono::milliseconds timeout) {
+    const std::vector<models::RawTrack>& tracks,
+    const models::NioOptions& options, std::chrono::milliseconds timeout) {
   nio::v1::OptimizeRequest req;
   for (const auto& t : tracks) service::ToProto(t, req.add_tracks());
   service::ToProto(options, req.mutable_options());
   grpc::ClientContext ctx;
-  if (timeout.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  if (timeout.count() > 0)
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
   nio::v1::OptimizeResponse resp;
   grpc::Status s = stub_->Optimize(&ctx, req, &resp);
   if (!s.ok()) return FromGrpcStatus(s);
@@ -130,7 +136,8 @@ void RemoteEngine::ReadLoop() {
     EngineResult r;
     r.id = resp.result().id();
     r.outcome.status = FromTrackStatus(resp.result().status());
-    if (r.outcome.status.ok()) r.outcome.result = service::FromProto(resp.result());
+    if (r.outcome.status.ok())
+      r.outcome.result = service::FromProto(resp.result());
     on_result_(std::move(r));
     std::lock_guard<std::mutex> lock(mu_);
     --in_flight_;
@@ -146,7 +153,8 @@ absl::Status RemoteEngine::Send(const std::vector<models::RawTrack>& tracks,
   {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] {
-      return reader_done_ || in_flight_ + static_cast<int>(tracks.size()) <= window_ ||
+      return reader_done_ ||
+             in_flight_ + static_cast<int>(tracks.size()) <= window_ ||
              in_flight_ == 0;
     });
     if (reader_done_) return absl::UnavailableError("the stream ended early");
@@ -155,7 +163,8 @@ absl::Status RemoteEngine::Send(const std::vector<models::RawTrack>& tracks,
   nio::v1::OptimizeStreamRequest req;
   for (const auto& t : tracks) service::ToProto(t, req.add_tracks());
   service::ToProto(options, req.mutable_options());
-  if (!stream_->Write(req)) return absl::UnavailableError("the stream broke while sending");
+  if (!stream_->Write(req))
+    return absl::UnavailableError("the stream broke while sending");
   return absl::OkStatus();
 }
 
@@ -166,6 +175,8 @@ absl::Status RemoteEngine::Finish() {
   return FromGrpcStatus(stream_->Finish());
 }
 
-std::string RemoteEngine::Describe() const { return "server " + client_->address(); }
+std::string RemoteEngine::Describe() const {
+  return "server " + client_->address();
+}
 
 }  // namespace nio::client

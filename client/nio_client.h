@@ -42,7 +42,8 @@ class NioClient {
       const std::vector<models::RawTrack>& tracks);
   // Optimizes tracks with shared options; outcomes in order. timeout 0: none.
   absl::StatusOr<std::vector<models::TrackOutcome>> Optimize(
-      const std::vector<models::RawTrack>& tracks, const models::NioOptions& options,
+      const std::vector<models::RawTrack>& tracks,
+      const models::NioOptions& options,
       std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
   nio::v1::Nio::Stub* stub() { return stub_.get(); }
@@ -80,7 +81,7 @@ class RemoteEngine final : public TrackEngine {
   std::thread reader_;
   std::mutex mu_;
   std::condition_variable cv_;
-  int in_flight_ = 0;       // guarded by mu_
+  int in_flight_ = 0;         // guarded by mu_
   bool reader_done_ = false;  // guarded by mu_
   bool finished_ = false;
 };

@@ -6,12 +6,16 @@
 namespace nio::client {
 
 Progress::Progress(int64_t total, bool tty, std::FILE* out)
-    : total_(total), tty_(tty), out_(out), start_(std::chrono::steady_clock::now()),
+    : total_(total),
+      tty_(tty),
+      out_(out),
+      start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
 void Progress::Update(int64_t done, int64_t failed) {
   const auto now = std::chrono::steady_clock::now();
-  const auto every = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
+  const auto every =
+      tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
   if (now - last_draw_ < every) return;
   last_draw_ = now;
   Draw(done, failed, false);
@@ -27,7 +31,8 @@ void Progress::Finish(int64_t done, int64_t failed) {
 
 void Progress::Draw(int64_t done, int64_t failed, bool final) {
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
   const int64_t results = done - failed;
   const double rate = seconds > 0 ? results / seconds : 0;
   // Tracks finish in waves (a batch runs its steps together), so the rate

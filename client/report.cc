@@ -15,7 +15,8 @@ namespace {
 
 constexpr int kBarHalfWidth = 20;
 
-const nio::v1::FeatureInfo* FindFeature(const nio::v1::ModelInfo& info, const std::string& name) {
+const nio::v1::FeatureInfo* FindFeature(const nio::v1::ModelInfo& info,
+                                        const std::string& name) {
   for (const auto& f : info.features()) {
     if (f.name() == name) return &f;
   }
@@ -56,7 +57,8 @@ std::string SignedValue(double v, const nio::v1::FeatureInfo* f) {
              : "+" + text;
 }
 
-double RangeFraction(const models::FeatureChange& c, const nio::v1::FeatureInfo* f) {
+double RangeFraction(const models::FeatureChange& c,
+                     const nio::v1::FeatureInfo* f) {
   const double width = f ? f->range_max() - f->range_min() : 1.0;
   return width > 0 ? c.delta / width : 0.0;
 }
@@ -86,8 +88,10 @@ std::string ModeLabel(models::NioMode mode) {
 }
 
 std::string RenderModelInfo(const nio::v1::ModelInfo& info) {
-  std::string out = absl::StrCat("Model    ", info.name(), " ", info.version(), "\n");
-  if (!info.description().empty()) absl::StrAppend(&out, "         ", info.description(), "\n");
+  std::string out =
+      absl::StrCat("Model    ", info.name(), " ", info.version(), "\n");
+  if (!info.description().empty())
+    absl::StrAppend(&out, "         ", info.description(), "\n");
   absl::StrAppend(&out, "Backend  ", info.backend(), "\n");
   const auto& d = info.default_options();
   absl::StrAppend(&out, "Defaults ", d.steps(), " steps, lr ", d.lr(),
@@ -119,11 +123,14 @@ std::string RenderModelInfo(const nio::v1::ModelInfo& info) {
                   "reachable: it is never forced to move).\n"
                   "Predictions are the model's raw output: popularity is "
                   "0..100; above 100 reads as 100, below 0 as 0.\n");
-  absl::StrAppend(&out, "\nGenres (", info.genres_size(), "): ",
-                  absl::StrJoin(info.genres().begin(), info.genres().end(), ", "), "\n\nPresets:\n");
+  absl::StrAppend(
+      &out, "\nGenres (", info.genres_size(),
+      "): ", absl::StrJoin(info.genres().begin(), info.genres().end(), ", "),
+      "\n\nPresets:\n");
   for (const auto& p : info.presets()) {
-    absl::StrAppend(&out, absl::StrFormat("  %-12s %-16s genre %-10s %s\n", p.name(), p.label(),
-                                          p.track().genre(), p.description()));
+    absl::StrAppend(
+        &out, absl::StrFormat("  %-12s %-16s genre %-10s %s\n", p.name(),
+                              p.label(), p.track().genre(), p.description()));
   }
   return out;
 }
@@ -135,10 +142,13 @@ std::vector<std::string> Suggestions(const models::NioResult& result,
     const auto* f = FindFeature(info, c.name);
     const double frac = RangeFraction(c, f);
     if (std::fabs(frac) < 0.01) continue;
-    ranked.emplace_back(std::fabs(frac), absl::StrCat(c.delta > 0 ? "raise " : "lower ", c.name, " ",
-                                                      Value(c.original, f), " -> ", Value(c.optimized, f)));
+    ranked.emplace_back(
+        std::fabs(frac),
+        absl::StrCat(c.delta > 0 ? "raise " : "lower ", c.name, " ",
+                     Value(c.original, f), " -> ", Value(c.optimized, f)));
   }
-  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(ranked.begin(), ranked.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<std::string> out;
   for (const auto& [_, text] : ranked) out.push_back(text);
   return out;
@@ -160,12 +170,16 @@ std::string ChangeTable(const models::NioResult& r,
                   Value(c.optimized, f), SignedValue(c.delta, f),
                   f ? ValueRange(f->box_min(), f->box_max(), f) : ""));
   }
-  absl::StrAppend(&out, "\nChange, as a share of each feature's realistic range:\n");
+  absl::StrAppend(&out,
+                  "\nChange, as a share of each feature's realistic range:\n");
   for (const auto& c : r.changes) {
-    const double frac = std::clamp(RangeFraction(c, FindFeature(info, c.name)), -1.0, 1.0);
-    const int n = static_cast<int>(std::lround(std::fabs(frac) * kBarHalfWidth));
+    const double frac =
+        std::clamp(RangeFraction(c, FindFeature(info, c.name)), -1.0, 1.0);
+    const int n =
+        static_cast<int>(std::lround(std::fabs(frac) * kBarHalfWidth));
     std::string left(kBarHalfWidth, ' '), right(kBarHalfWidth, ' ');
-    for (int i = 0; i < n; ++i) (frac < 0 ? left[kBarHalfWidth - 1 - i] : right[i]) = '#';
+    for (int i = 0; i < n; ++i)
+      (frac < 0 ? left[kBarHalfWidth - 1 - i] : right[i]) = '#';
     absl::StrAppend(
         &out, absl::StrFormat("%-17s %s|%s %5s%%\n", c.name, left, right,
                               std::lround(100 * frac) == 0

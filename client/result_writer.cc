@@ -35,10 +35,12 @@ std::string Num(double v) { return FloatText(v); }
 }  // namespace
 
 absl::StatusOr<OutputFormat> FormatOf(const std::string& path) {
-  if (absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")) return OutputFormat::kJsonl;
+  if (absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json"))
+    return OutputFormat::kJsonl;
   if (absl::EndsWith(path, ".csv")) return OutputFormat::kCsv;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--output ", path, ": name it .csv or .jsonl (the format follows the extension)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--output ", path,
+      ": name it .csv or .jsonl (the format follows the extension)"));
 }
 
 absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
@@ -49,7 +51,8 @@ absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
   w->format_ = *format;
   w->features_ = std::move(features);
   struct stat st {};
-  const bool had_records = append && stat(path.c_str(), &st) == 0 && st.st_size > 0;
+  const bool had_records =
+      append && stat(path.c_str(), &st) == 0 && st.st_size > 0;
   w->file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (!w->file_) {
     // A missing folder is not a permission problem: say which it is.
@@ -95,9 +98,10 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
   if (format_ == OutputFormat::kJsonl) {
     text = ResultRecordJson(r).dump() + "\n";
   } else {
-    std::vector<std::string> cols = {CsvField(r.id), CsvField(r.genre), absl::StrCat(r.line),
-                                     ok ? "ok" : "error",
-                                     ok ? "" : CsvField(std::string(r.outcome.status.message()))};
+    std::vector<std::string> cols = {
+        CsvField(r.id), CsvField(r.genre), absl::StrCat(r.line),
+        ok ? "ok" : "error",
+        ok ? "" : CsvField(std::string(r.outcome.status.message()))};
     if (ok) {
       for (double v :
            {res.prediction_before, res.prediction_raw, res.prediction_after}) {
@@ -126,7 +130,8 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
     text = absl::StrJoin(cols, ",") + "\n";
   }
   // One write + flush per record: a kill leaves at most a partial last line.
-  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
+  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() ||
+      std::fflush(file_) != 0) {
     return absl::DataLossError("cannot write the output file (disk full?)");
   }
   return absl::OkStatus();

@@ -13,7 +13,8 @@ Featurizer::Featurizer(const ModelSpec& spec)
   for (size_t i = 0; i < spec_.features.size(); ++i) {
     const FeatureSpec& f = spec_.features[i];
     feature_index_[f.name] = static_cast<int>(i);
-    if (f.kind == FeatureKind::kOneHot) genre_column_[f.category] = static_cast<int>(i);
+    if (f.kind == FeatureKind::kOneHot)
+      genre_column_[f.category] = static_cast<int>(i);
   }
   genre_column_[spec_.categorical.reference] = -1;
 }
@@ -50,7 +51,8 @@ double Featurizer::UnscaleShortest(int feature, float scaled) const {
   return raw;
 }
 
-absl::StatusOr<std::vector<float>> Featurizer::ToScaled(const RawTrack& track) const {
+absl::StatusOr<std::vector<float>> Featurizer::ToScaled(
+    const RawTrack& track) const {
   const std::string who = absl::StrCat("track '", track.id, "'");
   std::vector<double> raw(spec_.features.size());
   std::vector<bool> given(spec_.features.size(), false);
@@ -103,7 +105,8 @@ absl::StatusOr<std::vector<float>> Featurizer::ToScaled(const RawTrack& track) c
   }
   if (column >= 0) raw[column] = 1.0;
   std::vector<float> x(spec_.features.size());
-  for (size_t i = 0; i < x.size(); ++i) x[i] = Scale(static_cast<int>(i), raw[i]);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = Scale(static_cast<int>(i), raw[i]);
   return x;
 }
 

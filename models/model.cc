@@ -90,15 +90,16 @@ absl::StatusOr<Model> LoadModel(const std::string& dir) {
             ShapeText(shape), ")"));
       }
       if (it->second.shape != shape) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            weights_path, ": tensor '", name, "' has shape ",
-            ShapeText(it->second.shape), ", model.json's layer_sizes need ",
-            ShapeText(shape)));
+        return absl::InvalidArgumentError(
+            absl::StrCat(weights_path, ": tensor '", name, "' has shape ",
+                         ShapeText(it->second.shape),
+                         ", model.json's layer_sizes need ", ShapeText(shape)));
       }
       for (size_t i = 0; i < it->second.values.size(); ++i) {
         if (!std::isfinite(it->second.values[i])) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              weights_path, ": tensor '", name, "' has a non-finite value at flat index ", i));
+          return absl::InvalidArgumentError(
+              absl::StrCat(weights_path, ": tensor '", name,
+                           "' has a non-finite value at flat index ", i));
         }
       }
     }

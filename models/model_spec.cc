@@ -32,7 +32,8 @@ class Fields {
   absl::Status String(const std::string& field, std::string* out,
                       bool required = true) const {
     auto it = object_.find(field);
-    if (it == object_.end()) return required ? Error(field, "missing") : absl::OkStatus();
+    if (it == object_.end())
+      return required ? Error(field, "missing") : absl::OkStatus();
     if (!it->is_string()) return Error(field, "must be a string");
     *out = it->get<std::string>();
     return absl::OkStatus();
@@ -40,24 +41,29 @@ class Fields {
   absl::Status Number(const std::string& field, double* out,
                       bool required = true) const {
     auto it = object_.find(field);
-    if (it == object_.end()) return required ? Error(field, "missing") : absl::OkStatus();
+    if (it == object_.end())
+      return required ? Error(field, "missing") : absl::OkStatus();
     if (!it->is_number()) return Error(field, "must be a number");
     *out = it->get<double>();
     if (!std::isfinite(*out)) return Error(field, "must be finite");
     return absl::OkStatus();
   }
-  absl::Status Int(const std::string& field, int* out, bool required = true) const {
+  absl::Status Int(const std::string& field, int* out,
+                   bool required = true) const {
     auto it = object_.find(field);
-    if (it == object_.end()) return required ? Error(field, "missing") : absl::OkStatus();
+    if (it == object_.end())
+      return required ? Error(field, "missing") : absl::OkStatus();
     if (!it->is_number_integer()) return Error(field, "must be an integer");
     const int64_t v = it->get<int64_t>();
     if (v < INT32_MIN || v > INT32_MAX) return Error(field, "out of range");
     *out = static_cast<int>(v);
     return absl::OkStatus();
   }
-  absl::Status Bool(const std::string& field, bool* out, bool required = true) const {
+  absl::Status Bool(const std::string& field, bool* out,
+                    bool required = true) const {
     auto it = object_.find(field);
-    if (it == object_.end()) return required ? Error(field, "missing") : absl::OkStatus();
+    if (it == object_.end())
+      return required ? Error(field, "missing") : absl::OkStatus();
     if (!it->is_boolean()) return Error(field, "must be true or false");
     *out = it->get<bool>();
     return absl::OkStatus();
@@ -142,7 +148,8 @@ absl::Status ParseValidRange(const Fields& fields, FeatureSpec* f) {
 absl::Status ParseFeature(const Json& j, const std::string& path,
                           const std::string& source, FeatureSpec* f) {
   if (!j.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", path, ": must be an object"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", path, ": must be an object"));
   }
   Fields fields(j, path, source);
   NIO_RETURN_IF_ERROR(fields.String("name", &f->name));
@@ -174,7 +181,8 @@ absl::Status ParseFeature(const Json& j, const std::string& path,
     if (!range.ok()) return range.status();
     const Json& r = **range;
     if (r.size() != 2 || !r[0].is_number() || !r[1].is_number() ||
-        !std::isfinite(r[0].get<double>()) || !std::isfinite(r[1].get<double>())) {
+        !std::isfinite(r[0].get<double>()) ||
+        !std::isfinite(r[1].get<double>())) {
       return fields.Error("range", "must be [min, max], two finite numbers");
     }
     f->range_min = r[0].get<double>();
@@ -203,11 +211,14 @@ int ModelSpec::FeatureIndex(const std::string& feature_name) const {
 
 const char* FeatureKindName(FeatureKind kind) {
   switch (kind) {
-    case FeatureKind::kNumeric: return "numeric";
-    case FeatureKind::kBinary: return "binary";
+    case FeatureKind::kNumeric:
+      return "numeric";
+    case FeatureKind::kBinary:
+      return "binary";
     case FeatureKind::kInteger:
       return "integer";
-    case FeatureKind::kOneHot: return "one_hot";
+    case FeatureKind::kOneHot:
+      return "one_hot";
   }
   return "?";
 }
@@ -230,7 +241,8 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
     return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
   }
   if (!root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": must be a JSON object"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": must be a JSON object"));
   }
   Fields top(root, "", source);
   ModelSpec spec;
@@ -255,16 +267,20 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
   auto sizes = net.Array("layer_sizes");
   if (!sizes.ok()) return sizes.status();
   for (const Json& s : **sizes) {
-    if (!s.is_number_integer() || s.get<int64_t>() <= 0 || s.get<int64_t>() > (1 << 20)) {
+    if (!s.is_number_integer() || s.get<int64_t>() <= 0 ||
+        s.get<int64_t>() > (1 << 20)) {
       return net.Error("layer_sizes", "entries must be positive integers");
     }
     spec.layer_sizes.push_back(static_cast<int>(s.get<int64_t>()));
   }
-  if (spec.layer_sizes.size() < 2) return net.Error("layer_sizes", "needs at least inputs and output");
-  if (spec.layer_sizes.back() != 1) return net.Error("layer_sizes", "the last size (outputs) must be 1");
+  if (spec.layer_sizes.size() < 2)
+    return net.Error("layer_sizes", "needs at least inputs and output");
+  if (spec.layer_sizes.back() != 1)
+    return net.Error("layer_sizes", "the last size (outputs) must be 1");
   NIO_RETURN_IF_ERROR(net.String("activation", &spec.activation));
   if (spec.activation != "relu") {
-    return net.Error("activation", absl::StrCat("'", spec.activation, "' is not supported (relu)"));
+    return net.Error("activation", absl::StrCat("'", spec.activation,
+                                                "' is not supported (relu)"));
   }
 
   // Categorical.
@@ -281,7 +297,8 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
       return catf.Error("values", "entries must be non-empty strings");
     }
     if (!value_set.insert(v.get<std::string>()).second) {
-      return catf.Error("values", absl::StrCat("duplicate value '", v.get<std::string>(), "'"));
+      return catf.Error("values", absl::StrCat("duplicate value '",
+                                               v.get<std::string>(), "'"));
     }
     spec.categorical.values.push_back(v.get<std::string>());
   }
@@ -300,31 +317,36 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
     const std::string path = absl::StrCat("features[", i, "]");
     NIO_RETURN_IF_ERROR(ParseFeature((**features)[i], path, source, &f));
     if (!names.insert(f.name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": ", path, ".name: duplicate feature '", f.name, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": ", path, ".name: duplicate feature '", f.name, "'"));
     }
     if (f.kind == FeatureKind::kOneHot) {
-      if (!value_set.count(f.category) || f.category == spec.categorical.reference) {
+      if (!value_set.count(f.category) ||
+          f.category == spec.categorical.reference) {
         return absl::InvalidArgumentError(absl::StrCat(
             source, ": ", path, ".category: '", f.category,
             "' is not a non-reference value of ", spec.categorical.name));
       }
       if (!one_hot_values.insert(f.category).second) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": ", path, ".category: '", f.category, "' has two columns"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": ", path, ".category: '", f.category,
+                         "' has two columns"));
       }
     }
     spec.features.push_back(std::move(f));
   }
   if (one_hot_values.size() + 1 != value_set.size()) {
-    return top.Error("features", absl::StrCat(
-        "has one-hot columns for ", one_hot_values.size(), " of the ",
-        value_set.size() - 1, " non-reference values of ", spec.categorical.name));
+    return top.Error(
+        "features",
+        absl::StrCat("has one-hot columns for ", one_hot_values.size(),
+                     " of the ", value_set.size() - 1,
+                     " non-reference values of ", spec.categorical.name));
   }
   if (static_cast<int>(spec.features.size()) != spec.layer_sizes.front()) {
-    return top.Error("features", absl::StrCat(
-        spec.features.size(), " features but network.layer_sizes[0] is ",
-        spec.layer_sizes.front()));
+    return top.Error("features",
+                     absl::StrCat(spec.features.size(),
+                                  " features but network.layer_sizes[0] is ",
+                                  spec.layer_sizes.front()));
   }
 
   // NIO defaults (optional: the design's defaults otherwise).
@@ -356,7 +378,8 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
       const std::string path = absl::StrCat("presets[", i, "]");
       const Json& pj = (**presets)[i];
       if (!pj.is_object()) {
-        return absl::InvalidArgumentError(absl::StrCat(source, ": ", path, ": must be an object"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": ", path, ": must be an object"));
       }
       Fields pf(pj, path, source);
       Preset p;
@@ -375,10 +398,12 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
       for (const auto& [fname, fval] : (*fo)->items()) {
         const int idx = spec.FeatureIndex(fname);
         if (idx < 0 || spec.features[idx].kind == FeatureKind::kOneHot) {
-          return pf.Error("features", absl::StrCat("unknown feature '", fname, "'"));
+          return pf.Error("features",
+                          absl::StrCat("unknown feature '", fname, "'"));
         }
         if (!fval.is_number() || !std::isfinite(fval.get<double>())) {
-          return pf.Error(absl::StrCat("features.", fname), "must be a finite number");
+          return pf.Error(absl::StrCat("features.", fname),
+                          "must be a finite number");
         }
         if (absl::Status s =
                 CheckFeatureValue(spec.features[idx], fval.get<double>());

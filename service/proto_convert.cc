@@ -13,7 +13,8 @@ models::RawTrack FromProto(const nio::v1::Track& track) {
   t.id = track.id();
   t.genre = track.genre();
   // Sorted, so messages naming the same features behave the same.
-  const std::map<std::string, double> sorted(track.features().begin(), track.features().end());
+  const std::map<std::string, double> sorted(track.features().begin(),
+                                             track.features().end());
   for (const auto& [name, value] : sorted) t.features.emplace_back(name, value);
   return t;
 }
@@ -21,7 +22,8 @@ models::RawTrack FromProto(const nio::v1::Track& track) {
 void ToProto(const models::RawTrack& track, nio::v1::Track* out) {
   out->set_id(track.id);
   out->set_genre(track.genre);
-  for (const auto& [name, value] : track.features) (*out->mutable_features())[name] = value;
+  for (const auto& [name, value] : track.features)
+    (*out->mutable_features())[name] = value;
 }
 
 models::NioOptions FromProto(const nio::v1::OptimizeOptions& options) {
@@ -29,9 +31,12 @@ models::NioOptions FromProto(const nio::v1::OptimizeOptions& options) {
   if (options.has_steps()) o.steps = options.steps();
   if (options.has_lr()) o.lr = options.lr();
   if (options.has_lambda()) o.lambda = options.lambda();
-  if (options.mode() == nio::v1::MODE_REFERENCE) o.mode = models::NioMode::kReference;
-  if (options.mode() == nio::v1::MODE_PROJECTED) o.mode = models::NioMode::kProjected;
-  o.mutable_features.assign(options.mutable_features().begin(), options.mutable_features().end());
+  if (options.mode() == nio::v1::MODE_REFERENCE)
+    o.mode = models::NioMode::kReference;
+  if (options.mode() == nio::v1::MODE_PROJECTED)
+    o.mode = models::NioMode::kProjected;
+  o.mutable_features.assign(options.mutable_features().begin(),
+                            options.mutable_features().end());
   for (const auto& [name, b] : options.bounds()) {
     models::FeatureBounds bounds;
     if (b.has_min()) bounds.min = b.min();
@@ -47,8 +52,9 @@ void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out) {
   if (options.lr) out->set_lr(*options.lr);
   if (options.lambda) out->set_lambda(*options.lambda);
   if (options.mode) {
-    out->set_mode(*options.mode == models::NioMode::kProjected ? nio::v1::MODE_PROJECTED
-                                                               : nio::v1::MODE_REFERENCE);
+    out->set_mode(*options.mode == models::NioMode::kProjected
+                      ? nio::v1::MODE_PROJECTED
+                      : nio::v1::MODE_REFERENCE);
   }
   for (const auto& f : options.mutable_features) out->add_mutable_features(f);
   for (const auto& [name, b] : options.bounds) {
@@ -88,13 +94,14 @@ models::NioResult FromProto(const nio::v1::TrackResult& result) {
   r.steps_run = result.steps_run();
   r.quality.improved = result.quality().improved();
   for (const auto& c : result.changes()) {
-    r.changes.push_back({c.name(), c.original(), c.optimized(), c.delta(), c.unclamped()});
+    r.changes.push_back(
+        {c.name(), c.original(), c.optimized(), c.delta(), c.unclamped()});
   }
   return r;
 }
 
-void ToProto(const models::ModelSpec& spec, const std::string& backend, int max_batch,
-             nio::v1::ModelInfo* out) {
+void ToProto(const models::ModelSpec& spec, const std::string& backend,
+             int max_batch, nio::v1::ModelInfo* out) {
   out->set_name(spec.name);
   out->set_version(spec.version);
   out->set_description(spec.description);
@@ -133,8 +140,9 @@ void ToProto(const models::ModelSpec& spec, const std::string& backend, int max_
   d->set_steps(spec.defaults.steps);
   d->set_lr(spec.defaults.lr);
   d->set_lambda(spec.defaults.lambda);
-  d->set_mode(spec.defaults.mode == models::NioMode::kProjected ? nio::v1::MODE_PROJECTED
-                                                                : nio::v1::MODE_REFERENCE);
+  d->set_mode(spec.defaults.mode == models::NioMode::kProjected
+                  ? nio::v1::MODE_PROJECTED
+                  : nio::v1::MODE_REFERENCE);
   for (const models::FeatureSpec& f : spec.features) {
     if (f.mutable_by_default) d->add_mutable_features(f.name);
   }

@@ -10,18 +10,23 @@
 
 namespace nio::service {
 
-absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(const ServerOptions& options) {
+absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
+    const ServerOptions& options) {
   std::unique_ptr<NioServer> s(new NioServer());
-  const std::string dir = options.model_dir.empty() ? models::DefaultModelDir() : options.model_dir;
+  const std::string dir =
+      options.model_dir.empty() ? models::DefaultModelDir() : options.model_dir;
   NIO_ASSIGN_OR_RETURN(models::Model model, models::LoadModel(dir));
   s->model_ = std::make_unique<models::Model>(std::move(model));
-  NIO_ASSIGN_OR_RETURN(s->scheduler_, Scheduler::Create(*s->model_, options.scheduler));
-  s->service_ = std::make_unique<NioService>(*s->model_, s->scheduler_.get(), options.service);
+  NIO_ASSIGN_OR_RETURN(s->scheduler_,
+                       Scheduler::Create(*s->model_, options.scheduler));
+  s->service_ = std::make_unique<NioService>(*s->model_, s->scheduler_.get(),
+                                             options.service);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &s->port_);
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(256 << 20);
   builder.SetMaxSendMessageSize(256 << 20);
@@ -37,15 +42,18 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(const ServerOptions&
   }
   s->host_ = options.listen.substr(0, options.listen.rfind(':'));
   s->server_->GetHealthCheckService()->SetServingStatus(true);
-  s->start_line_ = absl::StrCat(
-      "nio-server: model ", s->model_->spec.name, " version ", s->model_->spec.version,
-      " from ", dir, "; ", s->scheduler_->BackendLogLine(), "; max_batch ",
-      options.scheduler.max_batch, ", max_queue ", options.scheduler.max_queue,
-      "; listening on ", s->address());
+  s->start_line_ = absl::StrCat("nio-server: model ", s->model_->spec.name,
+                                " version ", s->model_->spec.version, " from ",
+                                dir, "; ", s->scheduler_->BackendLogLine(),
+                                "; max_batch ", options.scheduler.max_batch,
+                                ", max_queue ", options.scheduler.max_queue,
+                                "; listening on ", s->address());
   return s;
 }
 
-std::string NioServer::address() const { return absl::StrCat(host_, ":", port_); }
+std::string NioServer::address() const {
+  return absl::StrCat(host_, ":", port_);
+}
 
 void NioServer::Shutdown(std::chrono::milliseconds timeout) {
   if (shut_down_ || !server_) return;

@@ -29,10 +29,10 @@ constexpr const char* kSteps = "100";
 
 // The demo catalog's feature columns (the rest are names and labels).
 const std::set<std::string> kFeatures = {
-    "duration_ms", "explicit",     "danceability",     "energy",
-    "key",         "loudness",     "mode",             "speechiness",
-    "acousticness", "instrumentalness", "liveness",    "valence",
-    "tempo",       "time_signature"};
+    "duration_ms",  "explicit",         "danceability", "energy",
+    "key",          "loudness",         "mode",         "speechiness",
+    "acousticness", "instrumentalness", "liveness",     "valence",
+    "tempo",        "time_signature"};
 
 // The demo catalog has no quoted cells; its lines end in CRLF, as pandas
 // writes them on Windows.
@@ -89,12 +89,12 @@ class BatchInvarianceTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs the catalog with extra flags; returns the results by id.
-  std::map<std::string, nlohmann::json> Batch(
-      const std::string& name, std::vector<std::string> flags) {
+  std::map<std::string, nlohmann::json> Batch(const std::string& name,
+                                              std::vector<std::string> flags) {
     const std::string path = (dir_ / (name + ".jsonl")).string();
-    std::vector<std::string> args = {"batch",  "--input",    catalog_,
-                                     "--output", path,       "--steps",
-                                     kSteps,   "--progress", "none"};
+    std::vector<std::string> args = {"batch",    "--input",    catalog_,
+                                     "--output", path,         "--steps",
+                                     kSteps,     "--progress", "none"};
     args.insert(args.end(), flags.begin(), flags.end());
     const RunResult r = RunNio(args);
     EXPECT_EQ(r.code, 0) << name << ": " << r.output;
@@ -122,7 +122,8 @@ TEST_F(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
   local("1024", "1");
 
   ChildProcess server({NIO_SERVER_BINARY, "--model_dir", BundledModel(),
-                       "--listen", "127.0.0.1:0", "--backend", "cpu", "--max_batch", "1024"});
+                       "--listen", "127.0.0.1:0", "--backend", "cpu",
+                       "--max_batch", "1024"});
   ASSERT_TRUE(server.WaitForOutput("listening on", 60s)) << server.output();
   std::smatch m;
   const std::string log = server.output();
@@ -131,8 +132,9 @@ TEST_F(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
   const std::string address = m[1];
   runs.emplace_back("server, one stream",
                     Batch("server", {"--server", address}));
-  runs.emplace_back("server, one track at a time",
-                    Batch("server-alone", {"--server", address, "--window", "1"}));
+  runs.emplace_back(
+      "server, one track at a time",
+      Batch("server-alone", {"--server", address, "--window", "1"}));
 
   const auto& reference = runs.front().second;
   ASSERT_EQ(reference.size(), static_cast<size_t>(kTracks));
@@ -168,9 +170,10 @@ TEST_F(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
       } else if (header[c] == "track_genre") {
         track["genre"] = cells[c];
       } else if (kFeatures.count(header[c])) {
-        track["features"][header[c]] =
-            cells[c] == "True" ? 1.0 : cells[c] == "False" ? 0.0
-                                                           : std::stod(cells[c]);
+        track["features"][header[c]] = cells[c] == "True" ? 1.0
+                                       : cells[c] == "False"
+                                           ? 0.0
+                                           : std::stod(cells[c]);
       }
     }
     tracks.push_back(track);

@@ -81,10 +81,12 @@ class BatchSafetyTest : public ::testing::Test {
   std::string Path(const std::string& name) { return (dir_ / name).string(); }
 
   // The catalog with its header line rewritten.
-  std::string WithHeader(const std::string& name,
-                         const std::function<std::string(std::string)>& edit,
-                         const std::function<std::string(std::string)>& row =
-                             [](std::string s) { return s; }) {
+  std::string WithHeader(
+      const std::string& name,
+      const std::function<std::string(std::string)>& edit,
+      const std::function<std::string(std::string)>& row = [](std::string s) {
+        return s;
+      }) {
     std::ifstream in(catalog_);
     std::ofstream out(Path(name));
     std::string line;
@@ -97,10 +99,9 @@ class BatchSafetyTest : public ::testing::Test {
   std::vector<std::string> Local(const std::string& input,
                                  const std::string& output,
                                  std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"batch",    "--local", "--backend",
-                                     "cpu",      "--input", input,
-                                     "--output", output,    "--steps",
-                                     "20",       "--progress", "none"};
+    std::vector<std::string> args = {
+        "batch",    "--local", "--backend", "cpu", "--input",    input,
+        "--output", output,    "--steps",   "20",  "--progress", "none"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -132,7 +133,8 @@ TEST_F(BatchSafetyTest, MisspeltOrMissingColumnsAreErrorsNamingThem) {
     for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + cells[i];
     return out;
   };
-  const std::string dropped = WithHeader("no-energy.csv", drop_energy, drop_energy);
+  const std::string dropped =
+      WithHeader("no-energy.csv", drop_energy, drop_energy);
   ASSERT_EQ(std::ifstream(dropped).peek() != EOF, true);
   r = RunNio(Local(dropped, Path("no-energy.jsonl")));
   EXPECT_EQ(r.code, 2) << r.output;
@@ -144,8 +146,8 @@ TEST_F(BatchSafetyTest, MisspeltOrMissingColumnsAreErrorsNamingThem) {
   r = RunNio(Local(dropped, Path("filled.jsonl"), {"--fill-missing", "mean"}));
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(CountLines(Path("filled.jsonl")), 60u);
-  const auto manifest = nlohmann::json::parse(
-      std::ifstream(Path("filled.jsonl.manifest.json")));
+  const auto manifest =
+      nlohmann::json::parse(std::ifstream(Path("filled.jsonl.manifest.json")));
   EXPECT_EQ(manifest["fill_missing"], "mean");
 
   // An empty cell is a bad row unless --fill-missing mean.
@@ -153,7 +155,9 @@ TEST_F(BatchSafetyTest, MisspeltOrMissingColumnsAreErrorsNamingThem) {
   const std::string holes = WithHeader(
       "holes.csv", [](std::string h) { return h; },
       [&row](std::string line) {
-        if (++row == 3) line = std::regex_replace(line, std::regex(",0\\.[0-9]+,"), ",,", std::regex_constants::format_first_only);
+        if (++row == 3)
+          line = std::regex_replace(line, std::regex(",0\\.[0-9]+,"), ",,",
+                                    std::regex_constants::format_first_only);
         return line;
       });
   r = RunNio(Local(holes, Path("holes.jsonl")));
@@ -202,7 +206,8 @@ TEST_F(BatchSafetyTest, TheInputAndAnExistingOutputAreSafe) {
   EXPECT_NE(r.output.find("is the --input file"), std::string::npos)
       << r.output;
   // Also through another spelling of the same path.
-  r = RunNio(Local(catalog_, (dir_ / "." / "catalog.csv").string(), {"--overwrite"}));
+  r = RunNio(
+      Local(catalog_, (dir_ / "." / "catalog.csv").string(), {"--overwrite"}));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_EQ(nio::testing::ReadFile(catalog_), before);
 
@@ -226,9 +231,9 @@ TEST_F(BatchSafetyTest, FailedRowsAreRetriedByResume) {
     // A queue of 4 tracks: most of the 60 are refused (RESOURCE_EXHAUSTED).
     Server tight({"--max_batch", "4", "--max_queue", "4"});
     ASSERT_FALSE(tight.address.empty()) << tight.process->output();
-    const auto r = RunNio({"batch", "--server", tight.address, "--input",
-                           catalog_, "--output", out, "--steps", "20",
-                           "--progress", "none"});
+    const auto r =
+        RunNio({"batch", "--server", tight.address, "--input", catalog_,
+                "--output", out, "--steps", "20", "--progress", "none"});
     EXPECT_EQ(r.code, 5) << r.output;
   }
   size_t failed = 0;
@@ -263,14 +268,14 @@ TEST_F(BatchSafetyTest, FailedRowsAreRetriedByResume) {
 
 TEST_F(BatchSafetyTest, AServerDeathMidJobLeavesTheSummaryAndTheResumeCommand) {
   const std::string out = Path("cut.jsonl");
-  auto server = std::make_unique<Server>(std::vector<std::string>{"--max_batch", "8"});
+  auto server =
+      std::make_unique<Server>(std::vector<std::string>{"--max_batch", "8"});
   ASSERT_FALSE(server->address.empty()) << server->process->output();
   // 3000 steps in a window of 8: results come a few at a time for seconds.
-  std::vector<std::string> argv = {NIO_CLI_BINARY, "batch",    "--server",
-                                   server->address, "--input", catalog_,
-                                   "--output",      out,       "--steps",
-                                   "3000",          "--window", "8",
-                                   "--progress",    "none"};
+  std::vector<std::string> argv = {
+      NIO_CLI_BINARY, "batch",    "--server",   server->address, "--input",
+      catalog_,       "--output", out,          "--steps",       "3000",
+      "--window",     "8",        "--progress", "none"};
   ChildProcess job(argv);
   for (int i = 0; i < 12000 && CountLines(out) < 8; ++i)
     std::this_thread::sleep_for(5ms);
@@ -295,8 +300,8 @@ TEST_F(BatchSafetyTest, AServerDeathMidJobLeavesTheSummaryAndTheResumeCommand) {
 TEST_F(BatchSafetyTest, ASecondServerCannotTakeAPortInUse) {
   Server first({});
   ASSERT_FALSE(first.port.empty()) << first.process->output();
-  ChildProcess second({NIO_SERVER_BINARY, "--listen",
-                       "127.0.0.1:" + first.port, "--backend", "cpu"});
+  ChildProcess second({NIO_SERVER_BINARY, "--listen", "127.0.0.1:" + first.port,
+                       "--backend", "cpu"});
   EXPECT_EQ(second.Wait(60s), 3) << second.output();
   EXPECT_NE(second.output().find("address in use"), std::string::npos)
       << second.output();

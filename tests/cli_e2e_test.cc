@@ -471,10 +471,9 @@ TEST_F(CliE2ETest, BatchCountsInvalidRowsAsBadRowsWithTheirLines) {
   }
   for (const char* ext : {"csv", "jsonl"}) {
     const std::string output = Out(std::string("invalid-out.") + ext);
-    const auto r =
-        RunNio({"batch", "--local", "--model_dir", BundledModel(), "--input",
-                csv, "--output", output, "--steps", "5", "--progress", "none",
-                "--fill-missing", "mean"});
+    const auto r = RunNio({"batch", "--local", "--model_dir", BundledModel(),
+                           "--input", csv, "--output", output, "--steps", "5",
+                           "--progress", "none", "--fill-missing", "mean"});
     EXPECT_EQ(r.code, 5) << r.output;  // done, with bad rows
     for (const char* frag :
          {"line 3: track 'unit4': feature 'danceability': 4 is outside the "
@@ -601,7 +600,6 @@ TEST_F(CliE2ETest, RealRowsWithANegativeDeltaAreNeverLabelledImproved) {
                                              : r.output.substr(summary));
   RecordProperty("not_improved", not_improved);
 }
-
 
 // ------------------------------------------------------------ issue 16:
 // one CLI convention, one JSON shape, numbers and messages (items 8-13).

@@ -506,9 +506,9 @@ TEST(CpuBackendInvarianceTest, ATrackGetsTheSameBitsWhateverTheBatch) {
           first += n;
         }
       }
-      runs.emplace_back(absl::StrCat(threads, " threads, ", chunks.size(),
-                                     " chunks"),
-                        state(*backend, FirstRows(rows)));
+      runs.emplace_back(
+          absl::StrCat(threads, " threads, ", chunks.size(), " chunks"),
+          state(*backend, FirstRows(rows)));
     }
   }
   {
@@ -534,7 +534,8 @@ TEST(CpuBackendInvarianceTest, ATrackGetsTheSameBitsWhateverTheBatch) {
       for (int step = 0; step < steps; ++step)
         ASSERT_TRUE(backend->Step(0, 1).ok());
       std::vector<float> pt(k), ft(1), gt(k);
-      ASSERT_TRUE(backend->GatherRows({0}, pt.data(), ft.data(), gt.data()).ok());
+      ASSERT_TRUE(
+          backend->GatherRows({0}, pt.data(), ft.data(), gt.data()).ok());
       p.insert(p.end(), pt.begin(), pt.end());
       pred.push_back(ft[0]);
       grad.insert(grad.end(), gt.begin(), gt.end());

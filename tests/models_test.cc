@@ -30,14 +30,18 @@ std::string TinyDir() { return nio::testing::TestDataDir() + "/tiny_model"; }
 
 // Serializes tensors (name -> (shape, values)) as safetensors bytes.
 std::string MakeSafetensors(
-    const std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>& tensors,
+    const std::map<std::string, std::pair<std::vector<int64_t>,
+                                          std::vector<float>>>& tensors,
     const std::string& dtype = "F32") {
   Json header = Json::object();
   std::string data;
   for (const auto& [name, t] : tensors) {
     const size_t begin = data.size();
-    data.append(reinterpret_cast<const char*>(t.second.data()), t.second.size() * sizeof(float));
-    header[name] = {{"dtype", dtype}, {"shape", t.first}, {"data_offsets", {begin, data.size()}}};
+    data.append(reinterpret_cast<const char*>(t.second.data()),
+                t.second.size() * sizeof(float));
+    header[name] = {{"dtype", dtype},
+                    {"shape", t.first},
+                    {"data_offsets", {begin, data.size()}}};
   }
   const std::string text = header.dump();
   std::string out(8, '\0');
@@ -51,7 +55,9 @@ class ModelDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = nio::testing::FreshScratchDir(
-        "nio_model_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+        "nio_model_" +
+        std::string(
+            ::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::copy(TinyDir(), dir_, fs::copy_options::recursive);
     json_ = Json::parse(ReadFile(TinyDir() + "/model.json"));
     auto tensors = ReadSafetensors(TinyDir() + "/weights.safetensors");
@@ -60,13 +66,16 @@ class ModelDirTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  void WriteJson() { WriteFile((dir_ / kModelJsonFile).string(), json_.dump(1)); }
+  void WriteJson() {
+    WriteFile((dir_ / kModelJsonFile).string(), json_.dump(1));
+  }
   void WriteWeights() {
     WriteFile((dir_ / kWeightsFile).string(), MakeSafetensors(tensors_));
   }
   // Loads and expects INVALID_ARGUMENT with every fragment in the message.
-  void ExpectLoadError(const std::vector<std::string>& fragments,
-                       absl::StatusCode code = absl::StatusCode::kInvalidArgument) {
+  void ExpectLoadError(
+      const std::vector<std::string>& fragments,
+      absl::StatusCode code = absl::StatusCode::kInvalidArgument) {
     auto model = LoadModel(dir_.string());
     ASSERT_FALSE(model.ok()) << "loaded a broken model";
     EXPECT_EQ(model.status().code(), code) << model.status();
@@ -78,7 +87,8 @@ class ModelDirTest : public ::testing::Test {
 
   fs::path dir_;
   Json json_;
-  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> tensors_;
+  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>
+      tensors_;
 };
 
 TEST_F(ModelDirTest, TheCommittedTinyModelLoads) {
@@ -111,7 +121,8 @@ TEST_F(ModelDirTest, WrongShape) {
 }
 
 TEST_F(ModelDirTest, NanWeight) {
-  tensors_["layers.0.weight"].second[5] = std::numeric_limits<float>::quiet_NaN();
+  tensors_["layers.0.weight"].second[5] =
+      std::numeric_limits<float>::quiet_NaN();
   WriteWeights();
   ExpectLoadError({"layers.0.weight", "non-finite", "index 5"});
 }
@@ -159,13 +170,15 @@ TEST_F(ModelDirTest, EveryTruncationFailsCleanly) {
 }
 
 TEST_F(ModelDirTest, BadJson) {
-  WriteFile((dir_ / kModelJsonFile).string(), "{\"format_version\": 1, \"name\": ");
+  WriteFile((dir_ / kModelJsonFile).string(),
+            "{\"format_version\": 1, \"name\": ");
   ExpectLoadError({"model.json", "not valid JSON"});
 }
 
 TEST_F(ModelDirTest, MissingFiles) {
   fs::remove(dir_ / kWeightsFile);
-  ExpectLoadError({"weights.safetensors", "cannot open"}, absl::StatusCode::kNotFound);
+  ExpectLoadError({"weights.safetensors", "cannot open"},
+                  absl::StatusCode::kNotFound);
   fs::remove(dir_ / kModelJsonFile);
   ExpectLoadError({"model.json"}, absl::StatusCode::kNotFound);
 }
@@ -294,14 +307,17 @@ TEST_F(FeaturizerTest, RejectsBadNamesAndValuesNamingTheField) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
   const std::vector<std::pair<RawTrack, std::vector<std::string>>> cases = {
-      {{"a1", {{"dancability", 0.5}}, "pop"}, {"track 'a1'", "'dancability'", "unknown feature"}},
+      {{"a1", {{"dancability", 0.5}}, "pop"},
+       {"track 'a1'", "'dancability'", "unknown feature"}},
       {{"a2", {{"energy", nan}}, "pop"}, {"track 'a2'", "'energy'", "finite"}},
       {{"a3", {{"tempo", inf}}, "pop"}, {"'tempo'", "finite"}},
       {{"a4", {{"tempo", -inf}}, "pop"}, {"'tempo'", "finite"}},
       {{"a5", {}, "polka"}, {"track 'a5'", "track_genre", "'polka'"}},
       {{"a6", {}, ""}, {"track_genre", "missing"}},
-      {{"a7", {{"track_genre_pop", 1}}, "pop"}, {"'track_genre_pop'", "one-hot"}},
-      {{"a8", {{"energy", 0.1}, {"energy", 0.2}}, "pop"}, {"'energy'", "twice"}},
+      {{"a7", {{"track_genre_pop", 1}}, "pop"},
+       {"'track_genre_pop'", "one-hot"}},
+      {{"a8", {{"energy", 0.1}, {"energy", 0.2}}, "pop"},
+       {"'energy'", "twice"}},
   };
   for (const auto& [track, fragments] : cases) {
     auto x = f.ToScaled(track);
@@ -321,7 +337,8 @@ TEST_F(FeaturizerTest, OptionsAreValidatedWithTheField) {
     auto p = BuildNioProblem(f, t, o);
     ASSERT_FALSE(p.ok()) << fragment;
     EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_NE(p.status().message().find(fragment), std::string::npos) << p.status();
+    EXPECT_NE(p.status().message().find(fragment), std::string::npos)
+        << p.status();
   };
   NioOptions o;
   o.steps = 0;
@@ -378,8 +395,12 @@ TEST_F(FeaturizerTest, ProblemBoxesFollowTheMode) {
   const auto movable = MovableColumns(model_.spec);
   for (size_t c = 0; c < movable.size(); ++c) {
     const FeatureSpec& s = model_.spec.features[movable[c]];
-    EXPECT_NEAR(proj->lo[c], std::max(-3.0, (s.range_min - s.mean) / s.scale), 1e-6) << s.name;
-    EXPECT_NEAR(proj->hi[c], std::min(3.0, (s.range_max - s.mean) / s.scale), 1e-6) << s.name;
+    EXPECT_NEAR(proj->lo[c], std::max(-3.0, (s.range_min - s.mean) / s.scale),
+                1e-6)
+        << s.name;
+    EXPECT_NEAR(proj->hi[c], std::min(3.0, (s.range_max - s.mean) / s.scale),
+                1e-6)
+        << s.name;
   }
 }
 
@@ -574,7 +595,8 @@ TEST(TrackJsonTest, ParsesTracksAndOptions) {
        "options": {"steps": 10, "lr": 0.1, "lambda": 0, "mode": "projected",
                    "mutable_features": ["energy"],
                    "bounds": {"energy": {"min": 0.2, "max_delta": 0.1}}}},
-      {"genre": "edm"}]})", "t.json");
+      {"genre": "edm"}]})",
+                                "t.json");
   ASSERT_TRUE(tracks.ok()) << tracks.status();
   ASSERT_EQ(tracks->size(), 2u);
   const TrackRequest& a = (*tracks)[0];
@@ -589,11 +611,13 @@ TEST(TrackJsonTest, ParsesTracksAndOptions) {
 
 TEST(TrackJsonTest, ErrorsNameThePath) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"[{\"id\": \"a\", \"features\": {\"energy\": \"high\"}}]", "[0].features.energy"},
+      {"[{\"id\": \"a\", \"features\": {\"energy\": \"high\"}}]",
+       "[0].features.energy"},
       {"{\"tracks\": [{}, {\"colour\": 1}]}", "tracks[1].colour"},
       {"[{\"options\": {\"mode\": \"fast\"}}]", "[0].options.mode"},
       {"[{\"options\": {\"steps\": 1.5}}]", "[0].options.steps"},
-      {"[{\"options\": {\"bounds\": {\"tempo\": {\"lo\": 1}}}}]", "bounds.tempo.lo"},
+      {"[{\"options\": {\"bounds\": {\"tempo\": {\"lo\": 1}}}}]",
+       "bounds.tempo.lo"},
       {"not json", "not valid JSON"},
       {"42", "must be an array"},
   };

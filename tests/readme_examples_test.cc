@@ -79,8 +79,8 @@ TEST(ReadmeExamplesTest, EveryCommandExampleRunsAsWritten) {
     std::ofstream(dir / "tracks.json")
         << std::regex_replace(std::string(m[1]), std::regex("\n    "), "\n");
   }
-  ChildProcess server({NIO_SERVER_BINARY, "--listen", "127.0.0.1:0",
-                       "--backend", "cpu"});
+  ChildProcess server(
+      {NIO_SERVER_BINARY, "--listen", "127.0.0.1:0", "--backend", "cpu"});
   ASSERT_TRUE(server.WaitForOutput("listening on", 60s)) << server.output();
   std::smatch m;
   const std::string log = server.output();

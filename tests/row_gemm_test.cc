@@ -2,8 +2,8 @@
 // the documented order, so a row's bits cannot depend on the batch around it.
 #include "kernels/cpu/row_gemm.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <utility>
@@ -20,8 +20,8 @@ using ::nio::testing::RandomFloats;
 
 // The model's shapes (out, k) in both directions, and odd ones that leave
 // partial output blocks and partial row tiles.
-const std::pair<int, int> kShapes[] = {{768, 127}, {768, 9},  {512, 768},
-                                       {256, 512}, {1, 128},  {128, 1},
+const std::pair<int, int> kShapes[] = {{768, 127}, {768, 9},   {512, 768},
+                                       {256, 512}, {1, 128},   {128, 1},
                                        {9, 768},   {127, 768}, {37, 45}};
 const int kRowCounts[] = {1, 2, 3, 5, 6, 7, 13, 64, 257};
 
@@ -88,11 +88,11 @@ TEST(RowGemmTest, ARowHasTheSameBitsAloneInAnyBatchAndAnySplit) {
       }
       for (int i = 0; i < rows; ++i) {
         const float* want = alone.data() + static_cast<size_t>(pick[i]) * out;
-        ASSERT_TRUE(SameBits(whole.data() + static_cast<size_t>(i) * out, want,
-                             out))
+        ASSERT_TRUE(
+            SameBits(whole.data() + static_cast<size_t>(i) * out, want, out))
             << "out=" << out << " k=" << k << " rows=" << rows << " i=" << i;
-        ASSERT_TRUE(SameBits(sliced.data() + static_cast<size_t>(i) * out,
-                             want, out))
+        ASSERT_TRUE(
+            SameBits(sliced.data() + static_cast<size_t>(i) * out, want, out))
             << "sliced: out=" << out << " k=" << k << " rows=" << rows;
       }
     }

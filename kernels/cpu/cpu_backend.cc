@@ -315,8 +315,8 @@ class CpuBackend final : public Backend {
     for (size_t l = first_layer; l < mlp_.layers.size(); ++l) {
       const DenseLayer& layer = mlp_.layers[l];
       ForParts(l + 1 < mlp_.layers.size() ? parts : 1, [&](int part) {
-        LayerForwardPart(l, packed_[l].forward, s.act[l - 1].data(),
-                         layer.in, layer.bias.data(), 0, rows, s, part, parts);
+        LayerForwardPart(l, packed_[l].forward, s.act[l - 1].data(), layer.in,
+                         layer.bias.data(), 0, rows, s, part, parts);
       });
     }
     return s.act.back().data();
@@ -360,8 +360,8 @@ class CpuBackend final : public Backend {
       std::swap(grad, next);
     }
     float* df_dp = df_dp_.data() + static_cast<size_t>(first) * k_cols_;
-    RowGemm(w1_movable_.input_grad, num_layers == 1 ? s.ones.data() : grad,
-            h1_, rows, df_dp, k_cols_, 0, k_cols_);
+    RowGemm(w1_movable_.input_grad, num_layers == 1 ? s.ones.data() : grad, h1_,
+            rows, df_dp, k_cols_, 0, k_cols_);
   }
 
   // Fused update of rows [first, first + rows): proximity gradient + Adam +

@@ -19,8 +19,8 @@ constexpr int kTileRows = 6;
 // 8 KiB) stay in L1 while the row tiles pass over them.
 constexpr int kKc = kRowGemmKBlock;
 
-using GemmFn = void (*)(const PackedWeights&, const float*, size_t, int,
-                        float*, size_t, int, int);
+using GemmFn = void (*)(const PackedWeights&, const float*, size_t, int, float*,
+                        size_t, int, int);
 
 #if defined(__x86_64__)
 
@@ -53,15 +53,16 @@ __attribute__((target("avx2,fma"))) void Tile(const float* panel,
     __m256 wv[V];
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) {
-      wv[v] = _mm256_load_ps(w + (v / 2) * block_stride + j * kBlock +
-                             (v % 2) * 8);
+      wv[v] =
+          _mm256_load_ps(w + (v / 2) * block_stride + j * kBlock + (v % 2) * 8);
     }
     const float* xj = panel + j * kTileRows;
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       const __m256 x = _mm256_broadcast_ss(xj + i);
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(x, wv[v], acc[i][v]);
+      for (int v = 0; v < V; ++v)
+        acc[i][v] = _mm256_fmadd_ps(x, wv[v], acc[i][v]);
     }
   }
 #pragma GCC unroll 8
@@ -70,12 +71,13 @@ __attribute__((target("avx2,fma"))) void Tile(const float* panel,
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) {
       if (full) {
-        if (!first) acc[i][v] = _mm256_add_ps(_mm256_loadu_ps(ci + 8 * v), acc[i][v]);
+        if (!first)
+          acc[i][v] = _mm256_add_ps(_mm256_loadu_ps(ci + 8 * v), acc[i][v]);
         _mm256_storeu_ps(ci + 8 * v, acc[i][v]);
       } else {
         if (!first) {
-          acc[i][v] = _mm256_add_ps(_mm256_maskload_ps(ci + 8 * v, mask[v]),
-                                    acc[i][v]);
+          acc[i][v] =
+              _mm256_add_ps(_mm256_maskload_ps(ci + 8 * v, mask[v]), acc[i][v]);
         }
         _mm256_maskstore_ps(ci + 8 * v, mask[v], acc[i][v]);
       }
@@ -87,9 +89,11 @@ __attribute__((target("avx2,fma"))) void Tile(const float* panel,
 // many blocks as keep about 8-12 accumulators busy (fewer rows, more blocks),
 // then single blocks for the rest.
 template <int R>
-__attribute__((target("avx2,fma"))) void TileRows(
-    const float* panel, const PackedWeights& w, int k0, int kc, float* c,
-    size_t ldc, int out_begin, int out_end, bool first) {
+__attribute__((target("avx2,fma"))) void TileRows(const float* panel,
+                                                  const PackedWeights& w,
+                                                  int k0, int kc, float* c,
+                                                  size_t ldc, int out_begin,
+                                                  int out_end, bool first) {
   constexpr int NB = R == 1 ? 4 : R == 2 ? 3 : R == 3 ? 2 : 1;
   const size_t block_stride = static_cast<size_t>(w.K()) * kBlock;
   int o0 = out_begin;
@@ -108,9 +112,11 @@ __attribute__((target("avx2,fma"))) void TileRows(
 // in L2), then each output block's weights (kKc x 16 floats, in L1) meet
 // every full panel in turn; a last partial panel gets tiles of several
 // blocks.
-__attribute__((target("avx2,fma"))) void RowGemmAvx2(
-    const PackedWeights& w, const float* x, size_t ldx, int rows, float* c,
-    size_t ldc, int out_begin, int out_end) {
+__attribute__((target("avx2,fma"))) void RowGemmAvx2(const PackedWeights& w,
+                                                     const float* x, size_t ldx,
+                                                     int rows, float* c,
+                                                     size_t ldc, int out_begin,
+                                                     int out_end) {
   thread_local std::vector<float> panels;
   const int tiles = (rows + kTileRows - 1) / kTileRows;
   const size_t panel_floats = static_cast<size_t>(kKc) * kTileRows;
@@ -128,8 +134,7 @@ __attribute__((target("avx2,fma"))) void RowGemmAvx2(
       for (int j = 0; j < kc; ++j) panel[j * kTileRows + r % kTileRows] = xr[j];
     }
     for (int o0 = out_begin; o0 < out_end && full_tiles > 0; o0 += kBlock) {
-      const float* wb =
-          w.Block(o0 / kBlock) + static_cast<size_t>(k0) * kBlock;
+      const float* wb = w.Block(o0 / kBlock) + static_cast<size_t>(k0) * kBlock;
       const int oc = std::min(kBlock, out_end - o0);
       for (int t = 0; t < full_tiles; ++t) {
         Tile<kTileRows, 1>(panels.data() + t * panel_floats, wb, block_stride,
@@ -140,11 +145,21 @@ __attribute__((target("avx2,fma"))) void RowGemmAvx2(
     const float* panel = panels.data() + full_tiles * panel_floats;
     float* ct = c + full_tiles * kTileRows * ldc;
     switch (tail_rows) {
-      case 5: TileRows<5>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
-      case 4: TileRows<4>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
-      case 3: TileRows<3>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
-      case 2: TileRows<2>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
-      default: TileRows<1>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first); break;
+      case 5:
+        TileRows<5>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
+        break;
+      case 4:
+        TileRows<4>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
+        break;
+      case 3:
+        TileRows<3>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
+        break;
+      case 2:
+        TileRows<2>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
+        break;
+      default:
+        TileRows<1>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
+        break;
     }
   }
 }
@@ -174,7 +189,8 @@ PackedWeights::PackedWeights(const float* src, int out, int k,
   const size_t floats = static_cast<size_t>(blocks) * k * kBlock;
   // aligned_alloc needs a size that is a multiple of the alignment.
   const size_t bytes = (floats * sizeof(float) + 31) / 32 * 32;
-  data_.reset(static_cast<float*>(std::aligned_alloc(32, std::max<size_t>(bytes, 32))));
+  data_.reset(
+      static_cast<float*>(std::aligned_alloc(32, std::max<size_t>(bytes, 32))));
   std::memset(data_.get(), 0, std::max<size_t>(bytes, 32));
   for (int o = 0; o < out; ++o) {
     float* block = data_.get() + static_cast<size_t>(o / kBlock) * k * kBlock;

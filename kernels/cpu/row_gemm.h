@@ -58,8 +58,9 @@ class PackedWeights {
 void RowGemm(const PackedWeights& w, const float* x, size_t ldx, int rows,
              float* c, size_t ldc, int out_begin, int out_end);
 
-// The same product in the same order, one scalar fma at a time: the path on CPUs without
-// AVX2/FMA, and the bit-for-bit reference the vector path is tested against.
+// The same product in the same order, one scalar fma at a time: the path on
+// CPUs without AVX2/FMA, and the bit-for-bit reference the vector path is
+// tested against.
 void RowGemmPortable(const PackedWeights& w, const float* x, size_t ldx,
                      int rows, float* c, size_t ldc, int out_begin,
                      int out_end);
