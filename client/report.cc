@@ -99,7 +99,14 @@ std::string RenderModelInfo(const nio::v1::ModelInfo& info) {
                   ModeLabel(d.mode() == nio::v1::MODE_PROJECTED
                                 ? models::NioMode::kProjected
                                 : models::NioMode::kReference),
-                  "\n\n");
+                  "\n");
+  absl::StrAppend(&out,
+                  "Modes    projected: each moving feature stays in its box "
+                  "(below) in every step;\n"
+                  "         reference: the original app's semantics (+-3 "
+                  "clamp each step, realistic\n"
+                  "         ranges applied after the loop; a result may "
+                  "predict lower, see 'improved')\n\n");
   absl::StrAppend(
       &out,
       absl::StrFormat("%-17s %-8s %-26s %-18s %-18s %-7s %s\n", "feature",
@@ -109,7 +116,10 @@ std::string RenderModelInfo(const nio::v1::ModelInfo& info) {
         &out, absl::StrFormat(
                   "%-17s %-8s %-26s %-18s %-18s %-7s %s\n", f.name(), f.kind(),
                   ValidText(f), ValueRange(f.range_min(), f.range_max(), &f),
-                  ValueRange(f.box_min(), f.box_max(), &f),
+                  // Integer and binary features never move: no box.
+                  f.kind() == "numeric"
+                      ? ValueRange(f.box_min(), f.box_max(), &f)
+                      : std::string("-"),
                   f.mutable_by_default() ? "yes" : "no", f.description()));
   }
   absl::StrAppend(&out,
