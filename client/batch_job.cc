@@ -50,6 +50,10 @@ absl::Status CheckOutputPath(const BatchOptions& options) {
     return absl::NotFoundError(absl::StrCat(
         "--output ", options.output, ": no directory ", parent.string()));
   }
+  if (options.resume && options.overwrite) {
+    return absl::FailedPreconditionError(
+        "--resume continues the output, --overwrite replaces it: pick one");
+  }
   if (!options.resume && !options.overwrite &&
       std::filesystem::exists(options.output, error)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -80,9 +84,20 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
                                     options.fill_missing_mean);
   if (!reader.ok()) return reader.status();
   if (absl::Status s = CheckOutputPath(options); !s.ok()) return s;
-  const BatchManifest manifest{options.model_name, options.model_version,
-                               options.options, options.output_features,
-                               options.fill_missing_mean};
+  BatchManifest manifest{
+      options.model_name,
+      options.model_version,
+      options.options,
+      options.output_features,
+      options.fill_missing_mean,
+      options.shard_count > 1
+          ? absl::StrCat(options.shard_index, "/", options.shard_count)
+          : ""};
+  const models::NioDefaults& d = options.model_defaults;
+  manifest.options.steps = options.options.steps.value_or(d.steps);
+  manifest.options.lr = options.options.lr.value_or(d.lr);
+  manifest.options.lambda = options.options.lambda.value_or(d.lambda);
+  manifest.options.mode = options.options.mode.value_or(d.mode);
   ResumeState resume;
   if (options.resume && std::filesystem::exists(options.output)) {
     auto previous = ReadManifest(options.output);

@@ -29,9 +29,10 @@ struct BatchOptions {
   // A missing feature column or an empty cell takes the model's default
   // instead of being an error (recorded in the manifest).
   bool fill_missing_mean = false;
-  // The model the engine runs (recorded in the manifest).
+  // The model the engine runs and its defaults (recorded in the manifest).
   std::string model_name;
   std::string model_version;
+  models::NioDefaults model_defaults;
   int shard_index = 0;
   int shard_count = 1;
   // Tracks per message sent to the engine.

@@ -12,8 +12,6 @@ namespace {
 
 constexpr int kManifestVersion = 1;
 
-// Unset options stay null: they mean "the model's default", which the
-// model name and version pin.
 template <class T>
 nlohmann::json OrNull(const std::optional<T>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
@@ -38,10 +36,10 @@ nlohmann::json Fields(const BatchManifest& m) {
       {"mode", m.options.mode
                    ? nlohmann::json(models::NioModeName(*m.options.mode))
                    : nlohmann::json(nullptr)},
-      {"mutable", m.options.mutable_features},
+      {"mutable", m.output_features},
       {"bounds", bounds},
       {"fill_missing", m.fill_missing_mean ? "mean" : "error"},
-      {"columns", m.output_features},
+      {"shard", m.shard},
   };
 }
 
@@ -61,7 +59,7 @@ const char* FlagOf(const std::string& field) {
   if (field == "mutable") return "--mutable";
   if (field == "bounds") return "--bound";
   if (field == "fill_missing") return "--fill-missing";
-  if (field == "columns") return "the output columns";
+  if (field == "shard") return "--shard";
   return nullptr;
 }
 
@@ -111,15 +109,14 @@ absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
       if (!mode.ok()) throw std::runtime_error("mode");
       m.options.mode = *mode;
     }
-    m.options.mutable_features =
-        j.at("mutable").get<std::vector<std::string>>();
+    m.output_features = j.at("mutable").get<std::vector<std::string>>();
     for (const auto& [name, b] : j.at("bounds").items()) {
       m.options.bounds[name] = {Optional<double>(b.at("min")),
                                 Optional<double>(b.at("max")),
                                 Optional<double>(b.at("max_delta"))};
     }
     m.fill_missing_mean = j.at("fill_missing") == "mean";
-    m.output_features = j.at("columns").get<std::vector<std::string>>();
+    m.shard = j.at("shard").get<std::string>();
   } catch (const std::exception&) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a batch manifest this nio can read"));
@@ -130,10 +127,10 @@ absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
 absl::Status CheckSameShape(const BatchManifest& previous,
                             const BatchManifest& now) {
   const nlohmann::json a = Fields(previous), b = Fields(now);
-  // The options a user sets before what follows from them (the columns).
+  // In the order a user thinks of them.
   for (const char* field :
        {"model", "model_version", "steps", "lr", "lambda", "mode", "mutable",
-        "bounds", "fill_missing", "columns"}) {
+        "bounds", "fill_missing", "shard"}) {
     const nlohmann::json& value = a.at(field);
     if (b.at(field) == value) continue;
     const char* flag = FlagOf(field);

@@ -14,12 +14,16 @@
 
 namespace nio::client {
 
+// Options are stored as they take effect (the model's defaults filled in,
+// the moving features in model order), so spelling a default out or
+// listing features in another order continues a job.
 struct BatchManifest {
   std::string model_name;
   std::string model_version;
-  models::NioOptions options;
-  std::vector<std::string> output_features;  // the CSV's feature columns
+  models::NioOptions options;                // steps, lr, lambda and mode set
+  std::vector<std::string> output_features;  // the features that move
   bool fill_missing_mean = false;
+  std::string shard;  // "I/N", or "" for the whole catalog
 };
 
 // `<output>.manifest.json`.

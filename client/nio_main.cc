@@ -530,6 +530,13 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   if (!info.ok()) return Fail(info.status());
   b.model_name = info->name();
   b.model_version = info->version();
+  const auto& defaults = info->default_options();
+  b.model_defaults.steps = defaults.steps();
+  b.model_defaults.lr = defaults.lr();
+  b.model_defaults.lambda = defaults.lambda();
+  b.model_defaults.mode = defaults.mode() == nio::v1::MODE_REFERENCE
+                              ? nio::models::NioMode::kReference
+                              : nio::models::NioMode::kProjected;
   for (const auto& f : info->features()) {
     auto spec = nio::service::FromProto(f);
     if (!spec.ok()) return Fail(spec.status());

@@ -186,7 +186,21 @@ TEST_F(BatchSafetyTest, ResumeRefusesOtherOptionsNamingThem) {
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("--resume: --steps differs"), std::string::npos)
       << r.output;
+  r = RunNio(Local(catalog_, out, {"--resume", "--shard", "0/2"}));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("--resume: --shard differs"), std::string::npos)
+      << r.output;
+  r = RunNio(Local(catalog_, out, {"--resume", "--overwrite"}));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("pick one"), std::string::npos) << r.output;
   EXPECT_EQ(CountLines(out), lines) << "a refused resume wrote rows";
+  // What takes effect is compared, not the spelling: the default mode and
+  // the default features listed in another order continue the job.
+  r = RunNio(Local(catalog_, out,
+                   {"--resume", "--mode", "projected", "--mutable",
+                    "tempo,valence,liveness,instrumentalness,acousticness,"
+                    "speechiness,loudness,energy,danceability"}));
+  EXPECT_EQ(r.code, 0) << r.output;
   // The same options: nothing to do, nothing written twice.
   r = RunNio(Local(catalog_, out, {"--resume"}));
   EXPECT_EQ(r.code, 0) << r.output;

@@ -1,13 +1,17 @@
 // The command examples of README.md and client/README.md, run as written
 // (docs that drift from the code fail here). An example is an indented
-// line that starts with `build/` or `nio `; a trailing `# comment` and
-// `[optional parts]` are dropped, bare `nio` is the built CLI. A real
+// line that starts with `build/` or `nio `; a trailing `# comment` is
+// dropped and bare `nio` is the built CLI. An example with `[optional
+// parts]` runs without them, then once with each part (its first
+// alternative; `I/N` as 0/2), resuming on the output the first run left or
+// on a fresh one. A real
 // nio-server on a free loopback port stands in for "nio-server &" (the CLI
 // finds it through $NIO_SERVER); catalog.csv is the demo catalog's first 60
 // tracks and tracks.json the client README's example file. The set-up
 // scripts (deploy/) are what CI itself runs, so they are not run here.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -45,8 +49,22 @@ std::vector<Example> Examples(const std::string& file) {
       continue;
     }
     command = std::regex_replace(command, std::regex("\\s+#.*$"), "");
-    command = std::regex_replace(command, std::regex("\\s*\\[[^\\]]*\\]"), "");
-    out.push_back({file, n, command});
+    out.push_back(
+        {file, n,
+         std::regex_replace(command, std::regex("\\s*\\[[^\\]]*\\]"), "")});
+    // Each optional group on its own, its first alternative.
+    const std::regex group("\\[([^\\]]*)\\]");
+    for (auto it = std::sregex_iterator(command.begin(), command.end(), group);
+         it != std::sregex_iterator(); ++it) {
+      std::string first = (*it)[1];
+      first = std::regex_replace(first, std::regex("\\s*\\|.*$"), "");
+      first = std::regex_replace(first, std::regex("I/N"), "0/2");
+      std::string variant = command.substr(0, it->position()) + first +
+                            command.substr(it->position() + it->length());
+      variant =
+          std::regex_replace(variant, std::regex("\\s*\\[[^\\]]*\\]"), "");
+      out.push_back({file, n, variant});
+    }
   }
   return out;
 }
@@ -98,8 +116,10 @@ TEST(ReadmeExamplesTest, EveryCommandExampleRunsAsWritten) {
     if (argv.back() == "&") continue;  // the server: the one started above
     if (argv[0] == "nio") argv[0] = NIO_CLI_BINARY;
     // An output file an earlier example wrote: each example as on a fresh
-    // checkout.
-    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    // checkout, unless it resumes.
+    const bool resumes =
+        std::find(argv.begin(), argv.end(), "--resume") != argv.end();
+    for (size_t i = 0; i + 1 < argv.size() && !resumes; ++i) {
       if (argv[i] == "--output" && fs::exists(argv[i + 1])) {
         fs::remove(argv[i + 1]);
         fs::remove(argv[i + 1] + ".manifest.json");
