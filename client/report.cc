@@ -113,14 +113,14 @@ std::string RenderModelInfo(const nio::v1::ModelInfo& info) {
                       "kind", "valid", "range", "box", "moves", "description"));
   for (const auto& f : info.features()) {
     absl::StrAppend(
-        &out, absl::StrFormat(
-                  "%-17s %-8s %-26s %-18s %-18s %-7s %s\n", f.name(), f.kind(),
-                  ValidText(f), ValueRange(f.range_min(), f.range_max(), &f),
-                  // Integer and binary features never move: no box.
-                  f.kind() == "numeric"
-                      ? ValueRange(f.box_min(), f.box_max(), &f)
-                      : std::string("-"),
-                  f.mutable_by_default() ? "yes" : "no", f.description()));
+        &out,
+        absl::StrFormat(
+            "%-17s %-8s %-26s %-18s %-18s %-7s %s\n", f.name(), f.kind(),
+            ValidText(f), ValueRange(f.range_min(), f.range_max(), &f),
+            // Integer and binary features never move: no box.
+            f.kind() == "numeric" ? ValueRange(f.box_min(), f.box_max(), &f)
+                                  : std::string("-"),
+            f.mutable_by_default() ? "yes" : "no", f.description()));
   }
   absl::StrAppend(&out,
                   "\nvalid: the values a track may give (others are refused); "
