@@ -22,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nio::testing::ChildProcess;
+using nio::testing::RunResult;
 using namespace std::chrono_literals;
 
 constexpr int kTracks = 500;
@@ -49,16 +50,10 @@ std::string BundledModel() {
   return std::string(NIO_SOURCE_DIR) + "/models/bundled";
 }
 
-struct RunResult {
-  int code;
-  std::string output;
-};
-
-RunResult RunNio(std::vector<std::string> args) {
+RunResult RunNio(std::vector<std::string> args,
+                 std::chrono::seconds timeout = 300s) {
   args.insert(args.begin(), NIO_CLI_BINARY);
-  ChildProcess p(args);
-  const int code = p.Wait(300s);
-  return {code, p.output()};
+  return nio::testing::RunProgram(args, timeout);
 }
 
 // The results of a batch output, by track id, the input line dropped.

@@ -26,18 +26,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using nio::testing::ChildProcess;
+using nio::testing::RunResult;
 using namespace std::chrono_literals;
 
-struct RunResult {
-  int code;
-  std::string output;
-};
-
-RunResult RunNio(std::vector<std::string> args) {
+RunResult RunNio(std::vector<std::string> args,
+                 std::chrono::seconds timeout = 300s) {
   args.insert(args.begin(), NIO_CLI_BINARY);
-  ChildProcess p(args);
-  const int code = p.Wait(300s);
-  return {code, p.output()};
+  return nio::testing::RunProgram(args, timeout);
 }
 
 size_t CountLines(const std::string& path) {

@@ -22,21 +22,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using nio::testing::ChildProcess;
+using nio::testing::RunResult;
 using namespace std::chrono_literals;
 
 std::string TinyModel() { return nio::testing::TestDataDir() + "/tiny_model"; }
 
-struct RunResult {
-  int code;
-  std::string output;
-};
-
 RunResult RunNio(std::vector<std::string> args,
                  std::chrono::seconds timeout = 120s) {
   args.insert(args.begin(), NIO_CLI_BINARY);
-  ChildProcess p(args);
-  const int code = p.Wait(timeout);
-  return {code, p.output()};
+  return nio::testing::RunProgram(args, timeout);
 }
 
 std::map<std::string, nlohmann::json> ReadJsonl(const std::string& path) {

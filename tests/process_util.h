@@ -32,7 +32,9 @@ class ChildProcess {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
+    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) !=
+        0)
+      pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
     fd_ = fds[0];
@@ -49,7 +51,8 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
 
   // Reads output until it contains `needle` or the timeout passes.
-  bool WaitForOutput(const std::string& needle, std::chrono::milliseconds timeout) {
+  bool WaitForOutput(const std::string& needle,
+                     std::chrono::milliseconds timeout) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     while (output_.find(needle) == std::string::npos) {
       if (std::chrono::steady_clock::now() > end) return false;
@@ -96,6 +99,21 @@ class ChildProcess {
   bool exited_ = false;
   std::string output_;
 };
+
+// How a program run to its end went: its exit code and what it printed
+// (stdout and stderr together).
+struct RunResult {
+  int code;
+  std::string output;
+};
+
+// Runs argv (argv[0] a path) and waits for it to exit.
+inline RunResult RunProgram(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout) {
+  ChildProcess p(argv);
+  const int code = p.Wait(timeout);
+  return {code, p.output()};
+}
 
 }  // namespace nio::testing
 

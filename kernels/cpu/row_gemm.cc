@@ -144,23 +144,13 @@ __attribute__((target("avx2,fma"))) void RowGemmAvx2(const PackedWeights& w,
     if (tail_rows == 0) continue;
     const float* panel = panels.data() + full_tiles * panel_floats;
     float* ct = c + full_tiles * kTileRows * ldc;
-    switch (tail_rows) {
-      case 5:
-        TileRows<5>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
-        break;
-      case 4:
-        TileRows<4>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
-        break;
-      case 3:
-        TileRows<3>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
-        break;
-      case 2:
-        TileRows<2>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
-        break;
-      default:
-        TileRows<1>(panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
-        break;
-    }
+    // TileRows<R> for R = tail_rows (a full tile has 6 rows).
+    using TailTiles = void (*)(const float*, const PackedWeights&, int, int,
+                               float*, size_t, int, int, bool);
+    static constexpr TailTiles kTail[kTileRows] = {nullptr,     TileRows<1>,
+                                                   TileRows<2>, TileRows<3>,
+                                                   TileRows<4>, TileRows<5>};
+    kTail[tail_rows](panel, w, k0, kc, ct, ldc, out_begin, out_end, first);
   }
 }
 
