@@ -7,6 +7,9 @@
 //   p, p0, m, v, lo, hi (rows, K) floats; mask (rows, K) bytes
 //   lr, lambda (rows) floats; k, step (rows) ints
 //   df_dp (rows, K), prediction (rows) floats: recorded by the last Step
+//   watch (row_watch.h): best_p (rows, K), best_objective, best_prediction,
+//     target, tolerance (rows) floats; stall, window (rows) ints; flags
+//     (rows) bytes: the best point seen and the stop rules
 // The movable columns are fixed when the backend is made (every feature that
 // any request may move); a row's mask says which of them move for its track.
 //
@@ -36,6 +39,30 @@ struct NioRows {
   const float* hi = nullptr;      // (count, K) scaled upper bound per step
   const float* lr = nullptr;      // (count)
   const float* lambda = nullptr;  // (count)
+  // Optional, null for the defaults:
+  const float* start = nullptr;      // (count, K) first p; default x0[movable]
+  const float* target = nullptr;     // (count) default +inf: no target
+  const float* tolerance = nullptr;  // (count) default 0: no convergence stop
+  const int* window = nullptr;       // (count) default 0
+};
+
+// Where GatherRows copies each listed slot's state; null outputs are skipped.
+struct RowReadout {
+  float* p = nullptr;           // (n, K) the current movable features
+  float* prediction = nullptr;  // (n) f(x(p)) recorded by the last Step
+  // (n, K) the model's input gradient at the point of the last Step (where
+  // prediction was taken), movable columns: df_dp[i, c] = +df/dx[movable[c]],
+  // the derivative of the model output itself with respect to the scaled
+  // input, as stored (not negated: the NIO loss gradient is -df_dp plus the
+  // proximity term, see NioLossGrad). All K columns, whether or not the
+  // row's mask moves them.
+  float* df_dp = nullptr;
+  // The watch (row_watch.h): the best evaluated point, its objective
+  // (+inf before the first Step) and prediction, and the stop flags.
+  float* best_p = nullptr;           // (n, K)
+  float* best_objective = nullptr;   // (n)
+  float* best_prediction = nullptr;  // (n)
+  uint8_t* flags = nullptr;          // (n)
 };
 
 struct BackendOptions {
@@ -59,7 +86,8 @@ class Backend {
   virtual const std::vector<int>& MovableColumns() const = 0;
 
   // Resets slots [first_row, first_row + rows.count) to the given starting
-  // points: p = p0 = x0[movable], m = v = 0, step = 0.
+  // points: p0 = x0[movable], p = start (default p0), m = v = 0, step = 0,
+  // the watch cleared.
   virtual absl::Status LoadRows(int first_row, const NioRows& rows) = 0;
 
   // Copies the whole state of each move's `from` slot into its `to` slot
@@ -69,29 +97,21 @@ class Backend {
   virtual absl::Status MoveRows(const std::vector<RowMove>& moves) = 0;
 
   // One NIO step for slots [first_row, first_row + rows): forward, input
-  // gradient, fused update. Also records each row's prediction f(x(p)) and
-  // input gradient df/dp at the start of the step, before the update (see
-  // GatherRows). Rows are independent: stepping a block in several calls
-  // over disjoint ranges is the same as one call over all of it.
+  // gradient, the row watch at the evaluated point, fused update. Also
+  // records each row's prediction f(x(p)) and input gradient df/dp at the
+  // start of the step, before the update (see RowReadout). Rows are
+  // independent: stepping a block in several calls over disjoint ranges is the
+  // same as one call over all of it.
   virtual absl::Status Step(int first_row, int rows) = 0;
 
-  // Copies the state of the listed slots, in list order, into each output
-  // that is not null:
-  //   p          (rows.size(), K) the current movable features;
-  //   prediction (rows.size())    f(x(p)) recorded by the last Step;
-  //   df_dp      (rows.size(), K) the model's input gradient at the point of
-  //              the last Step (where prediction was taken), movable columns:
-  //              df_dp[i, c] = +df/dx[movable[c]], the derivative of the model
-  //              output itself with respect to the scaled input, as stored
-  //              (not negated: the NIO loss gradient is -df_dp plus the
-  //              proximity term, see NioLossGrad). All K columns, whether or
-  //              not the row's mask moves them.
-  // prediction and df_dp of a slot are meaningful only after a Step has run
-  // it since its LoadRows. Reads only those rows (on a device: a gather
-  // kernel per output, then one small copy each). OUT_OF_RANGE when a row is
-  // outside the slots.
-  virtual absl::Status GatherRows(const std::vector<int>& rows, float* p,
-                                  float* prediction, float* df_dp) = 0;
+  // Copies the state of the listed slots, in list order, into each output of
+  // `out` that is not null (see RowReadout). prediction, df_dp and the watch
+  // of a slot are meaningful only after a Step has run it since its
+  // LoadRows. Reads only those rows (on a device: a gather kernel per
+  // output, then one small copy each). OUT_OF_RANGE when a row is outside
+  // the slots.
+  virtual absl::Status GatherRows(const std::vector<int>& rows,
+                                  const RowReadout& out) = 0;
 
   // Plain forward pass: x (rows, n_in) -> out (rows). Any number of rows.
   virtual absl::Status Predict(const float* x, int rows, float* out) = 0;

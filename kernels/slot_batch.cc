@@ -1,6 +1,7 @@
 #include "kernels/slot_batch.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 
@@ -28,7 +29,11 @@ absl::Status SlotBatch::Admit(const NioRows& rows,
   if (absl::Status s = backend_->LoadRows(first_row_ + Active(), rows); !s.ok())
     return s;
   for (int r = 0; r < rows.count; ++r) {
-    slots_.push_back(SlotInfo{tickets[r], steps_wanted[r], 0, 0.0f});
+    SlotInfo info{tickets[r], steps_wanted[r], 0, 0.0f};
+    info.watched = (rows.target && std::isfinite(rows.target[r])) ||
+                   (rows.tolerance && rows.tolerance[r] > 0);
+    watched_ += info.watched ? 1 : 0;
+    slots_.push_back(info);
   }
   return absl::OkStatus();
 }
@@ -45,6 +50,23 @@ absl::Status SlotBatch::StepRows(int begin, int count) {
   if (absl::Status s = backend_->Step(first_row_ + begin, count); !s.ok())
     return s;
   for (int r = begin; r < begin + count; ++r) ++slots_[r].steps_done;
+  if (watched_ == 0) return absl::OkStatus();
+  std::vector<int> watched;
+  for (int r = begin; r < begin + count; ++r) {
+    if (slots_[r].watched) watched.push_back(r);
+  }
+  if (watched.empty()) return absl::OkStatus();
+  rows_scratch_.resize(watched.size());
+  for (size_t i = 0; i < watched.size(); ++i)
+    rows_scratch_[i] = first_row_ + watched[i];
+  flags_scratch_.resize(watched.size());
+  if (absl::Status s = backend_->GatherRows(
+          rows_scratch_, RowReadout{.flags = flags_scratch_.data()});
+      !s.ok()) {
+    return s;
+  }
+  for (size_t i = 0; i < watched.size(); ++i)
+    slots_[watched[i]].flags = flags_scratch_[i];
   return absl::OkStatus();
 }
 
@@ -68,9 +90,18 @@ absl::Status SlotBatch::Retire(
   for (int i = 0; i < count; ++i) rows_scratch_[i] = first_row_ + leaving[i];
   p_scratch_.resize(static_cast<size_t>(count) * k);
   prediction_scratch_.resize(count);
-  if (absl::Status s =
-          backend_->GatherRows(rows_scratch_, p_scratch_.data(),
-                               prediction_scratch_.data(), nullptr);
+  best_p_scratch_.resize(static_cast<size_t>(count) * k);
+  best_objective_scratch_.resize(count);
+  best_prediction_scratch_.resize(count);
+  flags_scratch_.resize(count);
+  if (absl::Status s = backend_->GatherRows(
+          rows_scratch_,
+          RowReadout{.p = p_scratch_.data(),
+                     .prediction = prediction_scratch_.data(),
+                     .best_p = best_p_scratch_.data(),
+                     .best_objective = best_objective_scratch_.data(),
+                     .best_prediction = best_prediction_scratch_.data(),
+                     .flags = flags_scratch_.data()});
       !s.ok()) {
     return s;
   }
@@ -78,8 +109,14 @@ absl::Status SlotBatch::Retire(
     RetiredSlot out;
     out.info = slots_[leaving[i]];
     out.info.prediction = prediction_scratch_[i];
-    out.p.assign(p_scratch_.begin() + static_cast<size_t>(i) * k,
-                 p_scratch_.begin() + static_cast<size_t>(i + 1) * k);
+    out.info.flags = flags_scratch_[i];
+    const size_t at = static_cast<size_t>(i) * k;
+    out.p.assign(p_scratch_.begin() + at, p_scratch_.begin() + at + k);
+    out.best_p.assign(best_p_scratch_.begin() + at,
+                      best_p_scratch_.begin() + at + k);
+    out.best_objective = best_objective_scratch_[i];
+    out.best_prediction = best_prediction_scratch_[i];
+    watched_ -= out.info.watched ? 1 : 0;
     retired->push_back(std::move(out));
   }
   const std::vector<RowMove> moves = CompactionMoves(leaving, Active());
@@ -105,12 +142,13 @@ absl::Status SlotBatch::GatherPredictions(const std::vector<int>& rows,
     }
     rows_scratch_[i] = first_row_ + rows[i];
   }
-  return backend_->GatherRows(rows_scratch_, nullptr, out, nullptr);
+  return backend_->GatherRows(rows_scratch_, RowReadout{.prediction = out});
 }
 
 std::vector<SlotInfo> SlotBatch::Abandon() {
   std::vector<SlotInfo> gone;
   gone.swap(slots_);
+  watched_ = 0;
   slots_.reserve(capacity_);
   return gone;
 }

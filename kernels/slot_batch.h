@@ -26,12 +26,20 @@ struct SlotInfo {
   int steps_wanted = 0;  // leave after this many steps
   int steps_done = 0;
   float prediction = 0;  // f(x(p)) at the start of the last step
+  // The row has a stop rule (a target or a convergence stop): its stop
+  // flags are read after every step it runs.
+  bool watched = false;
+  uint8_t flags = 0;  // row_watch.h's stop flags after the last step
 };
 
-// A track that left the batch, with its final movable features.
+// A row that left the batch, with its final movable features and the best
+// point it was evaluated at (row_watch.h).
 struct RetiredSlot {
   SlotInfo info;
-  std::vector<float> p;  // (K) scaled movable features
+  std::vector<float> p;       // (K) scaled movable features
+  std::vector<float> best_p;  // (K)
+  float best_objective = 0;   // +inf when it never ran a step
+  float best_prediction = 0;
 };
 
 class SlotBatch {
@@ -54,7 +62,9 @@ class SlotBatch {
   // One NIO step over all active slots.
   absl::Status Step();
   // One NIO step over active rows [begin, begin + count) of the block only
-  // (a step cut into chunks; rows are independent).
+  // (a step cut into chunks; rows are independent). Then reads the stop
+  // flags of the watched rows among them (one small read, only when there
+  // are any).
   absl::Status StepRows(int begin, int count);
 
   // Retires every slot that has done its steps or for which should_leave
@@ -80,6 +90,11 @@ class SlotBatch {
   std::vector<int> rows_scratch_;
   std::vector<float> p_scratch_;
   std::vector<float> prediction_scratch_;
+  std::vector<float> best_p_scratch_;
+  std::vector<float> best_objective_scratch_;
+  std::vector<float> best_prediction_scratch_;
+  std::vector<uint8_t> flags_scratch_;
+  int watched_ = 0;  // active rows with SlotInfo::watched
 };
 
 }  // namespace nio::kernels

@@ -357,6 +357,7 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
     NIO_RETURN_IF_ERROR(df.Int("steps", &spec.defaults.steps, false));
     NIO_RETURN_IF_ERROR(df.Number("lr", &spec.defaults.lr, false));
     NIO_RETURN_IF_ERROR(df.Number("lambda", &spec.defaults.lambda, false));
+    NIO_RETURN_IF_ERROR(df.Int("starts", &spec.defaults.starts, false));
     // Without a mode: projected. Only a model that asks for the original
     // app's semantics (its converted model) gets reference.
     std::string mode = NioModeName(spec.defaults.mode);
@@ -367,6 +368,9 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
     if (spec.defaults.steps <= 0) return df.Error("steps", "must be positive");
     if (!(spec.defaults.lr > 0)) return df.Error("lr", "must be positive");
     if (spec.defaults.lambda < 0) return df.Error("lambda", "must be >= 0");
+    if (spec.defaults.starts < 1 || spec.defaults.starts > kMaxStarts)
+      return df.Error("starts",
+                      absl::StrCat("must be in [1, ", kMaxStarts, "]"));
   }
 
   // Presets (optional).

@@ -61,12 +61,17 @@ struct CategoricalSpec {
 
 enum class NioMode { kReference, kProjected };
 
+// Tracks may not ask for more starts than this.
+inline constexpr int kMaxStarts = 64;
+
 struct NioDefaults {
   int steps = 300;
   double lr = 0.05;
   double lambda = 0.1;
   // Projected unless the model asks for the original app's semantics.
   NioMode mode = NioMode::kProjected;
+  // Starts per track (nio_problem.h): 1 for the original app's model.
+  int starts = 1;
 };
 
 // A named starting point for a track (the original app's presets).

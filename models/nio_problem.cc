@@ -8,6 +8,7 @@
 #include "kernels/mlp_math.h"
 #include "models/feature_box.h"
 #include "models/feature_validity.h"
+#include "models/start_points.h"
 
 namespace nio::models {
 namespace {
@@ -18,7 +19,82 @@ absl::Status FieldError(const std::string& id, const std::string& field,
       absl::StrCat("track '", id, "': ", field, ": ", what));
 }
 
+// Checks the stop rules, starts and change budget; sets them on problem.
+absl::Status SetStopRules(const NioOptions& options, int movable_count,
+                          NioProblem& problem) {
+  const std::string& id = problem.id;
+  problem.starts = options.starts.value_or(problem.starts);
+  if (problem.starts < 1 || problem.starts > kMaxStarts) {
+    return FieldError(
+        id, "options.starts",
+        absl::StrCat("must be in [1, ", kMaxStarts, "], got ", problem.starts));
+  }
+  if (options.target) {
+    if (!std::isfinite(*options.target)) {
+      return FieldError(id, "options.target", "must be finite");
+    }
+    if (problem.mode != NioMode::kProjected) {
+      return FieldError(id, "options.target",
+                        "needs projected mode (reference mode reports the "
+                        "post-hoc clamped final point, not the point that "
+                        "reached the target)");
+    }
+    problem.target = static_cast<float>(*options.target);
+  }
+  if (options.tolerance) {
+    if (!std::isfinite(*options.tolerance) || *options.tolerance < 0 ||
+        *options.tolerance >= 1) {
+      return FieldError(
+          id, "options.tolerance",
+          absl::StrCat("must be in [0, 1) (0: off), got ", *options.tolerance));
+    }
+    problem.tolerance = static_cast<float>(*options.tolerance);
+  }
+  problem.window = options.window.value_or(kDefaultConvergenceWindow);
+  if (problem.window < 1 || problem.window > kMaxSteps) {
+    return FieldError(
+        id, "options.window",
+        absl::StrCat("must be in [1, ", kMaxSteps, "], got ", problem.window));
+  }
+  if (options.time_budget_ms) {
+    if (*options.time_budget_ms < 1 ||
+        *options.time_budget_ms > kMaxTimeBudgetMs) {
+      return FieldError(id, "options.time_budget_ms",
+                        absl::StrCat("must be in [1, ", kMaxTimeBudgetMs,
+                                     "], got ", *options.time_budget_ms));
+    }
+    problem.time_budget_ms = *options.time_budget_ms;
+  }
+  if (options.max_changed_features) {
+    if (*options.max_changed_features < 1) {
+      return FieldError(id, "options.max_changed_features",
+                        absl::StrCat("must be >= 1 (unset: no limit), got ",
+                                     *options.max_changed_features));
+    }
+    // A budget no smaller than the moving features limits nothing.
+    if (*options.max_changed_features < movable_count)
+      problem.max_changed_features = *options.max_changed_features;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+const char* StopReasonName(StopReason reason) {
+  switch (reason) {
+    case StopReason::kSteps:
+      return "steps";
+    case StopReason::kTarget:
+      return "target";
+    case StopReason::kConverged:
+      return "converged";
+    case StopReason::kTimeBudget:
+      return "time_budget";
+    case StopReason::kCancelled:
+      return "cancelled";
+  }
+  return "steps";
+}
 
 absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
                                            const RawTrack& track,
@@ -92,7 +168,7 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
     if (problem.mode == NioMode::kProjected) {
       const RawBox box = EffectiveBox(f);
       const double original =
-          featurizer.Unscale(movable[c], problem.x0[movable[c]]);
+          featurizer.UnscaleShortest(movable[c], problem.x0[movable[c]]);
       problem.raw_lo[c] = std::min(box.min, original);
       problem.raw_hi[c] = std::max(box.max, original);
     } else {
@@ -124,11 +200,15 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
     double lo = problem.raw_lo[c], hi = problem.raw_hi[c];
     if (b.min) lo = std::max(lo, *b.min);
     if (b.max) hi = std::min(hi, *b.max);
+    const double original = featurizer.UnscaleShortest(idx, problem.x0[idx]);
     if (b.max_delta) {
-      const double original = featurizer.Unscale(idx, problem.x0[idx]);
       lo = std::max(lo, original - *b.max_delta);
       hi = std::min(hi, original + *b.max_delta);
     }
+    // The original is inside the box unless min/max exclude it; a direction
+    // then keeps the other side.
+    if (b.direction == Direction::kIncrease) lo = std::max(lo, original);
+    if (b.direction == Direction::kDecrease) hi = std::min(hi, original);
     if (lo > hi) {
       return FieldError(
           id, field,
@@ -154,11 +234,19 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
       problem.hi[c] = featurizer.Scale(idx, problem.raw_hi[c]);
       // Where the box was widened to the original, the edge is x0 itself,
       // bit for bit (rescaling the unscaled value may round differently).
-      if (problem.raw_lo[c] == featurizer.Unscale(idx, x0)) problem.lo[c] = x0;
-      if (problem.raw_hi[c] == featurizer.Unscale(idx, x0)) problem.hi[c] = x0;
+      if (problem.raw_lo[c] == featurizer.UnscaleShortest(idx, x0))
+        problem.lo[c] = x0;
+      if (problem.raw_hi[c] == featurizer.UnscaleShortest(idx, x0))
+        problem.hi[c] = x0;
       if (problem.lo[c] > problem.hi[c]) problem.lo[c] = problem.hi[c];
     }
   }
+  int moving = 0;
+  for (uint8_t m : problem.mask) moving += m;
+  problem.starts = spec.defaults.starts;
+  if (absl::Status s = SetStopRules(options, moving, problem); !s.ok())
+    return s;
+  problem.start_points = StartPoints(featurizer, problem);
   return problem;
 }
 
@@ -196,6 +284,7 @@ NioResult BuildNioResult(const Featurizer& featurizer,
   r.delta = r.prediction_after - r.prediction_before;
   r.quality.improved = r.prediction_after > r.prediction_before;
   r.steps_run = steps_run;
+  double squares = 0;
   for (size_t c = 0; c < movable.size(); ++c) {
     if (!problem.mask[c]) continue;
     const int idx = movable[c];
@@ -210,7 +299,23 @@ NioResult BuildNioResult(const Featurizer& featurizer,
     change.delta = change.optimized - change.original;
     change.unclamped =
         featurizer.UnscaleShortest(idx, result_inputs[n_in + idx]);
+    const double d =
+        static_cast<double>(result_inputs[2 * n_in + idx]) - result_inputs[idx];
+    squares += d * d;
+    const FeatureSpec& f = spec.features[idx];
+    if (f.range_max > f.range_min) {
+      r.quality.distance_l1 +=
+          std::abs(change.delta) / (f.range_max - f.range_min);
+    }
+    if (change.optimized != change.original) ++r.quality.features_changed;
     r.changes.push_back(std::move(change));
+  }
+  const int moving = static_cast<int>(r.changes.size());
+  r.quality.distance_l2 = std::sqrt(squares);
+  r.quality.objective = -r.prediction_after +
+                        (moving > 0 ? problem.lambda * squares / moving : 0.0);
+  if (problem.target) {
+    r.quality.target_reached = r.prediction_after >= *problem.target;
   }
   return r;
 }

@@ -13,7 +13,16 @@
 //                   trust region), widened to hold the track's original
 //                   value so that a track starting outside it is never
 //                   forced to move, inside every step.
-// Per-feature bounds and max_delta then narrow the box in both modes.
+// Per-feature bounds, max_delta and direction then narrow the box in both
+// modes.
+//
+// A problem runs as `starts` rows of the batch (start_points: start 0 is the
+// track as given, the others feasible points from start_points.h); the best
+// by the NIO objective answers (problem_rows.h). Stop rules beside the step
+// count: a target (projected mode: stop at the first evaluated point that
+// reaches it), a convergence stop (tolerance, window) and a time budget; a
+// change budget re-optimizes only the features that moved most
+// (change_budget.h).
 #ifndef NIO_MODELS_NIO_PROBLEM_H_
 #define NIO_MODELS_NIO_PROBLEM_H_
 
@@ -31,12 +40,21 @@ namespace nio::models {
 // Requests may not ask for more steps than this.
 inline constexpr int kMaxSteps = 100000;
 
+// Which way a feature may move from its original value.
+enum class Direction { kAny, kIncrease, kDecrease };
+
 // Raw-unit limits for one feature.
 struct FeatureBounds {
   std::optional<double> min;
   std::optional<double> max;
   std::optional<double> max_delta;  // |optimized - original| <= max_delta
+  Direction direction = Direction::kAny;
 };
+
+// Limits of the per-track options.
+inline constexpr int kMaxTimeBudgetMs = 3600 * 1000;
+// Convergence window when a tolerance comes without one.
+inline constexpr int kDefaultConvergenceWindow = 20;
 
 // Per-request options; unset fields take the model's defaults.
 struct NioOptions {
@@ -46,6 +64,12 @@ struct NioOptions {
   std::optional<NioMode> mode;
   std::vector<std::string> mutable_features;  // empty: the model's defaults
   std::map<std::string, FeatureBounds> bounds;
+  std::optional<int> starts;        // 1..kMaxStarts; default: the model's
+  std::optional<double> target;     // stop when the prediction reaches it
+  std::optional<double> tolerance;  // > 0: stop when the objective stalls
+  std::optional<int> window;        // steps without enough improvement
+  std::optional<int> time_budget_ms;
+  std::optional<int> max_changed_features;  // the change budget N
 };
 
 // A track and how to optimize it.
@@ -64,6 +88,16 @@ struct NioProblem {
   float lambda = 0;
   int steps = 0;
   NioMode mode = NioMode::kReference;
+  int starts = 1;
+  std::vector<float> start_points;  // (starts, K) scaled; start 0 = x0
+  std::optional<float> target;
+  float tolerance = 0;  // 0: no convergence stop
+  int window = 0;
+  int time_budget_ms = 0;        // 0: none
+  int max_changed_features = 0;  // 0: no change budget
+  // The change budget's second pass: only the features the first moved most
+  // move (change_budget.h); its answer is final.
+  bool change_budget_pass = false;
 };
 
 // Validates options against the model (INVALID_ARGUMENT naming the track and
@@ -80,14 +114,27 @@ struct FeatureChange {
   double unclamped = 0;  // straight from the loop, before the range clamp
 };
 
-// How good a result is. A later issue adds the stop reason, distance and
-// the like here.
+// Why a track's optimization ended.
+enum class StopReason { kSteps, kTarget, kConverged, kTimeBudget, kCancelled };
+const char* StopReasonName(StopReason reason);
+
+// How good a result is.
 struct ResultQuality {
   // prediction_after > prediction_before: the suggested features predict
   // higher than the original. A result that is not improved is no
   // suggestion, whatever the mode: reports say no improving change was
   // found.
   bool improved = false;
+  StopReason stop_reason = StopReason::kSteps;
+  int winning_start = 0;
+  // The NIO objective at the reported point (lower is better):
+  // -prediction_after + lambda * mean_j (p_j - p0_j)^2, scaled terms.
+  double objective = 0;
+  double distance_l2 = 0;  // sqrt(sum_j (p_j - p0_j)^2), scaled terms
+  // sum_j |delta_j| / (range_max_j - range_min_j), raw terms.
+  double distance_l1 = 0;
+  int features_changed = 0;            // changes with optimized != original
+  std::optional<bool> target_reached;  // set when the track had a target
 };
 
 struct NioResult {
@@ -117,7 +164,8 @@ std::vector<float> ResultInputs(const Featurizer& featurizer,
                                 const std::vector<float>& p);
 
 // The report, from ResultInputs (result_inputs: kResultInputRows * n_in
-// floats) and their kResultInputRows predictions.
+// floats) and their kResultInputRows predictions; quality's stop reason and
+// winning start are the caller's to set.
 NioResult BuildNioResult(const Featurizer& featurizer,
                          const NioProblem& problem, const float* result_inputs,
                          const float* predictions, int steps_run);

@@ -3,7 +3,12 @@
 //                "options": {"steps": 300, "lr": 0.05, "lambda": 0.1,
 //                            "mode": "reference", "mutable_features": [...],
 //                            "bounds": {"tempo": {"min": 90, "max": 140,
-//                                                 "max_delta": 20}}}}]}
+//                                                 "max_delta": 20},
+//                                       "energy": {"direction": "increase"}},
+//                            "starts": 8, "target": 70, "tolerance": 1e-4,
+//                            "window": 20, "time_budget_ms": 100,
+//                            "max_changed_features": 3}}]}
+// (option names and meanings as nio.v1.OptimizeOptions).
 // A bare array of tracks or a single track object is accepted too.
 #ifndef NIO_MODELS_TRACK_JSON_H_
 #define NIO_MODELS_TRACK_JSON_H_

@@ -8,10 +8,16 @@ void FairQueue::Push(Job job) {
   ++size_;
 }
 
+void FairQueue::PushFront(Job job) {
+  CallerQueue& q = callers_[job.traits.caller];
+  q.jobs.push_front(std::move(job));
+  ++size_;
+}
+
 std::vector<Job> FairQueue::Take(int slots,
                                  std::unordered_map<std::string, int>* active) {
   std::vector<Job> taken;
-  while (slots-- > 0 && !callers_.empty()) {
+  while (slots > 0 && !callers_.empty()) {
     // Few callers wait at once (streams, not tracks): a scan is cheaper than
     // keeping a heap in step with `active`.
     auto best = callers_.end();
@@ -26,10 +32,13 @@ std::vector<Job> FairQueue::Take(int slots,
         best_active = a;
       }
     }
+    const int rows = best->second.jobs.front().Rows();
+    if (rows > slots) break;
+    slots -= rows;
     taken.push_back(std::move(best->second.jobs.front()));
     best->second.jobs.pop_front();
     best->second.last_served = ++serial_;
-    ++(*active)[best->first];
+    (*active)[best->first] += rows;
     --size_;
     if (best->second.jobs.empty()) callers_.erase(best);
   }

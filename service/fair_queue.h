@@ -1,8 +1,9 @@
-// FairQueue: batch jobs waiting for a slot, one FIFO per caller. Take hands
-// out free slots max-min fairly: each next slot goes to the waiting caller
-// with the fewest active tracks (ties: the one served least recently), so two
+// FairQueue: batch jobs waiting for slots, one FIFO per caller. Take hands
+// out free slots max-min fairly: each next job comes from the waiting caller
+// with the fewest active rows (ties: the one served least recently), so two
 // callers of different sizes submitted together get equal shares of the
-// batch block, and so equal rates of track-steps, whatever their order.
+// batch block, and so equal rates of row-steps, whatever their order. A job
+// takes one row per start.
 //
 // Thread-compatible (the scheduler guards it with its mutex).
 #ifndef NIO_SERVICE_FAIR_QUEUE_H_
@@ -22,11 +23,14 @@ namespace nio::service {
 class FairQueue {
  public:
   void Push(Job job);
+  // Back at the head of its caller's line (a track's next pass).
+  void PushFront(Job job);
   size_t Size() const { return size_; }
   bool Empty() const { return size_ == 0; }
 
-  // Up to `slots` jobs, fairly by caller. active: tracks each caller has in
-  // the block now (missing = 0); updated for the jobs taken.
+  // Jobs of at most `slots` rows in all, fairly by caller; stops at the
+  // first chosen job that does not fit. active: rows each caller has in the
+  // block now (missing = 0); updated for the jobs taken.
   std::vector<Job> Take(int slots,
                         std::unordered_map<std::string, int>* active);
 

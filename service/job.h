@@ -46,10 +46,14 @@ struct JobTraits {
 struct Job {
   models::NioProblem problem;
   JobTraits traits;
+  // When the scheduler took it: the time budget counts from here.
+  Clock::time_point submitted{};
   // Called once, on the batching thread.
   std::function<void(TrackOutcome)> on_done;
   // Called every traits.progress_every steps with (step, prediction).
   std::function<void(int, double)> on_progress;
+  // Slots it takes: one row per start.
+  int Rows() const { return problem.starts; }
 };
 
 // The job of one problem; on_progress may be empty.

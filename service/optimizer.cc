@@ -42,11 +42,6 @@ absl::StatusOr<std::unique_ptr<Optimizer>> Optimizer::Create(
 std::vector<TrackOutcome> Optimizer::Optimize(
     const std::vector<TrackRequest>& requests) {
   std::vector<TrackOutcome> outcomes(requests.size());
-  JobTraits traits;
-  traits.job_class =
-      static_cast<int>(requests.size()) <= scheduler_->InteractiveSlots()
-          ? JobClass::kInteractive
-          : JobClass::kBatch;
   std::vector<models::NioProblem> problems;
   std::vector<int> index;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -60,6 +55,13 @@ std::vector<TrackOutcome> Optimizer::Optimize(
     index.push_back(static_cast<int>(i));
   }
   if (problems.empty()) return outcomes;
+  // The interactive block when every start fits in it at once.
+  int rows = 0;
+  for (const models::NioProblem& p : problems) rows += p.starts;
+  JobTraits traits;
+  traits.job_class = rows <= scheduler_->InteractiveSlots()
+                         ? JobClass::kInteractive
+                         : JobClass::kBatch;
   Latch latch(static_cast<int>(problems.size()));
   std::vector<Job> jobs;
   for (size_t j = 0; j < problems.size(); ++j) {

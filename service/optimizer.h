@@ -33,7 +33,7 @@ class Optimizer {
 
   // Every track gets exactly what it would get alone. Blocks until all are
   // done; outcomes in request order. Runs in the interactive block when the
-  // tracks fit in it, else in the batch block.
+  // tracks' starts fit in it, else in the batch block.
   std::vector<TrackOutcome> Optimize(const std::vector<TrackRequest>& requests);
 
   // f(x) per track.

@@ -42,9 +42,44 @@ models::NioOptions FromProto(const nio::v1::OptimizeOptions& options) {
     if (b.has_min()) bounds.min = b.min();
     if (b.has_max()) bounds.max = b.max();
     if (b.has_max_delta()) bounds.max_delta = b.max_delta();
+    if (b.direction() == nio::v1::DIRECTION_INCREASE)
+      bounds.direction = models::Direction::kIncrease;
+    if (b.direction() == nio::v1::DIRECTION_DECREASE)
+      bounds.direction = models::Direction::kDecrease;
     o.bounds[name] = bounds;
   }
+  if (options.has_starts()) o.starts = options.starts();
+  if (options.has_target()) o.target = options.target();
+  if (options.has_tolerance()) o.tolerance = options.tolerance();
+  if (options.has_window()) o.window = options.window();
+  if (options.has_time_budget_ms()) o.time_budget_ms = options.time_budget_ms();
+  if (options.has_max_changed_features())
+    o.max_changed_features = options.max_changed_features();
   return o;
+}
+
+absl::Status CheckEnums(const nio::v1::OptimizeOptions& options,
+                        const std::string& field) {
+  if (!nio::v1::Mode_IsValid(options.mode())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".mode: unknown value ", static_cast<int>(options.mode())));
+  }
+  for (const auto& [name, b] : options.bounds()) {
+    if (!nio::v1::Direction_IsValid(b.direction())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".bounds[", name, "].direction: unknown value ",
+                       static_cast<int>(b.direction())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void MergeTrackOptions(const nio::v1::OptimizeOptions& track,
+                       nio::v1::OptimizeOptions* options) {
+  // MergeFrom replaces set scalars, merges the bounds map per key, and
+  // appends repeated fields: a track's feature list replaces the request's.
+  if (!track.mutable_features().empty()) options->clear_mutable_features();
+  options->MergeFrom(track);
 }
 
 void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out) {
@@ -62,7 +97,74 @@ void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out) {
     if (b.min) pb.set_min(*b.min);
     if (b.max) pb.set_max(*b.max);
     if (b.max_delta) pb.set_max_delta(*b.max_delta);
+    if (b.direction == models::Direction::kIncrease)
+      pb.set_direction(nio::v1::DIRECTION_INCREASE);
+    if (b.direction == models::Direction::kDecrease)
+      pb.set_direction(nio::v1::DIRECTION_DECREASE);
   }
+  if (options.starts) out->set_starts(*options.starts);
+  if (options.target) out->set_target(*options.target);
+  if (options.tolerance) out->set_tolerance(*options.tolerance);
+  if (options.window) out->set_window(*options.window);
+  if (options.time_budget_ms) out->set_time_budget_ms(*options.time_budget_ms);
+  if (options.max_changed_features)
+    out->set_max_changed_features(*options.max_changed_features);
+}
+
+void ToProto(const models::ResultQuality& quality, nio::v1::TrackQuality* out) {
+  out->set_improved(quality.improved);
+  switch (quality.stop_reason) {
+    case models::StopReason::kSteps:
+      out->set_stop_reason(nio::v1::STOP_REASON_STEPS);
+      break;
+    case models::StopReason::kTarget:
+      out->set_stop_reason(nio::v1::STOP_REASON_TARGET);
+      break;
+    case models::StopReason::kConverged:
+      out->set_stop_reason(nio::v1::STOP_REASON_CONVERGED);
+      break;
+    case models::StopReason::kTimeBudget:
+      out->set_stop_reason(nio::v1::STOP_REASON_TIME_BUDGET);
+      break;
+    case models::StopReason::kCancelled:
+      out->set_stop_reason(nio::v1::STOP_REASON_CANCELLED);
+      break;
+  }
+  out->set_winning_start(quality.winning_start);
+  out->set_objective(quality.objective);
+  out->set_distance_l2(quality.distance_l2);
+  out->set_distance_l1(quality.distance_l1);
+  out->set_features_changed(quality.features_changed);
+  if (quality.target_reached) out->set_target_reached(*quality.target_reached);
+}
+
+models::ResultQuality FromProto(const nio::v1::TrackQuality& quality) {
+  models::ResultQuality q;
+  q.improved = quality.improved();
+  switch (quality.stop_reason()) {
+    case nio::v1::STOP_REASON_TARGET:
+      q.stop_reason = models::StopReason::kTarget;
+      break;
+    case nio::v1::STOP_REASON_CONVERGED:
+      q.stop_reason = models::StopReason::kConverged;
+      break;
+    case nio::v1::STOP_REASON_TIME_BUDGET:
+      q.stop_reason = models::StopReason::kTimeBudget;
+      break;
+    case nio::v1::STOP_REASON_CANCELLED:
+      q.stop_reason = models::StopReason::kCancelled;
+      break;
+    default:
+      q.stop_reason = models::StopReason::kSteps;
+      break;
+  }
+  q.winning_start = quality.winning_start();
+  q.objective = quality.objective();
+  q.distance_l2 = quality.distance_l2();
+  q.distance_l1 = quality.distance_l1();
+  q.features_changed = quality.features_changed();
+  if (quality.has_target_reached()) q.target_reached = quality.target_reached();
+  return q;
 }
 
 void ToProto(const models::NioResult& result, nio::v1::TrackResult* out) {
@@ -73,7 +175,7 @@ void ToProto(const models::NioResult& result, nio::v1::TrackResult* out) {
   out->set_prediction_after(result.prediction_after);
   out->set_delta(result.delta);
   out->set_steps_run(result.steps_run);
-  out->mutable_quality()->set_improved(result.quality.improved);
+  ToProto(result.quality, out->mutable_quality());
   for (const models::FeatureChange& c : result.changes) {
     nio::v1::FeatureChange* pc = out->add_changes();
     pc->set_name(c.name);
@@ -92,7 +194,7 @@ models::NioResult FromProto(const nio::v1::TrackResult& result) {
   r.prediction_after = result.prediction_after();
   r.delta = result.delta();
   r.steps_run = result.steps_run();
-  r.quality.improved = result.quality().improved();
+  r.quality = FromProto(result.quality());
   for (const auto& c : result.changes()) {
     r.changes.push_back(
         {c.name(), c.original(), c.optimized(), c.delta(), c.unclamped()});
@@ -140,6 +242,7 @@ void ToProto(const models::ModelSpec& spec, const std::string& backend,
   d->set_steps(spec.defaults.steps);
   d->set_lr(spec.defaults.lr);
   d->set_lambda(spec.defaults.lambda);
+  d->set_starts(spec.defaults.starts);
   d->set_mode(spec.defaults.mode == models::NioMode::kProjected
                   ? nio::v1::MODE_PROJECTED
                   : nio::v1::MODE_REFERENCE);

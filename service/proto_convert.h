@@ -18,6 +18,16 @@ void ToProto(const models::RawTrack& track, nio::v1::Track* out);
 
 models::NioOptions FromProto(const nio::v1::OptimizeOptions& options);
 void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out);
+// INVALID_ARGUMENT naming `field`.mode or `field`.bounds[f].direction when a
+// value is not one this build knows (proto3 keeps unknown enum values).
+absl::Status CheckEnums(const nio::v1::OptimizeOptions& options,
+                        const std::string& field);
+// Applies a track's own options over the request's (see nio.v1.Track).
+void MergeTrackOptions(const nio::v1::OptimizeOptions& track,
+                       nio::v1::OptimizeOptions* options);
+
+void ToProto(const models::ResultQuality& quality, nio::v1::TrackQuality* out);
+models::ResultQuality FromProto(const nio::v1::TrackQuality& quality);
 
 void ToProto(const models::NioResult& result, nio::v1::TrackResult* out);
 models::NioResult FromProto(const nio::v1::TrackResult& result);

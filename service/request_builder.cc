@@ -28,13 +28,33 @@ absl::StatusOr<std::vector<BuiltTrack>> BuildTracks(
           absl::StrCat("tracks[", i, "].id: duplicate id '", id, "'"));
     }
   }
+  if (absl::Status s = CheckEnums(options, "options"); !s.ok()) return s;
   const models::NioOptions nio_options = FromProto(options);
   std::vector<BuiltTrack> built;
   built.reserve(tracks.size());
   for (const nio::v1::Track& t : tracks) {
     seen_ids->insert(t.id());
+    if (!t.has_options()) {
+      built.push_back({t.id(), models::BuildNioProblem(featurizer, FromProto(t),
+                                                       nio_options)});
+      continue;
+    }
+    // A track's own options: its problems are its own (it fails alone).
+    const std::string field = absl::StrCat("track '", t.id(), "': options");
+    absl::Status bad = CheckEnums(t.options(), field);
+    if (bad.ok() && (t.options().progress_every() != 0 ||
+                     t.options().priority() != nio::v1::PRIORITY_UNSPECIFIED)) {
+      bad = absl::InvalidArgumentError(absl::StrCat(
+          field, ": progress_every and priority are set on the request only"));
+    }
+    if (!bad.ok()) {
+      built.push_back({t.id(), bad});
+      continue;
+    }
+    nio::v1::OptimizeOptions merged = options;
+    MergeTrackOptions(t.options(), &merged);
     built.push_back({t.id(), models::BuildNioProblem(featurizer, FromProto(t),
-                                                     nio_options)});
+                                                     FromProto(merged))});
   }
   return built;
 }

@@ -4,7 +4,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/row_watch.h"
 #include "kernels/status_macros.h"
+#include "models/change_budget.h"
 #include "models/problem_rows.h"
 #include "service/log.h"
 
@@ -83,8 +85,11 @@ Scheduler::Scheduler(const models::Model& model,
       now_(options.now),
       arbiter_(options.batch_min_share, options.interactive_burst) {
   const int slots = max_batch_ + interactive_slots_;
-  jobs_by_ticket_.resize(slots);
+  row_owner_.resize(slots);
   for (int t = slots - 1; t >= 0; --t) free_tickets_.push_back(t);
+  // A track has at least one row: never more tracks than slots.
+  tracks_.resize(slots);
+  for (int t = slots - 1; t >= 0; --t) free_tracks_.push_back(t);
   rate_window_start_ = Now();
   thread_ = std::thread([this] { Loop(); });
 }
@@ -101,8 +106,21 @@ absl::Status Scheduler::Submit(std::vector<Job> jobs) {
           "queue full: ", Queued(), " tracks waiting, ", jobs.size(),
           " more would pass --max_queue=", max_queue_, "; retry later"));
     }
+    for (const Job& j : jobs) {
+      const bool own_block = j.traits.job_class == JobClass::kInteractive &&
+                             interactive_slots_ > 0;
+      const int capacity = own_block ? interactive_slots_ : max_batch_;
+      if (j.Rows() > capacity) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "track '", j.problem.id, "': options.starts: ", j.Rows(),
+            " starts do not fit in the ", JobClassName(j.traits.job_class),
+            " block's ", capacity, " slots"));
+      }
+    }
     stats_.submitted += static_cast<int64_t>(jobs.size());
+    const Clock::time_point now = Now();
     for (Job& j : jobs) {
+      j.submitted = now;
       stats_.by_class[static_cast<int>(j.traits.job_class)].submitted++;
       if (j.traits.job_class == JobClass::kInteractive) {
         interactive_queue_.push_back(std::move(j));
@@ -198,10 +216,36 @@ void Scheduler::CountEnded(const absl::Status& status, JobClass job_class) {
   }
 }
 
-void Scheduler::ReleaseBatchSlot(const std::string& caller) {
+void Scheduler::ReleaseBatchRows(const std::string& caller, int rows) {
   // Caller holds mu_.
   auto it = batch_active_.find(caller);
-  if (it != batch_active_.end() && --it->second <= 0) batch_active_.erase(it);
+  if (it != batch_active_.end() && (it->second -= rows) <= 0)
+    batch_active_.erase(it);
+}
+
+int Scheduler::NewTrack(Job job, Clock::time_point now) {
+  const int id = free_tracks_.back();
+  free_tracks_.pop_back();
+  ActiveTrack& track = tracks_[id];
+  track = ActiveTrack{};
+  if (job.problem.time_budget_ms > 0) {
+    // From when the scheduler took the track: queueing counts, as the
+    // caller waits through it too.
+    track.budget_end =
+        job.submitted + std::chrono::milliseconds(job.problem.time_budget_ms);
+  }
+  // A budget spent in the queue still runs one step: an answer needs a
+  // point the track was evaluated at.
+  (void)now;
+  track.rows.resize(job.Rows());
+  track.rows_active = job.Rows();
+  track.job = std::move(job);
+  return id;
+}
+
+void Scheduler::ReleaseTrack(int track) {
+  tracks_[track] = ActiveTrack{};
+  free_tracks_.push_back(track);
 }
 
 void Scheduler::Admit(Block& block) {
@@ -209,23 +253,24 @@ void Scheduler::Admit(Block& block) {
   std::vector<Job> taken;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const int free = block.slots.Free();
-    if (block.job_class == JobClass::kInteractive) {
+    int free = block.slots.Free();
+    // FIFO; a track whose starts do not fit waits for rows to free.
+    auto take_interactive = [&](bool count_as_batch) {
       while (!interactive_queue_.empty() &&
-             static_cast<int>(taken.size()) < free) {
-        taken.push_back(std::move(interactive_queue_.front()));
+             interactive_queue_.front().Rows() <= free) {
+        Job& job = interactive_queue_.front();
+        free -= job.Rows();
+        if (count_as_batch) batch_active_[job.traits.caller] += job.Rows();
+        taken.push_back(std::move(job));
         interactive_queue_.pop_front();
       }
+    };
+    if (block.job_class == JobClass::kInteractive) {
+      take_interactive(false);
     } else {
       // With no interactive block, interactive jobs are first in line here.
-      while (interactive_slots_ == 0 && !interactive_queue_.empty() &&
-             static_cast<int>(taken.size()) < free) {
-        ++batch_active_[interactive_queue_.front().traits.caller];
-        taken.push_back(std::move(interactive_queue_.front()));
-        interactive_queue_.pop_front();
-      }
-      std::vector<Job> fair = batch_queue_.Take(
-          free - static_cast<int>(taken.size()), &batch_active_);
+      if (interactive_slots_ == 0) take_interactive(true);
+      std::vector<Job> fair = batch_queue_.Take(free, &batch_active_);
       for (Job& j : fair) taken.push_back(std::move(j));
     }
   }
@@ -240,11 +285,16 @@ void Scheduler::Admit(Block& block) {
       continue;
     }
     rows.Add(job.problem);
-    steps.push_back(job.problem.steps);
-    const int64_t ticket = free_tickets_.back();
-    free_tickets_.pop_back();
-    tickets.push_back(ticket);
-    jobs_by_ticket_[ticket] = std::move(job);
+    const int starts = job.Rows();
+    const int steps_wanted = job.problem.steps;
+    const int track = NewTrack(std::move(job), now);
+    for (int s = 0; s < starts; ++s) {
+      steps.push_back(steps_wanted);
+      const int64_t ticket = free_tickets_.back();
+      free_tickets_.pop_back();
+      tickets.push_back(ticket);
+      row_owner_[ticket] = RowOwner{track, s};
+    }
   }
   if (!dropped.empty()) {
     {
@@ -252,7 +302,7 @@ void Scheduler::Admit(Block& block) {
       for (auto& [job, why] : dropped) {
         CountEnded(why, job.traits.job_class);
         if (block.job_class == JobClass::kBatch)
-          ReleaseBatchSlot(job.traits.caller);
+          ReleaseBatchRows(job.traits.caller, job.Rows());
       }
     }
     for (auto& [job, why] : dropped) job.on_done(TrackOutcome{why, {}});
@@ -260,33 +310,49 @@ void Scheduler::Admit(Block& block) {
   if (tickets.empty()) return;
   if (absl::Status s = block.slots.Admit(rows.View(), tickets, steps);
       !s.ok()) {
-    NIO_LOG(ERROR) << "admitting " << tickets.size() << " tracks failed: " << s;
-    for (int64_t t : tickets) ForgetTicket(block, t);
+    NIO_LOG(ERROR) << "admitting " << tickets.size() << " rows failed: " << s;
+    ForgetTickets(block, tickets);
   }
 }
 
-// Frees a ticket whose job never made it into (or was lost from) the block,
-// answering it with INTERNAL.
-void Scheduler::ForgetTicket(Block& block, int64_t ticket) {
-  Job job = std::move(jobs_by_ticket_[ticket]);
-  free_tickets_.push_back(ticket);
+void Scheduler::ForgetTickets(Block& block,
+                              const std::vector<int64_t>& tickets) {
+  std::vector<int> lost;  // track ids, each once
+  for (int64_t ticket : tickets) {
+    const int track = row_owner_[ticket].track;
+    row_owner_[ticket] = RowOwner{};
+    free_tickets_.push_back(ticket);
+    if (track < 0) continue;
+    if (--tracks_[track].rows_active == 0) lost.push_back(track);
+  }
   const absl::Status why =
       absl::InternalError("the compute backend failed; see the server log");
+  std::vector<Job> jobs;
+  for (int track : lost) {
+    jobs.push_back(std::move(tracks_[track].job));
+    ReleaseTrack(track);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    CountEnded(why, job.traits.job_class);
-    if (block.job_class == JobClass::kBatch)
-      ReleaseBatchSlot(job.traits.caller);
+    for (const Job& job : jobs) {
+      CountEnded(why, job.traits.job_class);
+      if (block.job_class == JobClass::kBatch)
+        ReleaseBatchRows(job.traits.caller, job.Rows());
+    }
   }
-  job.on_done(TrackOutcome{why, {}});
+  for (Job& job : jobs) job.on_done(TrackOutcome{why, {}});
 }
 
 void Scheduler::FailBlock(Block& block, const absl::Status& status) {
   NIO_LOG(ERROR) << "backend failure, failing the " << block.slots.Active()
-                 << " tracks of the " << JobClassName(block.job_class)
+                 << " rows of the " << JobClassName(block.job_class)
                  << " block: " << status;
+  std::vector<int64_t> tickets;
   for (const kernels::SlotInfo& slot : block.slots.Abandon())
-    ForgetTicket(block, slot.ticket);
+    tickets.push_back(slot.ticket);
+  // Rows of the same tracks that left already wait in their tracks; the
+  // whole track fails with its last row.
+  ForgetTickets(block, tickets);
   block.step_rows = block.step_done_rows = 0;
 }
 
@@ -294,7 +360,10 @@ void Scheduler::EmitProgress(Block& block) {
   const auto& slots = block.slots.Slots();
   std::vector<int> rows;
   for (int row = 0; row < static_cast<int>(slots.size()); ++row) {
-    const Job& job = jobs_by_ticket_[slots[row].ticket];
+    // One event per track: its first start's (the track as given).
+    const RowOwner& owner = row_owner_[slots[row].ticket];
+    if (owner.start != 0) continue;
+    const Job& job = tracks_[owner.track].job;
     if (job.on_progress &&
         slots[row].steps_done % job.traits.progress_every == 0) {
       rows.push_back(row);
@@ -311,24 +380,39 @@ void Scheduler::EmitProgress(Block& block) {
   }
   for (size_t i = 0; i < rows.size(); ++i) {
     const kernels::SlotInfo& slot = slots[rows[i]];
-    jobs_by_ticket_[slot.ticket].on_progress(slot.steps_done, prediction[i]);
+    tracks_[row_owner_[slot.ticket].track].job.on_progress(slot.steps_done,
+                                                           prediction[i]);
   }
 }
 
 void Scheduler::FinishRetired(Block& block,
                               std::vector<kernels::RetiredSlot>& retired) {
   std::deque<Finished>& finished = finished_[static_cast<int>(block.job_class)];
+  // Batch rows free as they leave, whatever their track's siblings do.
+  std::unordered_map<std::string, int> left_by_caller;
   for (kernels::RetiredSlot& r : retired) {
-    finished.push_back(
-        {std::move(jobs_by_ticket_[r.info.ticket]), std::move(r)});
+    const RowOwner owner = row_owner_[r.info.ticket];
+    row_owner_[r.info.ticket] = RowOwner{};
     free_tickets_.push_back(r.info.ticket);
-  }
-  if (block.job_class == JobClass::kBatch) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = finished.size() - retired.size(); i < finished.size();
-         ++i) {
-      ReleaseBatchSlot(finished[i].job.traits.caller);
+    ActiveTrack& track = tracks_[owner.track];
+    if (block.job_class == JobClass::kBatch)
+      ++left_by_caller[track.job.traits.caller];
+    track.rows[owner.start] = std::move(r);
+    if (--track.rows_active > 0) continue;
+    Finished f{std::move(track.job), std::move(track.rows), track.time_budget,
+               false};
+    for (const kernels::RetiredSlot& row : f.rows) {
+      const bool ended = row.info.steps_done >= row.info.steps_wanted ||
+                         row.info.flags != 0 || track.stop;
+      f.cut = f.cut || !ended;
     }
+    finished.push_back(std::move(f));
+    ReleaseTrack(owner.track);
+  }
+  if (!left_by_caller.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [caller, rows] : left_by_caller)
+      ReleaseBatchRows(caller, rows);
   }
   // The batch block's results are answered in chunks between steps (see
   // Loop): a wave of a thousand finished tracks is a forward pass over
@@ -345,13 +429,20 @@ void Scheduler::AnswerFinished(JobClass job_class, size_t max_tracks) {
     batch.push_back(std::move(queue.front()));
     queue.pop_front();
   }
-  auto ran_all = [](const Finished& f) {
-    return f.slot.info.steps_done >= f.slot.info.steps_wanted;
-  };
+  const Clock::time_point now = Now();
+  std::vector<TrackOutcome> outcomes(batch.size());
   models::ResultBatch results(featurizer_);
-  for (const Finished& f : batch) {
-    if (ran_all(f))
-      results.Add(f.job.problem, f.slot.p, f.slot.info.steps_done);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Finished& f = batch[i];
+    if (!f.cut) {
+      results.Add(f.job.problem, f.rows, f.time_budget);
+      continue;
+    }
+    outcomes[i].status = LeaveReason(f.job, now);
+    if (outcomes[i].status.ok()) {
+      outcomes[i].status = absl::UnavailableError(
+          "the server shut down before the track finished");
+    }
   }
   auto built = results.Build([this](const float* x, int rows, float* out) {
     return backend_->Predict(x, rows, out);
@@ -359,43 +450,63 @@ void Scheduler::AnswerFinished(JobClass job_class, size_t max_tracks) {
   if (!built.ok()) {
     NIO_LOG(ERROR) << "predicting finished tracks failed: " << built.status();
   }
-  std::vector<TrackOutcome> outcomes(batch.size());
   size_t next_result = 0;
-  const Clock::time_point now = Now();
+  std::vector<bool> requeued(batch.size(), false);
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].cut) continue;
     TrackOutcome& outcome = outcomes[i];
-    if (ran_all(batch[i])) {
-      if (built.ok()) {
-        outcome.result = std::move((*built)[next_result]);
-      } else {
-        outcome.status = absl::InternalError(built.status().ToString());
-      }
+    if (!built.ok()) {
+      outcome.status = absl::InternalError(built.status().ToString());
       ++next_result;
-    } else {
-      outcome.status = LeaveReason(batch[i].job, now);
-      if (outcome.status.ok()) {
-        outcome.status = absl::UnavailableError(
-            "the server shut down before the track finished");
-      }
+      continue;
+    }
+    outcome.result = std::move((*built)[next_result++]);
+    std::optional<models::NioProblem> pass = models::ChangeBudgetPass(
+        featurizer_, batch[i].job.problem, outcome.result);
+    if (pass) {
+      batch[i].job.problem = std::move(*pass);
+      Requeue(std::move(batch[i].job));
+      requeued[i] = true;
     }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < batch.size(); ++i) {
-      CountEnded(outcomes[i].status, batch[i].job.traits.job_class);
+      if (!requeued[i])
+        CountEnded(outcomes[i].status, batch[i].job.traits.job_class);
     }
   }
   for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i].job.on_done(std::move(outcomes[i]));
+    if (!requeued[i]) batch[i].job.on_done(std::move(outcomes[i]));
+  }
+}
+
+void Scheduler::Requeue(Job job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (job.traits.job_class == JobClass::kInteractive) {
+    interactive_queue_.push_front(std::move(job));
+  } else {
+    batch_queue_.PushFront(std::move(job));
+  }
+}
+
+void Scheduler::MarkTrackStops(Block& block, Clock::time_point now) {
+  for (const kernels::SlotInfo& slot : block.slots.Slots()) {
+    ActiveTrack& track = tracks_[row_owner_[slot.ticket].track];
+    if (slot.flags & kernels::kRowReachedTarget) track.stop = true;
+    if (now >= track.budget_end) track.stop = track.time_budget = true;
   }
 }
 
 void Scheduler::RetireFinished(Block& block) {
   std::vector<kernels::RetiredSlot> retired;
   const Clock::time_point now = Now();
+  MarkTrackStops(block, now);
   absl::Status s = block.slots.Retire(
       [&](const kernels::SlotInfo& slot) {
-        return !LeaveReason(jobs_by_ticket_[slot.ticket], now).ok();
+        const ActiveTrack& track = tracks_[row_owner_[slot.ticket].track];
+        return track.stop || (slot.flags & kernels::kRowConverged) != 0 ||
+               !LeaveReason(track.job, now).ok();
       },
       &retired);
   if (!s.ok()) {

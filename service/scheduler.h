@@ -14,8 +14,11 @@
 // instead of paying the whole catalog batch's step time. Queued tracks are
 // admitted into free slots at step boundaries (interactive: FIFO; batch: a
 // fair share per caller, see fair_queue.h) and finished ones leave (steps
-// done, cancelled, deadline passed), their results handed to the submitter's
-// callback at once.
+// done, target reached, converged, time budget spent, cancelled, deadline
+// passed), their results handed to the submitter's callback at once. A track
+// takes one row per start (problem.starts) and is answered once, when all
+// of its rows have left; a track over its change budget goes back to the
+// head of its queue for its second pass (models/change_budget.h).
 //
 // The scheduler only moves slots and picks blocks; what a problem, a row and
 // a result mean lives in models/ (nio_problem.h, problem_rows.h).
@@ -96,7 +99,8 @@ class Scheduler {
   ~Scheduler();  // Stop()s
 
   // Queues all jobs or none: RESOURCE_EXHAUSTED when they do not fit in the
-  // queue, UNAVAILABLE after Stop().
+  // queue, INVALID_ARGUMENT when a track has more starts than its block has
+  // slots, UNAVAILABLE after Stop().
   absl::Status Submit(std::vector<Job> jobs);
 
   // Predictions for scaled inputs x (rows, n_in), run between two steps;
@@ -137,9 +141,15 @@ class Scheduler {
   // After a whole step of `block`: stats, progress events, finished tracks.
   void EndStep(Block& block, int rows);
   void RetireFinished(Block& block);
-  // Moves retired tracks to finished_ (their slots and tickets are free at
-  // once); answers the interactive block's at once.
+  // Hands retired rows to their tracks (their slots and tickets are free at
+  // once); a track whose rows have all left moves to finished_. Answers the
+  // interactive block's at once.
   void FinishRetired(Block& block, std::vector<kernels::RetiredSlot>& retired);
+  // Marks the tracks that stop as a whole before the next retire: a start
+  // reached the target, or the time budget is spent.
+  void MarkTrackStops(Block& block, Clock::time_point now);
+  // A track's second pass (change budget) back at the head of its queue.
+  void Requeue(Job job);
   // Predicts and answers up to max_tracks of the class's finished tracks.
   void AnswerFinished(JobClass job_class, size_t max_tracks);
   void EmitProgress(Block& block);
@@ -147,12 +157,17 @@ class Scheduler {
   void FailBlock(Block& block, const absl::Status& status);
   // Drain time is over: every queued and active track ends as UNAVAILABLE.
   void ShutDownNow(Block* blocks);
-  void ForgetTicket(Block& block, int64_t ticket);
+  // Answers the tracks of these row tickets (never admitted, or lost from
+  // the block) with INTERNAL, once each, and frees them.
+  void ForgetTickets(Block& block, const std::vector<int64_t>& tickets);
+  // The track id of a new active track, and its release.
+  int NewTrack(Job job, Clock::time_point now);
+  void ReleaseTrack(int track);
   // Why a track leaves early, or OK when it may stay.
   absl::Status LeaveReason(const Job& job, Clock::time_point now) const;
   // Both with mu_ held.
   void CountEnded(const absl::Status& status, JobClass job_class);
-  void ReleaseBatchSlot(const std::string& caller);
+  void ReleaseBatchRows(const std::string& caller, int rows);
   void PublishStats(const Block* blocks, Clock::time_point now);
 
   models::Featurizer featurizer_;
@@ -169,7 +184,7 @@ class Scheduler {
   std::condition_variable work_cv_;
   std::deque<Job> interactive_queue_;  // guarded by mu_
   FairQueue batch_queue_;              // guarded by mu_
-  // Batch tracks in the batch block, by caller; guarded by mu_.
+  // Rows of batch tracks in the batch block, by caller; guarded by mu_.
   std::unordered_map<std::string, int> batch_active_;
   size_t Queued() const {
     return interactive_queue_.size() + batch_queue_.Size();
@@ -182,11 +197,33 @@ class Scheduler {
 
   // Owned by the batching thread.
   LaneArbiter arbiter_;
-  std::vector<Job> jobs_by_ticket_;  // active jobs by SlotBatch ticket
+  // A track with rows in a block.
+  struct ActiveTrack {
+    Job job;
+    std::vector<kernels::RetiredSlot> rows;  // by start, as they leave
+    int rows_active = 0;
+    Clock::time_point budget_end = Clock::time_point::max();
+    // Every row leaves at the next retire: a start reached the target, or
+    // the time budget is spent (time_budget).
+    bool stop = false;
+    bool time_budget = false;
+  };
+  std::vector<ActiveTrack> tracks_;  // by track id
+  std::vector<int> free_tracks_;
+  // The track and start of each row, by SlotBatch ticket.
+  struct RowOwner {
+    int track = -1;
+    int start = 0;
+  };
+  std::vector<RowOwner> row_owner_;
   // Tracks out of their block, waiting for their results to be built.
   struct Finished {
     Job job;
-    kernels::RetiredSlot slot;
+    std::vector<kernels::RetiredSlot> rows;  // by start
+    bool time_budget = false;
+    // Some row left before its steps or a stop rule ended it (cancelled,
+    // deadline, shutdown): no result.
+    bool cut = false;
   };
   std::deque<Finished> finished_[kJobClasses];
   std::vector<int64_t> free_tickets_;

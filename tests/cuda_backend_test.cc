@@ -66,7 +66,7 @@ void StepGradient(Backend* backend, const std::vector<float>& x, int rows,
   std::vector<int> slots(rows);
   std::iota(slots.begin(), slots.end(), 0);
   grad->assign(rows * k, 0.0f);
-  ASSERT_TRUE(backend->GatherRows(slots, nullptr, nullptr, grad->data()).ok());
+  ASSERT_TRUE(backend->GatherRows(slots, {.df_dp = grad->data()}).ok());
 }
 
 TEST(CudaBackendTest, PredictAndGradientMatchCpu) {

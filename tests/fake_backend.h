@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "kernels/backend.h"
+#include "kernels/row_watch.h"
 
 namespace nio::testing {
 
@@ -49,7 +51,8 @@ class FakeBackend final : public kernels::Backend {
         per_row_(per_row),
         p_(static_cast<size_t>(max_rows) * k_),
         step_(max_rows),
-        prediction_(max_rows) {}
+        prediction_(max_rows),
+        target_(max_rows) {}
 
   std::string Describe() const override { return "fake"; }
   int MaxRows() const override { return max_rows_; }
@@ -66,6 +69,7 @@ class FakeBackend final : public kernels::Backend {
       }
       step_[first_row + r] = 0;
       prediction_[first_row + r] = 0;
+      target_[first_row + r] = rows.target ? rows.target[r] : INFINITY;
     }
     return absl::OkStatus();
   }
@@ -77,6 +81,7 @@ class FakeBackend final : public kernels::Backend {
       for (int c = 0; c < k_; ++c) p_[m.to * k_ + c] = p_[m.from * k_ + c];
       step_[m.to] = step_[m.from];
       prediction_[m.to] = prediction_[m.from];
+      target_[m.to] = target_[m.from];
     }
     return absl::OkStatus();
   }
@@ -100,8 +105,10 @@ class FakeBackend final : public kernels::Backend {
     return absl::OkStatus();
   }
 
-  absl::Status GatherRows(const std::vector<int>& rows, float* p,
-                          float* prediction, float* df_dp) override {
+  // The prediction is the row's step count; its best point is its current
+  // one, and it reaches its target when the step count does.
+  absl::Status GatherRows(const std::vector<int>& rows,
+                          const kernels::RowReadout& out) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (fail_next_gather_) {
@@ -114,10 +121,17 @@ class FakeBackend final : public kernels::Backend {
       if (row < 0 || row >= max_rows_)
         return absl::OutOfRangeError("GatherRows row");
       for (int c = 0; c < k_; ++c) {
-        if (p) p[i * k_ + c] = p_[row * k_ + c];
-        if (df_dp) df_dp[i * k_ + c] = 0;
+        if (out.p) out.p[i * k_ + c] = p_[row * k_ + c];
+        if (out.best_p) out.best_p[i * k_ + c] = p_[row * k_ + c];
+        if (out.df_dp) out.df_dp[i * k_ + c] = 0;
       }
-      if (prediction) prediction[i] = prediction_[row];
+      if (out.prediction) out.prediction[i] = prediction_[row];
+      if (out.best_prediction) out.best_prediction[i] = prediction_[row];
+      if (out.best_objective) out.best_objective[i] = -prediction_[row];
+      if (out.flags) {
+        out.flags[i] =
+            prediction_[row] >= target_[row] ? kernels::kRowReachedTarget : 0;
+      }
     }
     return absl::OkStatus();
   }
@@ -162,6 +176,7 @@ class FakeBackend final : public kernels::Backend {
   std::vector<float> p_;
   std::vector<int> step_;
   std::vector<float> prediction_;
+  std::vector<float> target_;
   mutable std::mutex mu_;
   std::condition_variable held_cv_;
   bool held_ = false;              // guarded by mu_

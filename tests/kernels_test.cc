@@ -15,6 +15,7 @@
 #include "kernels/host_grid.h"
 #include "kernels/launch_geometry.h"
 #include "kernels/mlp_math.h"
+#include "kernels/row_watch.h"
 #include "tests/cblas_gemm.h"
 #include "tests/test_util.h"
 
@@ -302,6 +303,97 @@ TEST(ElementwiseBodyTest, GatherRowsMatchesNaiveLoop) {
   }
 }
 
+// The row watch over several steps of made-up points, against a plain
+// re-statement of its rules in double: best point by objective, stall count,
+// convergence, and a target that freezes the row at the first point that
+// reaches it. Rows differ in target, tolerance and window.
+TEST(ElementwiseBodyTest, RowWatchMatchesItsRules) {
+  constexpr int kRows = 37, kCols = 5, kSteps = 30;
+  std::vector<uint8_t> mask(kRows * kCols);
+  std::vector<float> lambda(kRows), target(kRows), tolerance(kRows);
+  std::vector<int> k(kRows), window(kRows);
+  std::mt19937 rng(17);
+  for (int r = 0; r < kRows; ++r) {
+    int count = 0;
+    for (int c = 0; c < kCols; ++c) {
+      mask[r * kCols + c] = (rng() % 4) != 0;
+      count += mask[r * kCols + c];
+    }
+    k[r] = count;
+    lambda[r] = 0.1f * (r % 3);
+    target[r] = r % 4 == 0 ? INFINITY : 0.5f + 0.05f * (r % 7);
+    tolerance[r] = r % 3 == 0 ? 0.0f : 1e-3f * (r % 5);
+    window[r] = 1 + r % 6;
+  }
+  const std::vector<float> p0 = RandomFloats(kRows * kCols, 3);
+  auto best_p = WithGuard(std::vector<float>(kRows * kCols, 0));
+  auto best_objective = WithGuard(std::vector<float>(kRows, INFINITY));
+  auto best_prediction = WithGuard(std::vector<float>(kRows, 0));
+  std::vector<int> stall(kRows, 0);
+  std::vector<uint8_t> flags(kRows, 0);
+  // The expected state, kept in double.
+  std::vector<double> want_best(kRows, INFINITY), want_pred(kRows, 0);
+  std::vector<std::vector<float>> want_p(kRows, std::vector<float>(kCols));
+  std::vector<int> want_stall(kRows, 0), want_flags(kRows, 0);
+  for (int step = 0; step < kSteps; ++step) {
+    const std::vector<float> p = RandomFloats(kRows * kCols, 100 + step);
+    std::vector<float> prediction = RandomFloats(kRows, 500 + step);
+    for (float& f : prediction) f = 0.3f + 0.3f * f;  // some reach targets
+    RunElementwiseOnHost(RowWatchBody{
+        p.data(), p0.data(), mask.data(), lambda.data(), k.data(),
+        prediction.data(), target.data(), tolerance.data(), window.data(),
+        best_p.data(), best_objective.data(), best_prediction.data(),
+        stall.data(), flags.data(), kRows, kCols});
+    for (int r = 0; r < kRows; ++r) {
+      if (want_flags[r] & kRowReachedTarget) continue;
+      double squares = 0;
+      for (int c = 0; c < kCols; ++c) {
+        if (!mask[r * kCols + c]) continue;
+        const double d = p[r * kCols + c] - p0[r * kCols + c];
+        squares += d * d;
+      }
+      const double objective =
+          (k[r] ? lambda[r] * squares / k[r] : 0.0) - prediction[r];
+      auto take = [&] {
+        want_best[r] = objective;
+        want_pred[r] = prediction[r];
+        for (int c = 0; c < kCols; ++c) want_p[r][c] = p[r * kCols + c];
+      };
+      if (prediction[r] >= target[r]) {
+        take();
+        want_flags[r] |= kRowReachedTarget;
+        continue;
+      }
+      const double old = want_best[r];
+      const bool enough =
+          std::isinf(old) ||
+          objective < old - tolerance[r] * std::max(1.0, std::fabs(old));
+      if (objective < old) take();
+      want_stall[r] = enough ? 0 : want_stall[r] + 1;
+      if (tolerance[r] > 0 && want_stall[r] >= window[r])
+        want_flags[r] |= kRowConverged;
+    }
+    for (int r = 0; r < kRows; ++r) {
+      ASSERT_NEAR(best_objective[r], want_best[r], 1e-5) << r << "@" << step;
+      ASSERT_EQ(best_prediction[r], static_cast<float>(want_pred[r])) << r;
+      ASSERT_EQ(stall[r], want_stall[r]) << r << "@" << step;
+      ASSERT_EQ(flags[r], want_flags[r]) << r << "@" << step;
+      for (int c = 0; c < kCols; ++c)
+        ASSERT_EQ(best_p[r * kCols + c], want_p[r][c]) << r << "," << c;
+    }
+  }
+  int reached = 0, converged = 0;
+  for (int r = 0; r < kRows; ++r) {
+    reached += (flags[r] & kRowReachedTarget) != 0;
+    converged += (flags[r] & kRowConverged) != 0;
+  }
+  EXPECT_GT(reached, 0);
+  EXPECT_GT(converged, 0);
+  ExpectGuardIntact(best_p, kRows * kCols);
+  ExpectGuardIntact(best_objective, kRows);
+  ExpectGuardIntact(best_prediction, kRows);
+}
+
 // ---------------------------------------------------------------------- GEMMs
 // The descriptors the GPU will receive, executed by cblas, against naive loops
 // over the row-major meaning they claim.
@@ -433,7 +525,7 @@ TEST_F(CpuBackendTest, InputGradientMatchesCentralFiniteDifferences) {
     ASSERT_TRUE(backend->Step(0, rows).ok());
     std::vector<float> grad(rows * k);
     const std::vector<int> slots = FirstRows(rows);
-    ASSERT_TRUE(backend->GatherRows(slots, nullptr, nullptr, grad.data()).ok());
+    ASSERT_TRUE(backend->GatherRows(slots, {.df_dp = grad.data()}).ok());
     std::vector<double> fd(grad.size());
     const double eps = 1e-5;
     for (int r = 0; r < rows; ++r) {
@@ -480,8 +572,11 @@ TEST(CpuBackendInvarianceTest, ATrackGetsTheSameBitsWhateverTheBatch) {
   // Every state a track's answer is read from, track order.
   auto state = [&](Backend& backend, const std::vector<int>& slots) {
     std::vector<float> p(rows * k), pred(rows), grad(rows * k);
-    EXPECT_TRUE(
-        backend.GatherRows(slots, p.data(), pred.data(), grad.data()).ok());
+    EXPECT_TRUE(backend
+                    .GatherRows(slots, {.p = p.data(),
+                                        .prediction = pred.data(),
+                                        .df_dp = grad.data()})
+                    .ok());
     p.insert(p.end(), pred.begin(), pred.end());
     p.insert(p.end(), grad.begin(), grad.end());
     return p;
@@ -534,8 +629,11 @@ TEST(CpuBackendInvarianceTest, ATrackGetsTheSameBitsWhateverTheBatch) {
       for (int step = 0; step < steps; ++step)
         ASSERT_TRUE(backend->Step(0, 1).ok());
       std::vector<float> pt(k), ft(1), gt(k);
-      ASSERT_TRUE(
-          backend->GatherRows({0}, pt.data(), ft.data(), gt.data()).ok());
+      ASSERT_TRUE(backend
+                      ->GatherRows({0}, {.p = pt.data(),
+                                         .prediction = ft.data(),
+                                         .df_dp = gt.data()})
+                      .ok());
       p.insert(p.end(), pt.begin(), pt.end());
       pred.push_back(ft[0]);
       grad.insert(grad.end(), gt.begin(), gt.end());
@@ -583,7 +681,9 @@ TEST_F(CpuBackendTest, StepRecordsPredictionAndMovesOnlyMaskedColumns) {
   ASSERT_TRUE(backend->Step(0, rows).ok());
   std::vector<float> p(rows * k), pred(rows);
   const std::vector<int> slots = FirstRows(rows);
-  ASSERT_TRUE(backend->GatherRows(slots, p.data(), pred.data(), nullptr).ok());
+  ASSERT_TRUE(
+      backend->GatherRows(slots, {.p = p.data(), .prediction = pred.data()})
+          .ok());
   for (int r = 0; r < rows; ++r) {
     EXPECT_NEAR(pred[r],
                 nio::testing::ForwardDouble(
@@ -621,7 +721,7 @@ TEST_F(CpuBackendTest, RejectsBadShapesAndRanges) {
   EXPECT_EQ(backend->MoveRows(std::vector<RowMove>{{3, 2}, {2, 1}}).code(),
             absl::StatusCode::kInvalidArgument);
   for (const std::vector<int>& rows : {std::vector<int>{0, 4}, {-1}}) {
-    EXPECT_EQ(backend->GatherRows(rows, nullptr, nullptr, nullptr).code(),
+    EXPECT_EQ(backend->GatherRows(rows, {}).code(),
               absl::StatusCode::kOutOfRange);
   }
 }
@@ -668,11 +768,15 @@ TEST_F(CpuBackendTest, GatherAndMoveRowsCarryTheWholeSlotState) {
   std::vector<float> p_still(rows * k), pred_still(rows), grad_still(rows * k);
   std::vector<float> p_moved(rows * k), pred_moved(rows), grad_moved(rows * k);
   const std::vector<int> slots = FirstRows(rows);
-  const absl::Status read_still = still->GatherRows(
-      slots, p_still.data(), pred_still.data(), grad_still.data());
+  const absl::Status read_still =
+      still->GatherRows(slots, {.p = p_still.data(),
+                                .prediction = pred_still.data(),
+                                .df_dp = grad_still.data()});
   ASSERT_TRUE(read_still.ok()) << read_still;
-  const absl::Status read_moved = moved->GatherRows(
-      where, p_moved.data(), pred_moved.data(), grad_moved.data());
+  const absl::Status read_moved =
+      moved->GatherRows(where, {.p = p_moved.data(),
+                                .prediction = pred_moved.data(),
+                                .df_dp = grad_moved.data()});
   ASSERT_TRUE(read_moved.ok()) << read_moved;
   EXPECT_TRUE(AllClose(p_moved, p_still, 1e-6, 1e-6));
   EXPECT_TRUE(AllClose(pred_moved, pred_still, 1e-6, 1e-6));
@@ -680,7 +784,7 @@ TEST_F(CpuBackendTest, GatherAndMoveRowsCarryTheWholeSlotState) {
   // Only the predictions, in another order.
   std::vector<float> pred_only(2);
   const std::vector<int> two = {0, 4};
-  ASSERT_TRUE(moved->GatherRows(two, nullptr, pred_only.data(), nullptr).ok());
+  ASSERT_TRUE(moved->GatherRows(two, {.prediction = pred_only.data()}).ok());
   EXPECT_EQ(pred_only[0], pred_moved[4]);
   EXPECT_EQ(pred_only[1], pred_moved[0]);
 }

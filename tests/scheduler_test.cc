@@ -34,6 +34,7 @@ class Outcomes {
     std::string caller;
     absl::Status status;
     int steps_run = 0;
+    models::StopReason stop_reason = models::StopReason::kSteps;
     Clock::time_point at;
   };
 
@@ -43,8 +44,8 @@ class Outcomes {
                                              std::string caller = "") {
     return [this, id, caller](TrackOutcome o) {
       std::lock_guard<std::mutex> lock(mu_);
-      entries_.push_back(
-          {id, caller, o.status, o.result.steps_run, clock_->Now()});
+      entries_.push_back({id, caller, o.status, o.result.steps_run,
+                          o.result.quality.stop_reason, clock_->Now()});
       cv_.notify_all();
     };
   }
@@ -113,6 +114,12 @@ class SchedulerTest : public ::testing::Test {
                   std::shared_ptr<CallControl> control = nullptr) {
     models::NioOptions options;
     options.steps = steps;
+    return MakeOptionsJob(id, options, job_class, caller, std::move(control));
+  }
+
+  Job MakeOptionsJob(const std::string& id, const models::NioOptions& options,
+                     JobClass job_class, const std::string& caller = "",
+                     std::shared_ptr<CallControl> control = nullptr) {
     models::RawTrack track = tracks_[0].track;
     track.id = id;
     JobTraits traits;
@@ -331,6 +338,71 @@ TEST_F(SchedulerTest, CancelAndDeadlineRetireTracksAndFreeTheirSlots) {
   const SchedulerStats s = scheduler_->Stats();
   EXPECT_EQ(s.cancelled, 1);
   EXPECT_EQ(s.deadline_exceeded, 1);
+}
+
+TEST_F(SchedulerTest, AMultiStartTrackTakesARowPerStartAndIsAnsweredOnce) {
+  Start(Blocks(8, 4));
+  models::NioOptions three;
+  three.steps = 6;
+  three.starts = 3;
+  std::vector<Job> jobs;
+  for (const char* id : {"x", "y", "z"})
+    jobs.push_back(MakeOptionsJob(id, three, JobClass::kInteractive));
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  const auto all = outcomes_.WaitFor(3);
+  for (const auto& e : all) {
+    EXPECT_TRUE(e.status.ok()) << e.id << ": " << e.status;
+    EXPECT_EQ(e.steps_run, 6);
+  }
+  WaitUntil([](const SchedulerStats& s) { return s.active == 0; });
+  const SchedulerStats s = scheduler_->Stats();
+  EXPECT_EQ(s.completed, 3);
+  EXPECT_EQ(s.Of(JobClass::kInteractive).track_steps, 3 * 3 * 6);
+  // The 4-row block holds one 3-start track at a time: a track's rows are
+  // admitted together or not at all.
+  for (const auto& call : backend_->Steps()) {
+    if (call.first_row >= 8) EXPECT_EQ(call.rows, 3);
+  }
+  models::NioOptions five = three;
+  five.starts = 5;
+  std::vector<Job> too_wide;
+  too_wide.push_back(MakeOptionsJob("wide", five, JobClass::kInteractive));
+  const absl::Status refused = scheduler_->Submit(std::move(too_wide));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("options.starts"), std::string::npos)
+      << refused;
+}
+
+TEST_F(SchedulerTest, ATargetStopsEveryStartAndATimeBudgetStopsTheTrack) {
+  Start(Blocks(8, 4));
+  // The fake's prediction is a row's step count: a target of 5 is reached
+  // at the fifth step.
+  models::NioOptions target;
+  target.mode = models::NioMode::kProjected;
+  target.steps = 1000;
+  target.starts = 2;
+  target.target = 5;
+  models::NioOptions budget;
+  budget.steps = 100000;
+  budget.starts = 2;
+  budget.time_budget_ms = 10;  // 100 fake steps of 2 rows at 100 us a row
+  std::vector<Job> jobs;
+  jobs.push_back(MakeOptionsJob("target", target, JobClass::kBatch));
+  jobs.push_back(MakeOptionsJob("budget", budget, JobClass::kInteractive));
+  const Clock::time_point start = clock_.Now();
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  outcomes_.WaitFor(2);
+  const auto reached = outcomes_.Of("target");
+  ASSERT_TRUE(reached.status.ok()) << reached.status;
+  EXPECT_EQ(reached.stop_reason, models::StopReason::kTarget);
+  EXPECT_EQ(reached.steps_run, 5);
+  const auto timed = outcomes_.Of("budget");
+  ASSERT_TRUE(timed.status.ok()) << timed.status;
+  EXPECT_EQ(timed.stop_reason, models::StopReason::kTimeBudget);
+  EXPECT_GE(timed.at, start + milliseconds(10));
+  EXPECT_LT(timed.steps_run, 1000);
+  WaitUntil([](const SchedulerStats& s) { return s.active == 0; });
+  EXPECT_EQ(scheduler_->Stats().completed, 2);
 }
 
 TEST_F(SchedulerTest, QueuedTracksPastTheirDeadlineNeverTakeASlot) {

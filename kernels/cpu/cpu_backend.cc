@@ -31,6 +31,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/host_grid.h"
 #include "kernels/mlp_math.h"
+#include "kernels/row_watch.h"
 #include "kernels/status_macros.h"
 
 namespace nio::kernels {
@@ -97,6 +98,14 @@ class CpuBackend final : public Backend {
     k_.assign(rows, 0);
     step_.assign(rows, 0);
     prediction_.assign(rows, 0.0f);
+    best_p_.assign(rows * k, 0.0f);
+    best_objective_.assign(rows, INFINITY);
+    best_prediction_.assign(rows, 0.0f);
+    target_.assign(rows, INFINITY);
+    tolerance_.assign(rows, 0.0f);
+    stall_.assign(rows, 0);
+    window_.assign(rows, 0);
+    flags_.assign(rows, 0);
 
     int max_width = mlp_.InputSize();
     for (const DenseLayer& l : mlp_.layers)
@@ -136,7 +145,10 @@ class CpuBackend final : public Backend {
       for (int c = 0; c < k_cols_; ++c) {
         const size_t src = static_cast<size_t>(r) * n_in + movable_[c];
         const size_t dst = static_cast<size_t>(first_row + r) * k_cols_ + c;
-        p_[dst] = p0_[dst] = rows.x0[src];
+        p0_[dst] = rows.x0[src];
+        p_[dst] = rows.start ? rows.start[static_cast<size_t>(r) * k_cols_ + c]
+                             : p0_[dst];
+        best_p_[dst] = p_[dst];
         x_fixed[src] = 0.0f;
         m_[dst] = v_[dst] = 0.0f;
         const size_t in = static_cast<size_t>(r) * k_cols_ + c;
@@ -153,6 +165,13 @@ class CpuBackend final : public Backend {
       k_[row] = k;
       step_[row] = 0;
       prediction_[row] = 0.0f;
+      best_objective_[row] = INFINITY;
+      best_prediction_[row] = 0.0f;
+      target_[row] = rows.target ? rows.target[r] : INFINITY;
+      tolerance_[row] = rows.tolerance ? rows.tolerance[r] : 0.0f;
+      window_[row] = rows.window ? rows.window[r] : 0;
+      stall_[row] = 0;
+      flags_[row] = 0;
     }
     float* fixed = fixed_.data() + static_cast<size_t>(first_row) * h1_;
     RowGemm(packed_.front().forward, x_fixed.data(), n_in, rows.count, fixed,
@@ -181,14 +200,14 @@ class CpuBackend final : public Backend {
                                            move_to_.data(), n, width});
     };
     move(fixed_, h1_);
-    for (auto* vec : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_})
+    for (auto* vec : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &best_p_})
       move(*vec, k_cols_);
     move(mask_, k_cols_);
-    move(lr_, 1);
-    move(lambda_, 1);
-    move(k_, 1);
-    move(step_, 1);
-    move(prediction_, 1);
+    for (auto* vec : {&lr_, &lambda_, &prediction_, &best_objective_,
+                      &best_prediction_, &target_, &tolerance_})
+      move(*vec, 1);
+    for (auto* vec : {&k_, &step_, &stall_, &window_}) move(*vec, 1);
+    move(flags_, 1);
     return absl::OkStatus();
   }
 
@@ -200,13 +219,14 @@ class CpuBackend final : public Backend {
     }
     ForEachChunk(rows, [&](int first, int n, int parts, ChunkScratch& s) {
       ForwardBackwardChunk(first_row + first, n, parts, s);
+      WatchRows(first_row + first, n);
       UpdateRows(first_row + first, n);
     });
     return absl::OkStatus();
   }
 
-  absl::Status GatherRows(const std::vector<int>& rows, float* p,
-                          float* prediction, float* df_dp) override {
+  absl::Status GatherRows(const std::vector<int>& rows,
+                          const RowReadout& out) override {
     for (int row : rows) {
       if (row < 0 || row >= max_rows_) {
         return absl::OutOfRangeError(absl::StrCat(
@@ -214,18 +234,19 @@ class CpuBackend final : public Backend {
       }
     }
     const int n = static_cast<int>(rows.size());
-    if (p != nullptr) {
+    auto gather = [&](auto* dst, const auto& src, int width) {
+      using T = typename std::decay_t<decltype(src)>::value_type;
+      if (dst == nullptr) return;
       RunElementwiseOnHost(
-          GatherRowsBody<float>{p, p_.data(), rows.data(), n, k_cols_});
-    }
-    if (prediction != nullptr) {
-      RunElementwiseOnHost(GatherRowsBody<float>{prediction, prediction_.data(),
-                                                 rows.data(), n, 1});
-    }
-    if (df_dp != nullptr) {
-      RunElementwiseOnHost(
-          GatherRowsBody<float>{df_dp, df_dp_.data(), rows.data(), n, k_cols_});
-    }
+          GatherRowsBody<T>{dst, src.data(), rows.data(), n, width});
+    };
+    gather(out.p, p_, k_cols_);
+    gather(out.prediction, prediction_, 1);
+    gather(out.df_dp, df_dp_, k_cols_);
+    gather(out.best_p, best_p_, k_cols_);
+    gather(out.best_objective, best_objective_, 1);
+    gather(out.best_prediction, best_prediction_, 1);
+    gather(out.flags, flags_, 1);
     return absl::OkStatus();
   }
 
@@ -364,6 +385,19 @@ class CpuBackend final : public Backend {
             rows, df_dp, k_cols_, 0, k_cols_);
   }
 
+  // The row watch of rows [first, first + rows) at the point just evaluated:
+  // the body the CUDA backend launches, on the host grid.
+  void WatchRows(int first, int rows) {
+    const size_t f = first;
+    const size_t fk = f * k_cols_;
+    RunElementwiseOnHost(RowWatchBody{
+        p_.data() + fk, p0_.data() + fk, mask_.data() + fk, lambda_.data() + f,
+        k_.data() + f, prediction_.data() + f, target_.data() + f,
+        tolerance_.data() + f, window_.data() + f, best_p_.data() + fk,
+        best_objective_.data() + f, best_prediction_.data() + f,
+        stall_.data() + f, flags_.data() + f, rows, k_cols_});
+  }
+
   // Fused update of rows [first, first + rows): proximity gradient + Adam +
   // clamp, per movable element.
   void UpdateRows(int first, int rows) {
@@ -394,6 +428,10 @@ class CpuBackend final : public Backend {
       prediction_;
   std::vector<uint8_t> mask_;
   std::vector<int> k_, step_;
+  std::vector<float> best_p_, best_objective_, best_prediction_, target_,
+      tolerance_;
+  std::vector<int> stall_, window_;
+  std::vector<uint8_t> flags_;
   std::vector<int> move_from_, move_to_;  // MoveRows' index lists
 };
 

@@ -7,6 +7,9 @@
 //   grad_a_/grad_b_ (max_rows, maxH) input gradients, ping-pong
 //   p_, p0_, m_, v_, lo_, hi_, df_dp_ (max_rows, K); mask_ (max_rows, K) bytes
 //   lr_, lambda_ (max_rows) floats; k_, step_ (max_rows) ints
+//   the row watch (row_watch.h): best_p_ (max_rows, K); best_objective_,
+//   best_prediction_, target_, tolerance_ (max_rows) floats; stall_,
+//   window_ (max_rows) ints; flags_ (max_rows) bytes
 //   index_ (2 max_rows) ints; gather_p_, gather_df_dp_ (max_rows, K),
 //   gather_prediction_ (max_rows)    MoveRows / GatherRows staging
 // Products go through GemmCublas with the same GemmArgs builders the CPU uses;
@@ -20,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +34,7 @@
 #include "kernels/cuda/launch.cuh"
 #include "kernels/elementwise.h"
 #include "kernels/gemm_args.h"
+#include "kernels/row_watch.h"
 #include "kernels/status_macros.h"
 
 namespace nio::kernels {
@@ -113,6 +118,17 @@ class CudaBackend final : public Backend {
     }
     NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
         zero_k_.get(), 0, zero_k_.size() * sizeof(float), stream_));
+    NIO_RETURN_IF_ERROR(best_p_.Allocate(Rows() * k_cols_));
+    NIO_RETURN_IF_ERROR(gather_best_p_.Allocate(Rows() * k_cols_));
+    for (DeviceBuffer<float>* buf :
+         {&best_objective_, &best_prediction_, &target_, &tolerance_,
+          &gather_best_objective_, &gather_best_prediction_}) {
+      NIO_RETURN_IF_ERROR(buf->Allocate(Rows()));
+    }
+    NIO_RETURN_IF_ERROR(stall_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(window_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(flags_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(gather_flags_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(mask_.Allocate(Rows() * k_cols_));
     NIO_RETURN_IF_ERROR(lr_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(lambda_.Allocate(Rows()));
@@ -163,15 +179,45 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(Copy(lr_.get() + first_row, rows.lr, n));
     NIO_RETURN_IF_ERROR(Copy(lambda_.get() + first_row, rows.lambda, n));
     NIO_RETURN_IF_ERROR(Copy(k_.get() + first_row, k_per_row.data(), n));
-    // p = p0 = x0[movable]; then x0[movable] := 0 for the fixed part.
+    // The watch's stop rules (defaults where the caller gave none).
+    watch_target_host_.assign(n, INFINITY);
+    watch_tolerance_host_.assign(n, 0.0f);
+    watch_window_host_.assign(n, 0);
+    if (rows.target) std::copy_n(rows.target, n, watch_target_host_.begin());
+    if (rows.tolerance)
+      std::copy_n(rows.tolerance, n, watch_tolerance_host_.begin());
+    if (rows.window) std::copy_n(rows.window, n, watch_window_host_.begin());
     NIO_RETURN_IF_ERROR(
-        Launch(GatherColumnsBody{p_.get() + off_k, x_stage_.get(),
-                                 columns_.get(), n, k_cols_, n_in_},
-               stream_));
+        Copy(target_.get() + first_row, watch_target_host_.data(), n));
+    NIO_RETURN_IF_ERROR(
+        Copy(tolerance_.get() + first_row, watch_tolerance_host_.data(), n));
+    NIO_RETURN_IF_ERROR(
+        Copy(window_.get() + first_row, watch_window_host_.data(), n));
+    // p0 = x0[movable], p = start (default p0); then x0[movable] := 0 for the
+    // fixed part.
     NIO_RETURN_IF_ERROR(
         Launch(GatherColumnsBody{p0_.get() + off_k, x_stage_.get(),
                                  columns_.get(), n, k_cols_, n_in_},
                stream_));
+    if (rows.start) {
+      NIO_RETURN_IF_ERROR(Copy(p_.get() + off_k, rows.start, n * k));
+    } else {
+      NIO_RETURN_IF_ERROR(
+          Launch(GatherColumnsBody{p_.get() + off_k, x_stage_.get(),
+                                   columns_.get(), n, k_cols_, n_in_},
+                 stream_));
+    }
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
+        best_p_.get() + off_k, p_.get() + off_k, n * k * sizeof(float),
+        cudaMemcpyDeviceToDevice, stream_));
+    NIO_RETURN_IF_ERROR(Launch(
+        FillBody{best_objective_.get() + first_row, INFINITY, n}, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(best_prediction_.get() + first_row,
+                                             0, n * sizeof(float), stream_));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaMemsetAsync(stall_.get() + first_row, 0, n * sizeof(int), stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(flags_.get() + first_row, 0,
+                                             n * sizeof(uint8_t), stream_));
     NIO_RETURN_IF_ERROR(
         Launch(ScatterColumnsBody{x_stage_.get(), zero_k_.get(), columns_.get(),
                                   n, k_cols_, n_in_},
@@ -208,17 +254,21 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(
         Launch(MoveRowsBody<float>{fixed_.get(), from, to, n, h1_}, stream_));
     for (DeviceBuffer<float>* buf :
-         {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_}) {
+         {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &best_p_}) {
       NIO_RETURN_IF_ERROR(Launch(
           MoveRowsBody<float>{buf->get(), from, to, n, k_cols_}, stream_));
     }
     NIO_RETURN_IF_ERROR(Launch(
         MoveRowsBody<uint8_t>{mask_.get(), from, to, n, k_cols_}, stream_));
-    for (DeviceBuffer<float>* buf : {&lr_, &lambda_, &prediction_}) {
+    NIO_RETURN_IF_ERROR(
+        Launch(MoveRowsBody<uint8_t>{flags_.get(), from, to, n, 1}, stream_));
+    for (DeviceBuffer<float>* buf :
+         {&lr_, &lambda_, &prediction_, &best_objective_, &best_prediction_,
+          &target_, &tolerance_}) {
       NIO_RETURN_IF_ERROR(
           Launch(MoveRowsBody<float>{buf->get(), from, to, n, 1}, stream_));
     }
-    for (DeviceBuffer<int>* buf : {&k_, &step_}) {
+    for (DeviceBuffer<int>* buf : {&k_, &step_, &stall_, &window_}) {
       NIO_RETURN_IF_ERROR(
           Launch(MoveRowsBody<int>{buf->get(), from, to, n, 1}, stream_));
     }
@@ -244,8 +294,8 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::Status GatherRows(const std::vector<int>& rows, float* p,
-                          float* prediction, float* df_dp) override {
+  absl::Status GatherRows(const std::vector<int>& rows,
+                          const RowReadout& out) override {
     for (int row : rows) {
       if (row < 0 || row >= max_rows_) {
         return absl::OutOfRangeError(absl::StrCat(
@@ -255,34 +305,29 @@ class CudaBackend final : public Backend {
     if (rows.empty()) return absl::OkStatus();
     const int n = static_cast<int>(rows.size());
     NIO_RETURN_IF_ERROR(Copy(index_.get(), rows.data(), rows.size()));
-    const size_t k = k_cols_;
-    if (p != nullptr) {
-      NIO_RETURN_IF_ERROR(
-          Launch(GatherRowsBody<float>{gather_p_.get(), p_.get(), index_.get(),
-                                       n, k_cols_},
-                 stream_));
-      NIO_RETURN_IF_CUDA_ERROR(
-          cudaMemcpyAsync(p, gather_p_.get(), n * k * sizeof(float),
-                          cudaMemcpyDeviceToHost, stream_));
-    }
-    if (prediction != nullptr) {
-      NIO_RETURN_IF_ERROR(
-          Launch(GatherRowsBody<float>{gather_prediction_.get(),
-                                       prediction_.get(), index_.get(), n, 1},
-                 stream_));
-      NIO_RETURN_IF_CUDA_ERROR(
-          cudaMemcpyAsync(prediction, gather_prediction_.get(),
-                          n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    }
-    if (df_dp != nullptr) {
-      NIO_RETURN_IF_ERROR(
-          Launch(GatherRowsBody<float>{gather_df_dp_.get(), df_dp_.get(),
-                                       index_.get(), n, k_cols_},
-                 stream_));
-      NIO_RETURN_IF_CUDA_ERROR(
-          cudaMemcpyAsync(df_dp, gather_df_dp_.get(), n * k * sizeof(float),
-                          cudaMemcpyDeviceToHost, stream_));
-    }
+    // One gather into staging and one copy to the host per requested output.
+    auto gather = [&](auto* host, auto& staging, const auto& state,
+                      int width) -> absl::Status {
+      using T = std::remove_pointer_t<decltype(host)>;
+      if (host == nullptr) return absl::OkStatus();
+      NIO_RETURN_IF_ERROR(Launch(
+          GatherRowsBody<T>{staging.get(), state.get(), index_.get(), n, width},
+          stream_));
+      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
+          host, staging.get(), static_cast<size_t>(n) * width * sizeof(T),
+          cudaMemcpyDeviceToHost, stream_));
+      return absl::OkStatus();
+    };
+    NIO_RETURN_IF_ERROR(gather(out.p, gather_p_, p_, k_cols_));
+    NIO_RETURN_IF_ERROR(
+        gather(out.prediction, gather_prediction_, prediction_, 1));
+    NIO_RETURN_IF_ERROR(gather(out.df_dp, gather_df_dp_, df_dp_, k_cols_));
+    NIO_RETURN_IF_ERROR(gather(out.best_p, gather_best_p_, best_p_, k_cols_));
+    NIO_RETURN_IF_ERROR(
+        gather(out.best_objective, gather_best_objective_, best_objective_, 1));
+    NIO_RETURN_IF_ERROR(gather(out.best_prediction, gather_best_prediction_,
+                               best_prediction_, 1));
+    NIO_RETURN_IF_ERROR(gather(out.flags, gather_flags_, flags_, 1));
     NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     return absl::OkStatus();
   }
@@ -379,6 +424,16 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(
         Launch(AdvanceStepBody{step_.get() + first, rows}, stream_));
     NIO_RETURN_IF_ERROR(Launch(
+        RowWatchBody{p_.get() + first * k, p0_.get() + first * k,
+                     mask_.get() + first * k, lambda_.get() + first,
+                     k_.get() + first, prediction_.get() + first,
+                     target_.get() + first, tolerance_.get() + first,
+                     window_.get() + first, best_p_.get() + first * k,
+                     best_objective_.get() + first,
+                     best_prediction_.get() + first, stall_.get() + first,
+                     flags_.get() + first, rows, k_cols_},
+        stream_));
+    NIO_RETURN_IF_ERROR(Launch(
         NioUpdateBody{p_.get() + first * k, p0_.get() + first * k,
                       df_dp_.get() + first * k, m_.get() + first * k,
                       v_.get() + first * k, mask_.get() + first * k,
@@ -464,7 +519,15 @@ class CudaBackend final : public Backend {
   // gathered rows before they cross to the host.
   DeviceBuffer<int> index_;
   DeviceBuffer<float> gather_p_, gather_df_dp_, gather_prediction_;
+  // The row watch (row_watch.h) and its gather staging.
+  DeviceBuffer<float> best_p_, best_objective_, best_prediction_, target_,
+      tolerance_, gather_best_p_, gather_best_objective_,
+      gather_best_prediction_;
+  DeviceBuffer<int> stall_, window_;
+  DeviceBuffer<uint8_t> flags_, gather_flags_;
   std::vector<int> move_index_host_;
+  std::vector<float> watch_target_host_, watch_tolerance_host_;
+  std::vector<int> watch_window_host_;
 };
 
 }  // namespace

@@ -1,0 +1,60 @@
+#include "models/start_points.h"
+
+#include <algorithm>
+
+namespace nio::models {
+namespace {
+
+// splitmix64: small, fast and fully specified, so the points are the same
+// on every platform and standard library (std::uniform_real_distribution is
+// not).
+uint64_t SplitMix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// A uniform double in [0, 1) from the top 53 bits.
+double Uniform01(uint64_t& state) {
+  return static_cast<double>(SplitMix64(state) >> 11) * 0x1.0p-53;
+}
+
+}  // namespace
+
+uint64_t StartSeed(const std::string& id, int start) {
+  // FNV-1a over the id, then the start index mixed in.
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char ch : id) {
+    h ^= ch;
+    h *= 0x100000001b3ULL;
+  }
+  uint64_t state = h ^ (static_cast<uint64_t>(start) * 0xd6e8feb86659fd93ULL);
+  return SplitMix64(state);
+}
+
+std::vector<float> StartPoints(const Featurizer& featurizer,
+                               const NioProblem& problem) {
+  const std::vector<int>& movable = featurizer.MovableColumns();
+  const size_t k = movable.size();
+  std::vector<float> points(static_cast<size_t>(problem.starts) * k);
+  for (int s = 0; s < problem.starts; ++s) {
+    uint64_t state = StartSeed(problem.id, s);
+    float* point = points.data() + static_cast<size_t>(s) * k;
+    for (size_t c = 0; c < k; ++c) {
+      const int idx = movable[c];
+      point[c] = problem.x0[idx];
+      if (s == 0 || !problem.mask[c]) continue;
+      const float lo =
+          std::max(problem.lo[c], featurizer.Scale(idx, problem.raw_lo[c]));
+      const float hi =
+          std::min(problem.hi[c], featurizer.Scale(idx, problem.raw_hi[c]));
+      if (!(lo < hi)) continue;  // a pinned feature stays where it is
+      const double u = Uniform01(state);
+      point[c] = std::clamp(static_cast<float>(lo + u * (hi - lo)), lo, hi);
+    }
+  }
+  return points;
+}
+
+}  // namespace nio::models

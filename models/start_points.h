@@ -1,0 +1,34 @@
+// Where a track's starts begin. Start 0 is the track as given; start s > 0 is
+// a pseudo-random point of the track's start box, uniform per moving
+// feature, drawn from a generator seeded by the track id and s alone. So a
+// track gets the same starts in every run and in every batch (results stay
+// reproducible and batch-invariant), and two tracks with different ids get
+// different ones.
+//
+// The start box is where a start may begin without breaking a constraint:
+// the per-step box [lo, hi] intersected with the image of the raw box
+// [raw_lo, raw_hi] (in projected mode they are the same; in reference mode
+// the per-step box is +-3 and the raw box the realistic range and bounds).
+#ifndef NIO_MODELS_START_POINTS_H_
+#define NIO_MODELS_START_POINTS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/featurizer.h"
+#include "models/nio_problem.h"
+
+namespace nio::models {
+
+// The seed of start `start` of the track with this id.
+uint64_t StartSeed(const std::string& id, int start);
+
+// (problem.starts, K) scaled start points; reads x0, mask, lo, hi, raw_lo,
+// raw_hi and starts. Columns the mask does not move keep x0's value.
+std::vector<float> StartPoints(const Featurizer& featurizer,
+                               const NioProblem& problem);
+
+}  // namespace nio::models
+
+#endif  // NIO_MODELS_START_POINTS_H_

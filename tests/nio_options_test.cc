@@ -1,0 +1,360 @@
+// The per-track options of better suggestions, end to end through the
+// in-process engine (the server's scheduler and the CPU backend) on the
+// bundled model: starts, target, convergence stop, time budget, direction
+// constraints and the change budget, each checked on the reported result.
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "models/model.h"
+#include "service/optimizer.h"
+
+namespace nio::service {
+namespace {
+
+using models::Direction;
+using models::NioResult;
+using models::StopReason;
+
+class NioOptionsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto model = models::LoadModel(models::DefaultModelDir());
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = new models::Model(std::move(*model));
+    SchedulerOptions o;
+    o.backend = kernels::BackendChoice::kCpu;
+    o.max_batch = 1024;
+    o.compute.threads = 2;
+    auto opt = Optimizer::Create(*model_, o);
+    ASSERT_TRUE(opt.ok()) << opt.status();
+    optimizer_ = opt->release();
+  }
+  static void TearDownTestSuite() {
+    delete optimizer_;
+    delete model_;
+  }
+
+  // A varied track: features drawn inside their boxes, a genre by index.
+  static TrackRequest Track(const std::string& id, uint32_t seed) {
+    std::mt19937 rng(seed);
+    const models::ModelSpec& spec = model_->spec;
+    TrackRequest r;
+    r.track.id = id;
+    r.track.genre =
+        spec.categorical.values[rng() % spec.categorical.values.size()];
+    for (const models::FeatureSpec& f : spec.features) {
+      if (!f.mutable_by_default) continue;
+      std::uniform_real_distribution<double> u(f.range_min, f.range_max);
+      double v = u(rng);
+      if (f.name == "tempo") v = std::max(v, 61.0);
+      r.track.features.emplace_back(f.name, v);
+    }
+    return r;
+  }
+
+  static NioResult Run(const TrackRequest& r) {
+    const auto out = optimizer_->Optimize({r});
+    EXPECT_TRUE(out[0].status.ok()) << out[0].status;
+    return out[0].result;
+  }
+
+  static const models::FeatureChange* Change(const NioResult& r,
+                                             const std::string& name) {
+    for (const auto& c : r.changes) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  }
+
+  static models::Model* model_;
+  static Optimizer* optimizer_;
+};
+models::Model* NioOptionsTest::model_ = nullptr;
+Optimizer* NioOptionsTest::optimizer_ = nullptr;
+
+TEST_F(NioOptionsTest, MoreStartsNeverAnswerWorseAndSayWhichStartWon) {
+  // Start 0 of K starts is the one-start run, row for row: the best of K by
+  // the objective can only be as good or better.
+  int better = 0;
+  for (int t = 0; t < 12; ++t) {
+    TrackRequest one = Track("t" + std::to_string(t), 100 + t);
+    one.options.steps = 60;
+    TrackRequest eight = one;
+    eight.options.starts = 8;
+    const NioResult a = Run(one);
+    const NioResult b = Run(eight);
+    EXPECT_EQ(a.quality.winning_start, 0);
+    EXPECT_GE(b.quality.winning_start, 0);
+    EXPECT_LT(b.quality.winning_start, 8);
+    EXPECT_LE(b.quality.objective, a.quality.objective) << one.track.id;
+    if (b.quality.objective < a.quality.objective) ++better;
+    EXPECT_EQ(b.quality.stop_reason, StopReason::kSteps);
+    EXPECT_EQ(b.steps_run, 60);
+  }
+  EXPECT_GT(better, 0) << "no track gained from 8 starts";
+}
+
+TEST_F(NioOptionsTest, ATrackAloneIsTheSameInsideAThousandOthers) {
+  TrackRequest probe = Track("probe", 7);
+  probe.options.steps = 40;
+  probe.options.starts = 8;
+  probe.options.tolerance = 1e-4;
+  probe.options.window = 5;
+  TrackRequest with_target = Track("target-probe", 8);
+  with_target.options.steps = 40;
+  with_target.options.starts = 4;
+  const NioResult alone = Run(probe);
+  with_target.options.target = Run(with_target).prediction_before + 2;
+  const NioResult target_alone = Run(with_target);
+
+  std::vector<TrackRequest> crowd;
+  for (int t = 0; t < 1000; ++t) {
+    TrackRequest r = Track("c" + std::to_string(t), 5000 + t);
+    r.options.steps = 10 + t % 40;
+    r.options.starts = 1 + t % 3;
+    if (t == 300) crowd.push_back(probe);
+    if (t == 700) crowd.push_back(with_target);
+    crowd.push_back(std::move(r));
+  }
+  const auto out = optimizer_->Optimize(crowd);
+  for (const auto& o : out) ASSERT_TRUE(o.status.ok()) << o.status;
+  for (const auto& [expected, got] :
+       {std::pair{&alone, &out[300].result},
+        std::pair{&target_alone, &out[701].result}}) {
+    ASSERT_EQ(got->id, expected->id);
+    EXPECT_NEAR(got->prediction_after, expected->prediction_after, 1e-5);
+    EXPECT_EQ(got->quality.winning_start, expected->quality.winning_start);
+    EXPECT_EQ(got->steps_run, expected->steps_run);
+    ASSERT_EQ(got->changes.size(), expected->changes.size());
+    for (size_t c = 0; c < got->changes.size(); ++c) {
+      EXPECT_NEAR(got->changes[c].optimized, expected->changes[c].optimized,
+                  1e-5 * (1 + std::fabs(expected->changes[c].optimized)));
+    }
+  }
+  // The same request twice: the same answer, bit for bit.
+  const NioResult again = Run(probe);
+  EXPECT_EQ(again.prediction_after, alone.prediction_after);
+  EXPECT_EQ(again.quality.objective, alone.quality.objective);
+}
+
+TEST_F(NioOptionsTest, ATargetStopsAtTheFirstPointThatReachesIt) {
+  TrackRequest r = Track("target", 21);
+  r.options.steps = 300;
+  const NioResult full = Run(r);
+  ASSERT_GT(full.delta, 3) << "the probe track should gain a few points";
+  r.options.target = full.prediction_before + full.delta / 3;
+  const NioResult stopped = Run(r);
+  EXPECT_EQ(stopped.quality.stop_reason, StopReason::kTarget);
+  ASSERT_TRUE(stopped.quality.target_reached.has_value());
+  EXPECT_TRUE(*stopped.quality.target_reached);
+  EXPECT_GE(stopped.prediction_after, *r.options.target - 1e-3);
+  EXPECT_LT(stopped.steps_run, full.steps_run);
+  // The first point that reached it: a smaller change than the full run's.
+  EXPECT_LT(stopped.quality.distance_l2, full.quality.distance_l2);
+
+  // Out of reach: every step runs, and the result says so.
+  r.options.target = 1000;
+  const NioResult missed = Run(r);
+  EXPECT_EQ(missed.quality.stop_reason, StopReason::kSteps);
+  ASSERT_TRUE(missed.quality.target_reached.has_value());
+  EXPECT_FALSE(*missed.quality.target_reached);
+  EXPECT_EQ(missed.steps_run, 300);
+  EXPECT_FALSE(full.quality.target_reached.has_value());
+
+  // Reference mode reports the post-hoc clamped final point: no target.
+  r.options.mode = models::NioMode::kReference;
+  const auto refused = optimizer_->Optimize({r});
+  EXPECT_EQ(refused[0].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused[0].status.message().find("options.target"),
+            std::string::npos)
+      << refused[0].status;
+}
+
+TEST_F(NioOptionsTest, AToleranceStopsEachStartWhenItStallsAndLosesLittle) {
+  TrackRequest r = Track("converge", 33);
+  r.options.steps = 2000;
+  const NioResult full = Run(r);
+  r.options.tolerance = 1e-4;
+  r.options.window = 10;
+  const NioResult early = Run(r);
+  EXPECT_EQ(early.quality.stop_reason, StopReason::kConverged);
+  EXPECT_LT(early.steps_run, 2000);
+  EXPECT_GT(early.prediction_after, full.prediction_after - 1.0);
+
+  TrackRequest bad = r;
+  bad.options.tolerance = -1;
+  const auto refused = optimizer_->Optimize({bad});
+  EXPECT_EQ(refused[0].status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(NioOptionsTest, ATimeBudgetAnswersWithTheBestPointSoFar) {
+  TrackRequest r = Track("budget", 44);
+  r.options.steps = models::kMaxSteps;  // would take many seconds
+  r.options.starts = 4;
+  r.options.time_budget_ms = 50;
+  const NioResult result = Run(r);
+  EXPECT_EQ(result.quality.stop_reason, StopReason::kTimeBudget);
+  EXPECT_GE(result.steps_run, 1);
+  EXPECT_LT(result.steps_run, models::kMaxSteps);
+  // The best point evaluated includes the track itself at step 1.
+  EXPECT_LE(result.quality.objective, -result.prediction_before + 1e-4);
+}
+
+TEST_F(NioOptionsTest, DirectionsAndTheChangeBudgetHoldForTheReportedResult) {
+  TrackRequest r = Track("constrained", 55);
+  r.options.starts = 4;
+  r.options.steps = 100;
+  r.options.bounds["energy"].direction = Direction::kDecrease;
+  r.options.bounds["danceability"].direction = Direction::kIncrease;
+  r.options.max_changed_features = 2;
+  const NioResult result = Run(r);
+  EXPECT_LE(result.quality.features_changed, 2);
+  int changed = 0;
+  for (const auto& c : result.changes) changed += c.optimized != c.original;
+  EXPECT_EQ(changed, result.quality.features_changed);
+  if (const auto* e = Change(result, "energy")) {
+    EXPECT_LE(e->optimized, e->original);
+  }
+  if (const auto* d = Change(result, "danceability")) {
+    EXPECT_GE(d->optimized, d->original);
+  }
+}
+
+// Every constraint is an invariant of the reported result in raw units,
+// over many random tracks and random constraint sets.
+TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
+  const models::ModelSpec& spec = model_->spec;
+  std::vector<std::string> movable;
+  for (const auto& f : spec.features) {
+    if (f.mutable_by_default) movable.push_back(f.name);
+  }
+  std::mt19937 rng(2026);
+  std::vector<TrackRequest> requests;
+  for (int t = 0; t < 2000; ++t) {
+    TrackRequest r = Track("p" + std::to_string(t), 90000 + t);
+    r.options.steps = 15;
+    r.options.starts = 1 + rng() % 3;
+    for (const std::string& name : movable) {
+      if (rng() % 3 == 0) continue;
+      r.options.mutable_features.push_back(name);
+    }
+    if (r.options.mutable_features.empty())
+      r.options.mutable_features.push_back(movable[rng() % movable.size()]);
+    for (const std::string& name : r.options.mutable_features) {
+      const auto& f = spec.features[spec.FeatureIndex(name)];
+      const double span = f.range_max - f.range_min;
+      models::FeatureBounds b;
+      switch (rng() % 5) {
+        case 0:
+          b.direction = Direction::kIncrease;
+          break;
+        case 1:
+          b.direction = Direction::kDecrease;
+          break;
+        case 2:
+          b.max_delta = span * (rng() % 100) / 1000.0;
+          break;
+        case 3: {
+          const double lo = f.range_min + span * (rng() % 50) / 100.0;
+          b.min = lo;
+          b.max = lo + span * (1 + rng() % 50) / 100.0;
+          break;
+        }
+        default:
+          continue;
+      }
+      r.options.bounds[name] = b;
+    }
+    if (rng() % 3 == 0) r.options.max_changed_features = 1 + rng() % 3;
+    requests.push_back(std::move(r));
+  }
+  const auto out = optimizer_->Optimize(requests);
+  int violations = 0;
+  int ran = 0;
+  // Raw values are doubles built from floats: a limit holds up to the
+  // rounding of one subtraction of such values.
+  auto near_le = [](double a, double b) {
+    return a <= b + 1e-9 * (1 + std::fabs(b));
+  };
+  for (size_t i = 0; i < out.size(); ++i) {
+    const TrackRequest& r = requests[i];
+    if (!out[i].status.ok()) {
+      // Only a min/max that excludes the whole box may fail.
+      EXPECT_NE(out[i].status.message().find("empty range"), std::string::npos)
+          << out[i].status;
+      continue;
+    }
+    ++ran;
+    const NioResult& res = out[i].result;
+    int changed = 0;
+    for (const auto& c : res.changes) {
+      const auto& f = spec.features[spec.FeatureIndex(c.name)];
+      const auto b = r.options.bounds.count(c.name)
+                         ? r.options.bounds.at(c.name)
+                         : models::FeatureBounds{};
+      bool ok = true;
+      if (c.optimized != c.original) {
+        ++changed;
+        // Inside the realistic range unless it started outside it.
+        ok = ok && near_le(std::min(f.range_min, c.original), c.optimized) &&
+             near_le(c.optimized, std::max(f.range_max, c.original));
+        if (b.min) ok = ok && near_le(*b.min, c.optimized);
+        if (b.max) ok = ok && near_le(c.optimized, *b.max);
+      }
+      if (b.max_delta)
+        ok = ok && near_le(std::fabs(c.optimized - c.original), *b.max_delta);
+      if (b.direction == Direction::kIncrease)
+        ok = ok && c.optimized >= c.original;
+      if (b.direction == Direction::kDecrease)
+        ok = ok && c.optimized <= c.original;
+      if (!ok) {
+        ++violations;
+        ADD_FAILURE() << res.id << " " << c.name << ": " << c.original << " -> "
+                      << c.optimized;
+      }
+    }
+    EXPECT_EQ(changed, res.quality.features_changed) << res.id;
+    if (r.options.max_changed_features &&
+        changed > *r.options.max_changed_features) {
+      ++violations;
+      ADD_FAILURE() << res.id << ": " << changed << " features changed, budget "
+                    << *r.options.max_changed_features;
+    }
+  }
+  EXPECT_GT(ran, 1500);
+  EXPECT_EQ(violations, 0);
+}
+
+TEST_F(NioOptionsTest, BadOptionsNameTheirField) {
+  struct Case {
+    std::function<void(models::NioOptions&)> set;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& o) { o.starts = 0; }, "options.starts"},
+      {[](auto& o) { o.starts = 65; }, "options.starts"},
+      {[](auto& o) { o.target = NAN; }, "options.target"},
+      {[](auto& o) { o.tolerance = 2; }, "options.tolerance"},
+      {[](auto& o) {
+         o.tolerance = 0.01;
+         o.window = 0;
+       },
+       "options.window"},
+      {[](auto& o) { o.time_budget_ms = 0; }, "options.time_budget_ms"},
+      {[](auto& o) { o.max_changed_features = 0; },
+       "options.max_changed_features"},
+  };
+  for (const Case& c : cases) {
+    TrackRequest r = Track("bad", 1);
+    c.set(r.options);
+    const auto out = optimizer_->Optimize({r});
+    EXPECT_EQ(out[0].status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(out[0].status.message().find(c.field), std::string::npos)
+        << out[0].status;
+  }
+}
+
+}  // namespace
+}  // namespace nio::service
