@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/batch_key.h"
 #include "client/batch_manifest.h"
 #include "client/batch_resume.h"
 #include "client/catalog_csv.h"
@@ -22,14 +23,43 @@
 namespace nio::client {
 namespace {
 
-int64_t CountDataLines(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  int64_t n = -1;  // the header
-  while (std::getline(in, line)) {
-    if (!line.empty() && line != "\r") ++n;
+// The rows of this shard, for the progress total: every data line of an
+// unsharded job, else the rows whose key falls to this shard (a second
+// read of the input; the key's hash cannot be guessed from the line count).
+int64_t CountShardRows(const BatchOptions& options,
+                       const std::vector<std::string>& key_columns) {
+  if (options.shard_count <= 1) {
+    std::ifstream in(options.input);
+    std::string line;
+    int64_t n = -1;  // the header
+    while (std::getline(in, line)) {
+      if (!line.empty() && line != "\r") ++n;
+    }
+    return std::max<int64_t>(0, n);
   }
-  return std::max<int64_t>(0, n);
+  auto reader = CatalogReader::Open(options.input, options.model_features,
+                                    options.fill_missing_mean, key_columns);
+  if (!reader.ok()) return 0;  // unknown: a bar without a total
+  int64_t n = 0;
+  CatalogRow row;
+  while ((*reader)->Next(&row)) {
+    n += ShardOfRow(row, options.shard_count) == options.shard_index;
+  }
+  return n;
+}
+
+// What the engine reports about a track names it by the id it was sent
+// under (its catalog line); the record and the log name it by its
+// track_id.
+absl::Status NamedByTrackId(const absl::Status& status,
+                            const std::string& sent_as,
+                            const std::string& track_id) {
+  const std::string as_sent = absl::StrCat("track '", sent_as, "'");
+  const std::string message(status.message());
+  if (sent_as == track_id || !absl::StartsWith(message, as_sent)) return status;
+  return absl::Status(
+      status.code(),
+      absl::StrCat("track '", track_id, "'", message.substr(as_sent.size())));
 }
 
 // The input must survive the job, and an existing output needs a word.
@@ -63,33 +93,18 @@ absl::Status CheckOutputPath(const BatchOptions& options) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status ParseShard(const std::string& text, int* index, int* count) {
-  std::vector<std::string> parts = absl::StrSplit(text, '/');
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], index) ||
-      !absl::SimpleAtoi(parts[1], count) || *count <= 0 || *index < 0 ||
-      *index >= *count) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--shard ", text, ": expected I/N with 0 <= I < N, e.g. 0/4"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
-                                      TrackEngine* engine, std::FILE* log) {
-  const auto start = std::chrono::steady_clock::now();
-  BatchSummary summary;
-  auto reader = CatalogReader::Open(options.input, options.model_features,
-                                    options.fill_missing_mean);
-  if (!reader.ok()) return reader.status();
-  if (absl::Status s = CheckOutputPath(options); !s.ok()) return s;
+// Writes the manifest of this run; with --resume on an existing output,
+// first checks that the output was made under the same model, options and
+// key, and reads which keys it holds.
+absl::StatusOr<ResumeState> CheckAndPrepareResume(
+    const BatchOptions& options, const std::vector<std::string>& key_columns) {
   BatchManifest manifest{
       options.model_name,
       options.model_version,
       options.options,
       options.output_features,
       options.fill_missing_mean,
+      key_columns,
       options.shard_count > 1
           ? absl::StrCat(options.shard_index, "/", options.shard_count)
           : ""};
@@ -110,41 +125,70 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
     }
     if (!previous.ok()) return previous.status();
     if (absl::Status s = CheckSameShape(*previous, manifest); !s.ok()) return s;
-    auto state = PrepareResume(options.output);
+    auto state = PrepareResume(options.output, KeyFields(key_columns));
     if (!state.ok()) return state.status();
     resume = std::move(*state);
-    summary.retried = resume.retry;
   }
   if (absl::Status s = WriteManifest(options.output, manifest); !s.ok())
     return s;
-  const std::unordered_set<std::string>& done_ids = resume.done;
-  auto writer = ResultWriter::Open(options.output, options.output_features,
-                                   options.resume);
+  return resume;
+}
+
+}  // namespace
+
+absl::Status ParseShard(const std::string& text, int* index, int* count) {
+  std::vector<std::string> parts = absl::StrSplit(text, '/');
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], index) ||
+      !absl::SimpleAtoi(parts[1], count) || *count <= 0 || *index < 0 ||
+      *index >= *count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--shard ", text, ": expected I/N with 0 <= I < N, e.g. 0/4"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
+                                      TrackEngine* engine, std::FILE* log) {
+  const auto start = std::chrono::steady_clock::now();
+  BatchSummary summary;
+  const std::vector<std::string> key_columns = KeyColumns(options.key_column);
+  auto reader = CatalogReader::Open(options.input, options.model_features,
+                                    options.fill_missing_mean, key_columns);
+  if (!reader.ok()) return reader.status();
+  if (absl::Status s = CheckOutputPath(options); !s.ok()) return s;
+  auto resume = CheckAndPrepareResume(options, key_columns);
+  if (!resume.ok()) return resume.status();
+  summary.retried = resume->retry;
+  const std::unordered_set<std::string>& done_keys = resume->done;
+  auto writer =
+      ResultWriter::Open(options.output, options.output_features,
+                         RecordsCarryKey(key_columns), options.resume);
   if (!writer.ok()) return writer.status();
 
   const bool tty =
       options.progress == ProgressMode::kBar ||
       (options.progress == ProgressMode::kAuto && isatty(fileno(stderr)));
-  int64_t expected = CountDataLines(options.input);
-  if (options.shard_count > 1)
-    expected = (expected + options.shard_count - 1) / options.shard_count;
-  expected =
-      std::max<int64_t>(0, expected - static_cast<int64_t>(done_ids.size()));
-  Progress progress(expected, tty, log);
+  Progress progress(
+      std::max<int64_t>(0, CountShardRows(options, key_columns) -
+                               static_cast<int64_t>(done_keys.size())),
+      tty, log);
 
   std::mutex mu;  // guards what the result callback touches
-  std::unordered_map<std::string, std::pair<int64_t, std::string>>
-      where;  // id -> (line, genre)
+  // The tracks sent, by the id the engine knows them by: their catalog
+  // line. A track_id may be on several rows (one per genre) and a stream
+  // refuses an id twice, so the track_id cannot be that id.
+  std::unordered_map<std::string, ResultRecord> in_flight;
   absl::Status write_status;
   double delta_sum = 0;
   auto on_result = [&](EngineResult r) {
     std::lock_guard<std::mutex> lock(mu);
     ResultRecord record;
-    record.id = r.id;
-    auto it = where.find(r.id);
-    if (it != where.end()) {
-      record.line = it->second.first;
-      record.genre = it->second.second;
+    auto it = in_flight.find(r.id);
+    if (it != in_flight.end()) {
+      record = std::move(it->second);
+      in_flight.erase(it);
+    } else {
+      record.id = r.id;
     }
     record.outcome = std::move(r.outcome);
     if (record.outcome.status.ok()) {
@@ -158,6 +202,8 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
       }
     } else {
       ++summary.failed;
+      record.outcome.status =
+          NamedByTrackId(record.outcome.status, r.id, record.id);
       // Engine messages name the track already ("track 'X': field: ...").
       const std::string message(record.outcome.status.message());
       const std::string named = absl::StrCat("track '", record.id, "'");
@@ -175,12 +221,15 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
   };
   if (absl::Status s = engine->Start(on_result); !s.ok()) return s;
 
-  // A bad row leaves the progress total (the ids already done left it above).
+  // A bad or duplicate row leaves the progress total (the keys already done
+  // left it above).
   auto SkipInProgress = [&] {
     std::lock_guard<std::mutex> lock(mu);
     if (options.progress != ProgressMode::kNone) progress.Skip(1);
   };
-  std::unordered_map<std::string, int64_t> first_line;  // this run's ids
+  // Each key of this shard that became a track -> the line of its first
+  // row. A bad row claims no key: a later good row with it still runs.
+  std::unordered_map<std::string, int64_t> first_line;
   std::vector<models::RawTrack> pending;
   absl::Status engine_status;
   auto flush = [&] {
@@ -192,17 +241,9 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
   CatalogRow row;
   while ((*reader)->Next(&row) && engine_status.ok()) {
     ++summary.rows;
-    const bool mine = row.ordinal % options.shard_count == options.shard_index;
-    // Every shard sees every id, so a repeated id is the same bad row
-    // whichever shard owns it.
-    bool repeated = false;
-    int64_t first_seen = 0;
-    if (row.track.ok()) {
-      auto [it, inserted] = first_line.emplace(row.track->id, row.line);
-      repeated = !inserted;
-      first_seen = it->second;
-    }
-    if (!mine) {
+    // Every row of a key is in the key's shard: a duplicate is always found
+    // by the shard that runs the key.
+    if (ShardOfRow(row, options.shard_count) != options.shard_index) {
       ++summary.other_shards;
       continue;
     }
@@ -213,25 +254,34 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
                    std::string(row.track.status().message()).c_str());
       continue;
     }
-    models::RawTrack& t = *row.track;
-    if (repeated) {
-      ++summary.bad_rows;
+    const std::string key = EncodeKey(row.key);
+    const auto [first, inserted] = first_line.emplace(key, row.line);
+    if (!inserted) {
+      ++summary.duplicates;
       SkipInProgress();
       std::fprintf(log,
-                   "%sbad row skipped: %s: line %lld: track_id '%s' already at "
+                   "%sduplicate row skipped: %s: line %lld: %s already at "
                    "line %lld\n",
                    tty ? "\n" : "", options.input.c_str(),
-                   static_cast<long long>(row.line), t.id.c_str(),
-                   static_cast<long long>(first_seen));
+                   static_cast<long long>(row.line),
+                   DescribeKey(key_columns, row.key).c_str(),
+                   static_cast<long long>(first->second));
       continue;
     }
-    if (done_ids.count(t.id)) {
+    if (done_keys.count(key)) {
       ++summary.already_done;
       continue;
     }
+    models::RawTrack& t = *row.track;
+    ResultRecord record;
+    record.id = t.id;
+    record.genre = t.genre;
+    if (RecordsCarryKey(key_columns)) record.key = row.key.front();
+    record.line = row.line;
+    t.id = absl::StrCat(row.line);
     {
       std::lock_guard<std::mutex> lock(mu);
-      where[t.id] = {row.line, t.genre};
+      in_flight[t.id] = std::move(record);
     }
     pending.push_back(std::move(t));
     if (static_cast<int>(pending.size()) >= options.message_tracks) flush();

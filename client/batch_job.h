@@ -1,11 +1,13 @@
 // The catalog batch job: reads a catalog CSV, streams its tracks through a
 // TrackEngine (server or in-process) with a bounded window, and writes each
-// result as it arrives. Bad rows are reported with their line numbers and
-// skipped; --resume skips ids already in the output (and retries the ones
-// that failed), after checking that the output was made with the same model
-// and options (batch_manifest.h); --shard I/N takes every N-th data row.
-// The job never overwrites its input or, without --overwrite, an existing
-// output.
+// result as it arrives. A result is one key's (by default the pair
+// track_id, track_genre; batch_key.h). Bad rows are reported with their line
+// numbers and skipped; a row repeating a key is a duplicate, reported with
+// the line of the first and skipped; --resume skips keys already in the
+// output (and retries the ones that failed), after checking that the output
+// was made with the same model, options and key (batch_manifest.h); --shard
+// I/N takes the rows whose key hashes to I. The job never overwrites its
+// input or, without --overwrite, an existing output.
 #ifndef NIO_CLIENT_BATCH_JOB_H_
 #define NIO_CLIENT_BATCH_JOB_H_
 
@@ -29,6 +31,9 @@ struct BatchOptions {
   // A missing feature column or an empty cell takes the model's default
   // instead of being an error (recorded in the manifest).
   bool fill_missing_mean = false;
+  // The column that keys the rows alone (--key-column); "" keys them by
+  // (track_id, track_genre). Recorded in the manifest.
+  std::string key_column;
   // The model the engine runs and its defaults (recorded in the manifest).
   std::string model_name;
   std::string model_version;
@@ -48,8 +53,11 @@ struct BatchOptions {
 
 struct BatchSummary {
   int64_t rows = 0;  // data rows read
-  int64_t bad_rows =
-      0;  // rows that could not be read or hold invalid values (reported)
+  // Rows that could not be read or hold invalid values (reported).
+  int64_t bad_rows = 0;
+  // Rows repeating a key of an earlier row (reported, not run: the first
+  // row's result stands for them). Not a failure.
+  int64_t duplicates = 0;
   int64_t other_shards = 0;  // rows left to other shards
   int64_t already_done = 0;  // skipped by --resume
   int64_t retried = 0;       // failed in an earlier run, sent again

@@ -10,7 +10,9 @@
 namespace nio::client {
 namespace {
 
-constexpr int kManifestVersion = 1;
+// 2: the key (client/batch_key.h); shards are keys' hashes, no longer
+// every N-th row.
+constexpr int kManifestVersion = 2;
 
 template <class T>
 nlohmann::json OrNull(const std::optional<T>& v) {
@@ -39,6 +41,7 @@ nlohmann::json Fields(const BatchManifest& m) {
       {"mutable", m.output_features},
       {"bounds", bounds},
       {"fill_missing", m.fill_missing_mean ? "mean" : "error"},
+      {"key", m.key},
       {"shard", m.shard},
   };
 }
@@ -59,6 +62,7 @@ const char* FlagOf(const std::string& field) {
   if (field == "mutable") return "--mutable";
   if (field == "bounds") return "--bound";
   if (field == "fill_missing") return "--fill-missing";
+  if (field == "key") return "--key-column";
   if (field == "shard") return "--shard";
   return nullptr;
 }
@@ -96,7 +100,9 @@ absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
   const auto j = nlohmann::json::parse(text.str(), nullptr, false);
   BatchManifest m;
   try {
-    if (j.is_discarded() || j.at("manifest_version") != kManifestVersion) {
+    const int version =
+        j.is_discarded() ? 0 : j.at("manifest_version").get<int>();
+    if (version != 1 && version != kManifestVersion) {
       throw std::runtime_error("unknown layout");
     }
     m.model_name = j.at("model");
@@ -117,6 +123,12 @@ absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
     }
     m.fill_missing_mean = j.at("fill_missing") == "mean";
     m.shard = j.at("shard").get<std::string>();
+    if (version == 1) {
+      m.key = {"track_id"};
+      if (!m.shard.empty()) m.shard += " by row position (an older nio)";
+    } else {
+      m.key = j.at("key").get<std::vector<std::string>>();
+    }
   } catch (const std::exception&) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a batch manifest this nio can read"));
@@ -130,7 +142,7 @@ absl::Status CheckSameShape(const BatchManifest& previous,
   // In the order a user thinks of them.
   for (const char* field :
        {"model", "model_version", "steps", "lr", "lambda", "mode", "mutable",
-        "bounds", "fill_missing", "shard"}) {
+        "bounds", "fill_missing", "key", "shard"}) {
     const nlohmann::json& value = a.at(field);
     if (b.at(field) == value) continue;
     const char* flag = FlagOf(field);

@@ -23,6 +23,9 @@ struct BatchManifest {
   models::NioOptions options;                // steps, lr, lambda and mode set
   std::vector<std::string> output_features;  // the features that move
   bool fill_missing_mean = false;
+  // The columns that key the rows (client/batch_key.h): a resume under
+  // another key would skip and repeat the wrong rows.
+  std::vector<std::string> key;
   std::string shard;  // "I/N", or "" for the whole catalog
 };
 
@@ -33,7 +36,10 @@ absl::Status WriteManifest(const std::string& output,
                            const BatchManifest& manifest);
 
 // NOT_FOUND when the output has no manifest; INVALID_ARGUMENT naming the
-// file when it cannot be read.
+// file when it cannot be read. A manifest of nio before keys (version 1)
+// reads as keyed by track_id, the key it used, so its jobs continue under
+// --key-column track_id; its shard (every N-th row, not a key's hash) is
+// named so, so no sharded job continues under the other split.
 absl::StatusOr<BatchManifest> ReadManifest(const std::string& output);
 
 // OK when results made under `previous` may be continued under `now`;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "client/batch_key.h"
 #include "client/catalog_csv.h"
 #include "client/result_writer.h"
 #include "nlohmann/json.hpp"
@@ -29,7 +30,8 @@ std::string ShellQuote(const std::string& word) {
 
 }  // namespace
 
-absl::StatusOr<ResumeState> PrepareResume(const std::string& path) {
+absl::StatusOr<ResumeState> PrepareResume(
+    const std::string& path, const std::vector<std::string>& key_fields) {
   ResumeState state;
   std::ifstream in(path, std::ios::binary);
   if (!in) return state;
@@ -47,6 +49,7 @@ absl::StatusOr<ResumeState> PrepareResume(const std::string& path) {
   bool header = *format == OutputFormat::kCsv;
   int64_t n = 0;
   int status_column = -1;
+  std::vector<int> key_columns(key_fields.size(), -1);  // CSV
   while (std::getline(lines, line)) {
     ++n;
     if (header) {
@@ -54,38 +57,55 @@ absl::StatusOr<ResumeState> PrepareResume(const std::string& path) {
       const auto columns = SplitCsvLine(line);
       for (size_t c = 0; c < columns.size(); ++c) {
         if (columns[c] == "status") status_column = static_cast<int>(c);
+        for (size_t k = 0; k < key_fields.size(); ++k) {
+          if (columns[c] == key_fields[k]) key_columns[k] = static_cast<int>(c);
+        }
       }
       if (columns.empty() || columns[0] != "id" || status_column < 0) {
         return absl::InvalidArgumentError(
             absl::StrCat(path, ": line 1: not a batch result header"));
       }
+      for (size_t k = 0; k < key_fields.size(); ++k) {
+        if (key_columns[k] < 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": line 1: no ", key_fields[k],
+                           " column to rebuild each result's key from"));
+        }
+      }
       kept += line + "\n";
       continue;
     }
     if (line.empty()) continue;
-    std::string id, status;
+    std::vector<std::string> key;
+    std::string status;
+    const auto not_a_record = absl::InvalidArgumentError(
+        absl::StrCat(path, ": line ", n, ": not a result record with ",
+                     absl::StrJoin(key_fields, ", "), " and status"));
     if (*format == OutputFormat::kJsonl) {
       auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.contains("id") || !j.contains("status")) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": line ", n, ": not a result record"));
+      if (j.is_discarded() || !j.is_object() || !j.contains("status") ||
+          !j["status"].is_string()) {
+        return not_a_record;
       }
-      id = j["id"].get<std::string>();
+      for (const std::string& field : key_fields) {
+        if (!j.contains(field) || !j[field].is_string()) return not_a_record;
+        key.push_back(j[field].get<std::string>());
+      }
       status = j["status"].get<std::string>();
     } else {
       const auto fields = SplitCsvLine(line);
-      if (static_cast<int>(fields.size()) <= status_column) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": line ", n, ": not a result record"));
+      if (static_cast<int>(fields.size()) <= status_column) return not_a_record;
+      for (int column : key_columns) {
+        if (column >= static_cast<int>(fields.size())) return not_a_record;
+        key.push_back(fields[column]);
       }
-      id = fields[0];
       status = fields[status_column];
     }
     if (status != "ok") {
       ++state.retry;
       continue;
     }
-    state.done.insert(id);
+    state.done.insert(EncodeKey(key));
     kept += line + "\n";
   }
   if (kept.size() != text.size()) {

@@ -82,11 +82,13 @@ std::vector<std::string> SplitCsvLine(const std::string& line) {
 
 absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
     const std::string& path, std::vector<models::FeatureSpec> features,
-    bool fill_missing_mean) {
+    bool fill_missing_mean, std::vector<std::string> key_columns) {
   std::unique_ptr<CatalogReader> r(new CatalogReader());
   r->path_ = path;
   r->features_ = std::move(features);
   r->fill_missing_mean_ = fill_missing_mean;
+  r->key_names_ = std::move(key_columns);
+  r->key_columns_.assign(r->key_names_.size(), -1);
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
     return absl::InvalidArgumentError(
@@ -109,17 +111,24 @@ absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
   const std::vector<std::string> columns = SplitCsvLine(header);
   r->header_size_ = columns.size();
   std::vector<bool> found(r->features_.size(), false);
-  std::vector<std::string> unknown;
+  std::vector<std::string> unknown, names;
   for (size_t c = 0; c < columns.size(); ++c) {
     std::string name(absl::StripAsciiWhitespace(columns[c]));
     // pandas' name for an empty header cell, which models trained on the
     // data set's index column use.
     if (name.empty()) name = absl::StrCat("Unnamed: ", c);
+    names.push_back(name);
     bool known = false;
     if (name == "track_id") r->id_column_ = static_cast<int>(c), known = true;
     if (name == "track_genre" || name == "genre") {
       r->genre_column_ = static_cast<int>(c);
       known = true;
+    }
+    for (size_t k = 0; k < r->key_names_.size(); ++k) {
+      if (r->key_names_[k] == name) {
+        r->key_columns_[k] = static_cast<int>(c);
+        known = true;
+      }
     }
     for (size_t f = 0; f < r->features_.size(); ++f) {
       if (r->features_[f].name == name) {
@@ -136,6 +145,19 @@ absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
   if (r->id_column_ < 0 || r->genre_column_ < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": line 1: the header needs track_id and track_genre columns"));
+  }
+  for (size_t k = 0; k < r->key_names_.size(); ++k) {
+    // The genre column goes by either name; the key says which it means.
+    const std::string& key = r->key_names_[k];
+    if (key == "track_genre" || key == "genre") {
+      r->key_columns_[k] = r->genre_column_;
+    }
+    if (r->key_columns_[k] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": line 1: no column '", key,
+                       "' to key the rows by (--key-column); the header has ",
+                       absl::StrJoin(names, ", ")));
+    }
   }
   std::vector<std::string> missing;
   for (size_t f = 0; f < r->features_.size(); ++f) {
@@ -175,6 +197,7 @@ bool CatalogReader::Next(CatalogRow* row) {
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     row->line = line_;
     row->ordinal = ordinal_++;
+    row->key.clear();
     const std::vector<std::string> fields = SplitCsvLine(line);
     const std::string where = absl::StrCat(path_, ": line ", line_);
     if (fields.size() != header_size_) {
@@ -186,10 +209,23 @@ bool CatalogReader::Next(CatalogRow* row) {
     models::RawTrack t;
     t.id = std::string(absl::StripAsciiWhitespace(fields[id_column_]));
     t.genre = std::string(absl::StripAsciiWhitespace(fields[genre_column_]));
+    for (int column : key_columns_) {
+      row->key.emplace_back(absl::StripAsciiWhitespace(fields[column]));
+    }
     if (t.id.empty()) {
       row->track =
           absl::InvalidArgumentError(absl::StrCat(where, ": track_id: empty"));
       return true;
+    }
+    // An empty genre is the engine's to refuse (a failed track); an empty
+    // cell of another key column would make every such row one key.
+    for (size_t k = 0; k < key_columns_.size(); ++k) {
+      if (key_columns_[k] != id_column_ && key_columns_[k] != genre_column_ &&
+          row->key[k].empty()) {
+        row->track = absl::InvalidArgumentError(absl::StrCat(
+            where, ": ", key_names_[k], ": empty (it keys the rows)"));
+        return true;
+      }
     }
     absl::Status bad;
     for (const auto& [column, feature] : feature_columns_) {

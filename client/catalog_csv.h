@@ -10,6 +10,8 @@
 // A value the model does not accept (outside the feature's valid range, a
 // fraction for an integer or binary feature) makes the row bad, with the
 // track, the feature, the value and the range (models/feature_validity.h).
+// The reader also hands back the cells of the columns that key a batch job
+// (client/batch_key.h), which may name any column of the header.
 #ifndef NIO_CLIENT_CATALOG_CSV_H_
 #define NIO_CLIENT_CATALOG_CSV_H_
 
@@ -24,19 +26,26 @@ namespace nio::client {
 
 struct CatalogRow {
   int64_t line = 0;     // 1-based line number in the file
-  int64_t ordinal = 0;  // 0-based index among data rows (for --shard)
+  int64_t ordinal = 0;  // 0-based index among data rows
+  // The key columns' cells, in the order Open was given them; empty when the
+  // row has the wrong number of fields (it has no key).
+  std::vector<std::string> key;
   absl::StatusOr<models::RawTrack> track;
 };
 
 class CatalogReader {
  public:
-  // features: the model's features (the non-one-hot ones). NOT_FOUND on
-  // open; INVALID_ARGUMENT naming the columns when track_id or track_genre
-  // is absent, a feature column is missing (unless fill_missing_mean) or a
-  // column is unknown.
+  // features: the model's features (the non-one-hot ones). key_columns: the
+  // columns whose cells each row's `key` holds (track_id, track_genre, which
+  // the header may call genre, or any other column, which is then no
+  // unknown column; an empty cell of such a column makes the row bad).
+  // NOT_FOUND on open; INVALID_ARGUMENT naming the columns when track_id or
+  // track_genre is absent, a feature column is missing (unless
+  // fill_missing_mean), a column is unknown or a key column is absent.
   static absl::StatusOr<std::unique_ptr<CatalogReader>> Open(
       const std::string& path, std::vector<models::FeatureSpec> features,
-      bool fill_missing_mean = false);
+      bool fill_missing_mean = false,
+      std::vector<std::string> key_columns = {});
 
   // The next data row; false at the end of the file.
   bool Next(CatalogRow* row);
@@ -52,6 +61,8 @@ class CatalogReader {
   bool fill_missing_mean_ = false;
   std::vector<std::pair<int, int>>
       feature_columns_;  // (column, features_ index)
+  std::vector<std::string> key_names_;
+  std::vector<int> key_columns_;  // the header index of each key_names_
   int64_t line_ = 1;
   int64_t ordinal_ = 0;
 };

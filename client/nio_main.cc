@@ -54,8 +54,9 @@ constexpr char kExitCodes[] =
     "Exit codes: 0 ok; 1 usage error (a flag, its value, or flags that do not\n"
     "go together); 2 bad input (file, track, preset); 3 no server at --server\n"
     "or the --local engine cannot start; 4 the request failed on the\n"
-    "server/engine; 5 done, but some rows or tracks failed; 130 interrupted\n"
-    "(Ctrl-C). Flags take _ or - between words (--model_dir, --model-dir).";
+    "server/engine; 5 done, but some rows were bad or tracks failed (not\n"
+    "for duplicate rows); 130 interrupted (Ctrl-C). Flags take _ or -\n"
+    "between words (--model_dir, --model-dir).";
 
 int ExitFor(const absl::Status& s) {
   switch (s.code()) {
@@ -568,14 +569,14 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   const int64_t processed = s.succeeded + s.failed;
   std::printf(
       "Batch summary: %lld tracks: %lld improved, %lld no improving change "
-      "found, %lld failed, %lld bad rows skipped; %lld already done%s, "
-      "%lld left to other shards\n  %.1f s, %.1f tracks/s; mean popularity "
-      "change %+.2f, best %+.2f\n"
+      "found, %lld failed, %lld bad rows skipped, %lld duplicates skipped; "
+      "%lld already done%s, %lld left to other shards\n  %.1f s, %.1f "
+      "tracks/s; mean popularity change %+.2f, best %+.2f\n"
       "  results: %s\n",
-      static_cast<long long>(processed + s.bad_rows),
+      static_cast<long long>(processed + s.bad_rows + s.duplicates),
       static_cast<long long>(s.improved),
       static_cast<long long>(s.not_improved), static_cast<long long>(s.failed),
-      static_cast<long long>(s.bad_rows),
+      static_cast<long long>(s.bad_rows), static_cast<long long>(s.duplicates),
       static_cast<long long>(s.already_done),
       s.retried > 0
           ? absl::StrCat(" (", s.retried, " failed before, retried)").c_str()
@@ -591,6 +592,7 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
                  nio::client::ResumeHint(b.output, argv).c_str());
     return ExitFor(s.stopped);
   }
+  // A duplicate row is no failure: its key's result is in the output.
   return s.failed + s.bad_rows == 0 ? kOk : kPartial;
 }
 
@@ -786,10 +788,14 @@ int main(int argc, char** argv) {
                    "output's manifest)")
       ->check(CLI::IsMember({"error", "mean"}))
       ->capture_default_str();
+  batch->add_option(Names("--key-column"), batch_options.key_column,
+                    "the column whose value identifies a row (one result "
+                    "each, a repeat is a duplicate), e.g. track_id (default: "
+                    "the pair track_id, track_genre)");
   batch
       ->add_option("--shard", shard,
-                   "I/N: take every N-th row starting at row I (parallel "
-                   "jobs)")
+                   "I/N: take the rows whose key hashes to I of N (parallel "
+                   "jobs; every key lands in exactly one shard)")
       ->check(CLI::Validator(
           [](std::string& text) {
             int index = 0, count = 0;

@@ -61,6 +61,7 @@ nlohmann::ordered_json ResultRecordJson(const ResultRecord& r) {
   nlohmann::ordered_json j;
   j["id"] = r.id;
   j["genre"] = r.genre;
+  if (r.key) j["key"] = *r.key;
   j["line"] = r.line > 0 ? nlohmann::ordered_json(r.line) : nullptr;
   j["status"] = ok ? "ok" : "error";
   j["error"] = ok ? "" : std::string(r.outcome.status.message());

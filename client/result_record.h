@@ -4,17 +4,21 @@
 // drift apart.
 //
 // The JSON record, keys always present and in this order:
-//   id, genre, line (catalog line; null outside a batch), status ("ok" or
+//   id, genre, [key: only in a batch keyed by a column other than track_id
+//   and track_genre (--key-column, client/batch_key.h): that column's cell],
+//   line (catalog line; null outside a batch), status ("ok" or
 //   "error"), error ("" when ok), prediction_before, prediction_raw,
 //   prediction_after, delta, improved, steps_run (null when the track
 //   failed), changes: a list, in the model's feature order, of
 //   {name, original, optimized, delta, unclamped}.
-// The CSV row has the same scalar columns, then per output feature
+// The CSV row has the same scalar columns (key among them when the job
+// writes it), then per output feature
 // <name>_original, <name>_optimized, <name>_delta.
 #ifndef NIO_CLIENT_RESULT_RECORD_H_
 #define NIO_CLIENT_RESULT_RECORD_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "models/nio_problem.h"
@@ -25,6 +29,9 @@ namespace nio::client {
 struct ResultRecord {
   std::string id;
   std::string genre;
+  // The --key-column cell, when the job is keyed by a column that neither
+  // id nor genre carries.
+  std::optional<std::string> key;
   int64_t line = 0;  // in the input catalog (0 when unknown)
   models::TrackOutcome outcome;
 };

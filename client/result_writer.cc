@@ -44,12 +44,14 @@ absl::StatusOr<OutputFormat> FormatOf(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
-    const std::string& path, std::vector<std::string> features, bool append) {
+    const std::string& path, std::vector<std::string> features, bool with_key,
+    bool append) {
   std::unique_ptr<ResultWriter> w(new ResultWriter());
   auto format = FormatOf(path);
   if (!format.ok()) return format.status();
   w->format_ = *format;
   w->features_ = std::move(features);
+  w->with_key_ = with_key;
   struct stat st {};
   const bool had_records =
       append && stat(path.c_str(), &st) == 0 && st.st_size > 0;
@@ -76,6 +78,7 @@ absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
                                      "delta",
                                      "improved",
                                      "steps_run"};
+    if (with_key) cols.insert(cols.begin() + 2, "key");
     for (const auto& f : w->features_) {
       cols.push_back(f + "_original");
       cols.push_back(f + "_optimized");
@@ -102,6 +105,7 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
         CsvField(r.id), CsvField(r.genre), absl::StrCat(r.line),
         ok ? "ok" : "error",
         ok ? "" : CsvField(std::string(r.outcome.status.message()))};
+    if (with_key_) cols.insert(cols.begin() + 2, CsvField(r.key.value_or("")));
     if (ok) {
       for (double v :
            {res.prediction_before, res.prediction_raw, res.prediction_after}) {

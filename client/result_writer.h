@@ -1,6 +1,6 @@
 // Writes batch results as they arrive, as CSV or JSON Lines (by the output
 // file's extension), appending to what a previous run left so `--resume` can
-// skip ids already there. Each record is flushed whole, so a killed job
+// skip the keys already there. Each record is flushed whole, so a killed job
 // leaves at most one partial last line, which PrepareResume (batch_resume.h)
 // drops.
 #ifndef NIO_CLIENT_RESULT_WRITER_H_
@@ -26,9 +26,12 @@ absl::StatusOr<OutputFormat> FormatOf(const std::string& path);
 class ResultWriter {
  public:
   // features: the feature columns of the CSV (the features that may move).
-  // append: keep the file's records (resume); else truncate.
+  // with_key: the CSV has a key column after genre (a job keyed by another
+  // column, client/batch_key.h). append: keep the file's records (resume);
+  // else truncate.
   static absl::StatusOr<std::unique_ptr<ResultWriter>> Open(
-      const std::string& path, std::vector<std::string> features, bool append);
+      const std::string& path, std::vector<std::string> features, bool with_key,
+      bool append);
   ~ResultWriter();
 
   absl::Status Write(const ResultRecord& record);
@@ -38,6 +41,7 @@ class ResultWriter {
   std::FILE* file_ = nullptr;
   OutputFormat format_ = OutputFormat::kCsv;
   std::vector<std::string> features_;
+  bool with_key_ = false;
 };
 
 }  // namespace nio::client

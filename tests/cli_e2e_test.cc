@@ -49,7 +49,8 @@ class CliE2ETest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(nio::testing::FreshScratchDir("nio_cli_e2e"));
-    // A catalog for the tiny model: 300 tracks and 4 bad rows.
+    // A catalog for the tiny model: 300 tracks, 3 bad rows and a duplicate
+    // (all in bad_lines_: each is reported with its line).
     catalog_ = new std::string((*dir_ / "catalog.csv").string());
     std::ofstream out(*catalog_);
     out << ",track_id,artists,popularity,duration_ms,explicit,danceability,"
@@ -79,9 +80,8 @@ class CliE2ETest : public ::testing::Test {
         continue;
       }
       if (i == 250) {
-        out << i
-            << ",t0007,x,10,200000,False,0.5,0.5,-8,1,0.2,0.5,120,pop\n";  // duplicate
-                                                                           // id
+        // t0007's key again (its id and genre): a duplicate.
+        out << i << ",t0007,x,10,200000,False,0.5,0.5,-8,1,0.2,0.5,120,edm\n";
         bad_lines_->insert(line);
         continue;
       }
@@ -212,6 +212,11 @@ TEST_F(CliE2ETest, BatchReportsBadRowsAndDoesTheRest) {
       RunNio({"batch", "--server", *address_, "--input", *catalog_, "--output",
               Out("all.jsonl"), "--steps", "40", "--progress", "plain"});
   EXPECT_EQ(r.code, 5) << r.output;  // done, with bad rows
+  EXPECT_NE(r.output.find("duplicate row skipped: " + *catalog_ +
+                          ": line 252: track_id 't0007', track_genre 'edm' "
+                          "already at line 9"),
+            std::string::npos)
+      << r.output;
   for (int line : *bad_lines_) {
     EXPECT_NE(r.output.find("line " + std::to_string(line)), std::string::npos)
         << line << "\n"
@@ -234,7 +239,8 @@ TEST_F(CliE2ETest, BatchReportsBadRowsAndDoesTheRest) {
   const std::string summary =
       "Batch summary: 304 tracks: " + std::to_string(improved) + " improved, " +
       std::to_string(300 - improved) +
-      " no improving change found, 1 failed, 3 bad rows skipped";
+      " no improving change found, 1 failed, 2 bad rows skipped, 1 "
+      "duplicates skipped";
   EXPECT_NE(r.output.find(summary), std::string::npos) << summary << "\n"
                                                        << r.output;
 }
