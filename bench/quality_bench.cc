@@ -228,7 +228,7 @@ int Main(int argc, char** argv) {
     std::vector<TrackRequest> requests = catalog;
     for (TrackRequest& r : requests) {
       r.options.tolerance = t;
-      r.options.window = absl::GetFlag(FLAGS_window);
+      r.options.tolerance_window = absl::GetFlag(FLAGS_window);
     }
     Run run;
     if (!OptimizeAll(engine, requests, &run)) return 1;

@@ -113,6 +113,7 @@ absl::StatusOr<ResumeState> CheckAndPrepareResume(
   manifest.options.lr = options.options.lr.value_or(d.lr);
   manifest.options.lambda = options.options.lambda.value_or(d.lambda);
   manifest.options.mode = options.options.mode.value_or(d.mode);
+  manifest.options.starts = options.options.starts.value_or(d.starts);
   ResumeState resume;
   if (options.resume && std::filesystem::exists(options.output)) {
     auto previous = ReadManifest(options.output);

@@ -20,10 +20,20 @@ nlohmann::json OrNull(const std::optional<T>& v) {
 }
 
 nlohmann::json BoundsJson(const models::FeatureBounds& b) {
+  const char* direction =
+      b.direction == models::Direction::kIncrease   ? "increase"
+      : b.direction == models::Direction::kDecrease ? "decrease"
+                                                    : "any";
   return {{"min", OrNull(b.min)},
           {"max", OrNull(b.max)},
-          {"max_delta", OrNull(b.max_delta)}};
+          {"max_delta", OrNull(b.max_delta)},
+          {"direction", direction}};
 }
+
+// The options of better suggestions, in the order a user thinks of them.
+constexpr const char* kSearchFields[] = {
+    "starts",           "target",         "tolerance",
+    "tolerance_window", "time_budget_ms", "max_changed_features"};
 
 // The options as they are compared and stored.
 nlohmann::json Fields(const BatchManifest& m) {
@@ -38,6 +48,12 @@ nlohmann::json Fields(const BatchManifest& m) {
       {"mode", m.options.mode
                    ? nlohmann::json(models::NioModeName(*m.options.mode))
                    : nlohmann::json(nullptr)},
+      {"starts", OrNull(m.options.starts)},
+      {"target", OrNull(m.options.target)},
+      {"tolerance", OrNull(m.options.tolerance)},
+      {"tolerance_window", OrNull(m.options.tolerance_window)},
+      {"time_budget_ms", OrNull(m.options.time_budget_ms)},
+      {"max_changed_features", OrNull(m.options.max_changed_features)},
       {"mutable", m.output_features},
       {"bounds", bounds},
       {"fill_missing", m.fill_missing_mean ? "mean" : "error"},
@@ -55,12 +71,16 @@ std::optional<T> Optional(const nlohmann::json& j) {
 // The command-line spelling of each field, for the refusal message.
 const char* FlagOf(const std::string& field) {
   if (field == "steps" || field == "lr" || field == "lambda" ||
-      field == "mode") {
+      field == "mode" || field == "starts" || field == "target" ||
+      field == "tolerance") {
     return nullptr;
   }
   if (field == "model" || field == "model_version") return "the model";
   if (field == "mutable") return "--mutable";
-  if (field == "bounds") return "--bound";
+  if (field == "bounds") return "--bound, --increase or --decrease";
+  if (field == "tolerance_window") return "--tolerance-window";
+  if (field == "time_budget_ms") return "--time-budget-ms";
+  if (field == "max_changed_features") return "--max-changed";
   if (field == "fill_missing") return "--fill-missing";
   if (field == "key") return "--key-column";
   if (field == "shard") return "--shard";
@@ -116,10 +136,24 @@ absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
       m.options.mode = *mode;
     }
     m.output_features = j.at("mutable").get<std::vector<std::string>>();
+    // Absent in manifests written before these options: unset.
+    auto optional = [&](const char* field) {
+      return j.contains(field) ? j.at(field) : nlohmann::json(nullptr);
+    };
+    m.options.starts = Optional<int>(optional("starts"));
+    m.options.target = Optional<double>(optional("target"));
+    m.options.tolerance = Optional<double>(optional("tolerance"));
+    m.options.tolerance_window = Optional<int>(optional("tolerance_window"));
+    m.options.time_budget_ms = Optional<int>(optional("time_budget_ms"));
+    m.options.max_changed_features =
+        Optional<int>(optional("max_changed_features"));
     for (const auto& [name, b] : j.at("bounds").items()) {
-      m.options.bounds[name] = {Optional<double>(b.at("min")),
-                                Optional<double>(b.at("max")),
-                                Optional<double>(b.at("max_delta"))};
+      models::FeatureBounds& fb = m.options.bounds[name];
+      fb = {Optional<double>(b.at("min")), Optional<double>(b.at("max")),
+            Optional<double>(b.at("max_delta"))};
+      const std::string direction = b.value("direction", "any");
+      if (direction == "increase") fb.direction = models::Direction::kIncrease;
+      if (direction == "decrease") fb.direction = models::Direction::kDecrease;
     }
     m.fill_missing_mean = j.at("fill_missing") == "mean";
     m.shard = j.at("shard").get<std::string>();
@@ -140,9 +174,13 @@ absl::Status CheckSameShape(const BatchManifest& previous,
                             const BatchManifest& now) {
   const nlohmann::json a = Fields(previous), b = Fields(now);
   // In the order a user thinks of them.
-  for (const char* field :
-       {"model", "model_version", "steps", "lr", "lambda", "mode", "mutable",
-        "bounds", "fill_missing", "key", "shard"}) {
+  std::vector<const char*> fields = {"model", "model_version", "steps",
+                                     "lr",    "lambda",        "mode"};
+  fields.insert(fields.end(), std::begin(kSearchFields),
+                std::end(kSearchFields));
+  for (const char* f : {"mutable", "bounds", "fill_missing", "key", "shard"})
+    fields.push_back(f);
+  for (const char* field : fields) {
     const nlohmann::json& value = a.at(field);
     if (b.at(field) == value) continue;
     const char* flag = FlagOf(field);

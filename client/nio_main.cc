@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -248,6 +249,14 @@ struct OptionFlags {
   std::string mode;
   std::vector<std::string> mutable_features;
   std::vector<std::string> bounds;
+  int starts = 0;
+  double target = NAN;  // NAN: none
+  double tolerance = -1;
+  int tolerance_window = 0;
+  int time_budget_ms = 0;
+  int max_changed = 0;
+  std::vector<std::string> increase;
+  std::vector<std::string> decrease;
 };
 
 // Out-of-range values are usage errors here (exit 1), never taken as "the
@@ -275,6 +284,42 @@ void AddOptionFlags(CLI::App* cmd, OptionFlags* o) {
   cmd->add_option(
       "--bound", o->bounds,
       "feature=min:max limits, repeatable (either side may be empty)");
+  cmd->add_option("--starts", o->starts,
+                  "starts per track: the track plus K-1 pseudo-random "
+                  "feasible points, the best answers (default: the model's)")
+      ->check(CLI::Range(1, nio::models::kMaxStarts))
+      ->default_str("");
+  cmd->add_option("--target", o->target,
+                  "stop a track at the first point whose prediction reaches "
+                  "this (projected mode)")
+      ->default_str("");
+  cmd->add_option("--tolerance", o->tolerance,
+                  "stop a start when its objective improves by less than "
+                  "this (relative) for --tolerance-window steps (default: "
+                  "off)")
+      ->check(CLI::Range(0.0, 0.999999))
+      ->default_str("");
+  cmd->add_option(Names("--tolerance-window"), o->tolerance_window,
+                  "steps without enough improvement before a start stops "
+                  "(default 20)")
+      ->check(CLI::Range(1, nio::models::kMaxSteps))
+      ->default_str("");
+  cmd->add_option(Names("--time-budget-ms"), o->time_budget_ms,
+                  "answer each track after this many ms with its best point "
+                  "so far")
+      ->check(CLI::Range(1, nio::models::kMaxTimeBudgetMs))
+      ->default_str("");
+  cmd->add_option(Names("--max-changed"), o->max_changed,
+                  "at most N features differ from the original (the N that "
+                  "move most are re-optimized alone)")
+      ->check(CLI::PositiveNumber)
+      ->default_str("");
+  cmd->add_option("--increase", o->increase,
+                  "features that may only increase (comma-separated)")
+      ->delimiter(',');
+  cmd->add_option("--decrease", o->decrease,
+                  "features that may only decrease (comma-separated)")
+      ->delimiter(',');
 }
 
 absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
@@ -306,6 +351,25 @@ absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
       fb.max = v;
     }
     o.bounds[kv[0]] = fb;
+  }
+  if (f.starts != 0) o.starts = f.starts;
+  if (!std::isnan(f.target)) o.target = f.target;
+  if (f.tolerance >= 0) o.tolerance = f.tolerance;
+  if (f.tolerance_window != 0) o.tolerance_window = f.tolerance_window;
+  if (f.time_budget_ms != 0) o.time_budget_ms = f.time_budget_ms;
+  if (f.max_changed != 0) o.max_changed_features = f.max_changed;
+  for (const auto& [names, direction] :
+       {std::pair{&f.increase, nio::models::Direction::kIncrease},
+        std::pair{&f.decrease, nio::models::Direction::kDecrease}}) {
+    for (const std::string& name : *names) {
+      nio::models::FeatureBounds& fb = o.bounds[name];
+      if (fb.direction != nio::models::Direction::kAny &&
+          fb.direction != direction) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--increase and --decrease both name '", name, "'"));
+      }
+      fb.direction = direction;
+    }
   }
   return o;
 }
@@ -426,14 +490,8 @@ int RunOptimize(const Common& c, const TrackInput& in, const OptionFlags& flags,
   bool first = true;
   for (const auto& r : *requests) {
     // Options: the file's per-track options, overridden by flags.
-    nio::models::NioOptions o = r.options;
-    if (options->steps) o.steps = options->steps;
-    if (options->lr) o.lr = options->lr;
-    if (options->lambda) o.lambda = options->lambda;
-    if (options->mode) o.mode = options->mode;
-    if (!options->mutable_features.empty())
-      o.mutable_features = options->mutable_features;
-    for (const auto& [k, v] : options->bounds) o.bounds[k] = v;
+    const nio::models::NioOptions o =
+        nio::models::OverrideOptions(r.options, *options);
     nio::client::ResultRecord record;
     record.id = r.track.id;
     record.genre = r.track.genre;
@@ -535,6 +593,8 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   b.model_defaults.steps = defaults.steps();
   b.model_defaults.lr = defaults.lr();
   b.model_defaults.lambda = defaults.lambda();
+  // A server older than starts sends none: one start, its only behaviour.
+  b.model_defaults.starts = defaults.has_starts() ? defaults.starts() : 1;
   b.model_defaults.mode = defaults.mode() == nio::v1::MODE_REFERENCE
                               ? nio::models::NioMode::kReference
                               : nio::models::NioMode::kProjected;

@@ -73,6 +73,23 @@ std::string ValidText(const nio::v1::FeatureInfo& f) {
   return spec.ok() ? models::DescribeValidRange(*spec) : "?";
 }
 
+// Why the optimization ended, in words.
+const char* StopReasonText(models::StopReason reason) {
+  switch (reason) {
+    case models::StopReason::kSteps:
+      return "ran its steps";
+    case models::StopReason::kTarget:
+      return "reached the target";
+    case models::StopReason::kConverged:
+      return "converged";
+    case models::StopReason::kTimeBudget:
+      return "time budget spent";
+    case models::StopReason::kCancelled:
+      return "cancelled";
+  }
+  return "ran its steps";
+}
+
 }  // namespace
 
 std::string PredictionText(double p) {
@@ -94,7 +111,8 @@ std::string RenderModelInfo(const nio::v1::ModelInfo& info) {
     absl::StrAppend(&out, "         ", info.description(), "\n");
   absl::StrAppend(&out, "Backend  ", info.backend(), "\n");
   const auto& d = info.default_options();
-  absl::StrAppend(&out, "Defaults ", d.steps(), " steps, lr ", d.lr(),
+  absl::StrAppend(&out, "Defaults ", d.steps(), " steps, ",
+                  d.has_starts() ? d.starts() : 1, " start(s), lr ", d.lr(),
                   ", lambda ", d.lambda(), ", mode ",
                   ModeLabel(d.mode() == nio::v1::MODE_PROJECTED
                                 ? models::NioMode::kProjected
@@ -225,8 +243,23 @@ std::string RenderOptimizeReport(const ResultRecord& record,
                     PredictionText(r.prediction_raw),
                     "   (before clamping features to realistic ranges)\n");
   }
+  const models::ResultQuality& q = r.quality;
   absl::StrAppend(&out,
-                  absl::StrFormat("  Steps run           %d\n\n", r.steps_run));
+                  absl::StrFormat("  Steps run           %d (stopped: %s)\n",
+                                  r.steps_run, StopReasonText(q.stop_reason)));
+  if (q.winning_start > 0) {
+    absl::StrAppend(&out, absl::StrFormat("  Winning start       %d (0 is the "
+                                          "track as given)\n",
+                                          q.winning_start));
+  }
+  if (q.target_reached) {
+    absl::StrAppend(&out, "  Target              ",
+                    *q.target_reached ? "reached" : "not reached", "\n");
+  }
+  absl::StrAppend(
+      &out, absl::StrFormat("  Features changed    %d (distance %.3f scaled "
+                            "L2, %.3f of the ranges L1)\n\n",
+                            q.features_changed, q.distance_l2, q.distance_l1));
   if (!r.quality.improved) {
     absl::StrAppend(
         &out,

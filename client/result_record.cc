@@ -76,6 +76,21 @@ nlohmann::ordered_json ResultRecordJson(const ResultRecord& r) {
                   : nullptr;
   j["improved"] = ok ? nlohmann::ordered_json(res.quality.improved) : nullptr;
   j["steps_run"] = ok ? nlohmann::ordered_json(res.steps_run) : nullptr;
+  if (ok) {
+    const models::ResultQuality& q = res.quality;
+    nlohmann::ordered_json quality;
+    quality["stop_reason"] = models::StopReasonName(q.stop_reason);
+    quality["winning_start"] = q.winning_start;
+    quality["objective"] = FloatValue(q.objective);
+    quality["distance_l2"] = FloatValue(q.distance_l2);
+    quality["distance_l1"] = FloatValue(q.distance_l1);
+    quality["features_changed"] = q.features_changed;
+    quality["target_reached"] =
+        q.target_reached ? nlohmann::ordered_json(*q.target_reached) : nullptr;
+    j["quality"] = std::move(quality);
+  } else {
+    j["quality"] = nullptr;
+  }
   nlohmann::ordered_json changes = nlohmann::ordered_json::array();
   if (ok) {
     for (const auto& c : res.changes) {

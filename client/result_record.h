@@ -8,11 +8,15 @@
 //   and track_genre (--key-column, client/batch_key.h): that column's cell],
 //   line (catalog line; null outside a batch), status ("ok" or
 //   "error"), error ("" when ok), prediction_before, prediction_raw,
-//   prediction_after, delta, improved, steps_run (null when the track
-//   failed), changes: a list, in the model's feature order, of
+//   prediction_after, delta, improved, steps_run, quality (null when the
+//   track failed): {stop_reason ("steps", "target", "converged",
+//   "time_budget", "cancelled"), winning_start, objective, distance_l2,
+//   distance_l1, features_changed, target_reached (null without a target)},
+//   changes: a list, in the model's feature order, of
 //   {name, original, optimized, delta, unclamped}.
 // The CSV row has the same scalar columns (key among them when the job
-// writes it), then per output feature
+// writes it), the quality fields as columns of the same names after
+// steps_run, then per output feature
 // <name>_original, <name>_optimized, <name>_delta.
 #ifndef NIO_CLIENT_RESULT_RECORD_H_
 #define NIO_CLIENT_RESULT_RECORD_H_

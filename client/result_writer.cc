@@ -77,7 +77,14 @@ absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
                                      "prediction_after",
                                      "delta",
                                      "improved",
-                                     "steps_run"};
+                                     "steps_run",
+                                     "stop_reason",
+                                     "winning_start",
+                                     "objective",
+                                     "distance_l2",
+                                     "distance_l1",
+                                     "features_changed",
+                                     "target_reached"};
     if (with_key) cols.insert(cols.begin() + 2, "key");
     for (const auto& f : w->features_) {
       cols.push_back(f + "_original");
@@ -115,8 +122,17 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
           DifferenceValue(res.prediction_after, res.prediction_before)));
       cols.push_back(res.quality.improved ? "true" : "false");
       cols.push_back(absl::StrCat(res.steps_run));
+      const models::ResultQuality& q = res.quality;
+      cols.push_back(models::StopReasonName(q.stop_reason));
+      cols.push_back(absl::StrCat(q.winning_start));
+      for (double v : {q.objective, q.distance_l2, q.distance_l1})
+        cols.push_back(Num(v));
+      cols.push_back(absl::StrCat(q.features_changed));
+      cols.push_back(!q.target_reached   ? ""
+                     : *q.target_reached ? "true"
+                                         : "false");
     } else {
-      cols.insert(cols.end(), 6, "");
+      cols.insert(cols.end(), 13, "");
     }
     std::map<std::string, const models::FeatureChange*> by_name;
     for (const auto& c : res.changes) by_name[c.name] = &c;

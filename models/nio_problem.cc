@@ -50,10 +50,10 @@ absl::Status SetStopRules(const NioOptions& options, int movable_count,
     }
     problem.tolerance = static_cast<float>(*options.tolerance);
   }
-  problem.window = options.window.value_or(kDefaultConvergenceWindow);
+  problem.window = options.tolerance_window.value_or(kDefaultConvergenceWindow);
   if (problem.window < 1 || problem.window > kMaxSteps) {
     return FieldError(
-        id, "options.window",
+        id, "options.tolerance_window",
         absl::StrCat("must be in [1, ", kMaxSteps, "], got ", problem.window));
   }
   if (options.time_budget_ms) {
@@ -79,6 +79,26 @@ absl::Status SetStopRules(const NioOptions& options, int movable_count,
 }
 
 }  // namespace
+
+NioOptions OverrideOptions(NioOptions base, const NioOptions& over) {
+  auto take = [](auto& to, const auto& from) {
+    if (from) to = from;
+  };
+  take(base.steps, over.steps);
+  take(base.lr, over.lr);
+  take(base.lambda, over.lambda);
+  take(base.mode, over.mode);
+  take(base.starts, over.starts);
+  take(base.target, over.target);
+  take(base.tolerance, over.tolerance);
+  take(base.tolerance_window, over.tolerance_window);
+  take(base.time_budget_ms, over.time_budget_ms);
+  take(base.max_changed_features, over.max_changed_features);
+  if (!over.mutable_features.empty())
+    base.mutable_features = over.mutable_features;
+  for (const auto& [name, b] : over.bounds) base.bounds[name] = b;
+  return base;
+}
 
 const char* StopReasonName(StopReason reason) {
   switch (reason) {

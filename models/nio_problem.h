@@ -20,8 +20,8 @@
 // track as given, the others feasible points from start_points.h); the best
 // by the NIO objective answers (problem_rows.h). Stop rules beside the step
 // count: a target (projected mode: stop at the first evaluated point that
-// reaches it), a convergence stop (tolerance, window) and a time budget; a
-// change budget re-optimizes only the features that moved most
+// reaches it), a convergence stop (tolerance, tolerance_window) and a time
+// budget; a change budget re-optimizes only the features that moved most
 // (change_budget.h).
 #ifndef NIO_MODELS_NIO_PROBLEM_H_
 #define NIO_MODELS_NIO_PROBLEM_H_
@@ -64,13 +64,17 @@ struct NioOptions {
   std::optional<NioMode> mode;
   std::vector<std::string> mutable_features;  // empty: the model's defaults
   std::map<std::string, FeatureBounds> bounds;
-  std::optional<int> starts;        // 1..kMaxStarts; default: the model's
-  std::optional<double> target;     // stop when the prediction reaches it
-  std::optional<double> tolerance;  // > 0: stop when the objective stalls
-  std::optional<int> window;        // steps without enough improvement
+  std::optional<int> starts;            // 1..kMaxStarts; default: the model's
+  std::optional<double> target;         // stop when the prediction reaches it
+  std::optional<double> tolerance;      // > 0: stop when the objective stalls
+  std::optional<int> tolerance_window;  // steps without enough improvement
   std::optional<int> time_budget_ms;
   std::optional<int> max_changed_features;  // the change budget N
 };
+
+// `over`'s options on top of `base`: each set field replaces base's,
+// mutable_features as a whole when not empty, bounds per feature.
+NioOptions OverrideOptions(NioOptions base, const NioOptions& over);
 
 // A track and how to optimize it.
 struct TrackRequest {

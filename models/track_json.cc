@@ -62,14 +62,14 @@ absl::StatusOr<NioOptions> ParseOptions(const Json& j,
        : key == "lambda" ? o.lambda
        : key == "target" ? o.target
                          : o.tolerance) = *v;
-    } else if (key == "starts" || key == "window" || key == "time_budget_ms" ||
-               key == "max_changed_features") {
+    } else if (key == "starts" || key == "tolerance_window" ||
+               key == "time_budget_ms" || key == "max_changed_features") {
       auto v = Integer(value, source, at);
       if (!v.ok()) return v.status();
-      (key == "starts"           ? o.starts
-       : key == "window"         ? o.window
-       : key == "time_budget_ms" ? o.time_budget_ms
-                                 : o.max_changed_features) = *v;
+      (key == "starts"             ? o.starts
+       : key == "tolerance_window" ? o.tolerance_window
+       : key == "time_budget_ms"   ? o.time_budget_ms
+                                   : o.max_changed_features) = *v;
     } else if (key == "mode") {
       if (!value.is_string()) return Bad(source, at, "must be a string");
       auto mode = ParseNioMode(value.get<std::string>());

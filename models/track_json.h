@@ -6,7 +6,7 @@
 //                                                 "max_delta": 20},
 //                                       "energy": {"direction": "increase"}},
 //                            "starts": 8, "target": 70, "tolerance": 1e-4,
-//                            "window": 20, "time_budget_ms": 100,
+//                            "tolerance_window": 20, "time_budget_ms": 100,
 //                            "max_changed_features": 3}}]}
 // (option names and meanings as nio.v1.OptimizeOptions).
 // A bare array of tracks or a single track object is accepted too.

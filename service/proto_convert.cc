@@ -51,7 +51,8 @@ models::NioOptions FromProto(const nio::v1::OptimizeOptions& options) {
   if (options.has_starts()) o.starts = options.starts();
   if (options.has_target()) o.target = options.target();
   if (options.has_tolerance()) o.tolerance = options.tolerance();
-  if (options.has_window()) o.window = options.window();
+  if (options.has_tolerance_window())
+    o.tolerance_window = options.tolerance_window();
   if (options.has_time_budget_ms()) o.time_budget_ms = options.time_budget_ms();
   if (options.has_max_changed_features())
     o.max_changed_features = options.max_changed_features();
@@ -105,7 +106,8 @@ void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out) {
   if (options.starts) out->set_starts(*options.starts);
   if (options.target) out->set_target(*options.target);
   if (options.tolerance) out->set_tolerance(*options.tolerance);
-  if (options.window) out->set_window(*options.window);
+  if (options.tolerance_window)
+    out->set_tolerance_window(*options.tolerance_window);
   if (options.time_budget_ms) out->set_time_budget_ms(*options.time_budget_ms);
   if (options.max_changed_features)
     out->set_max_changed_features(*options.max_changed_features);

@@ -264,7 +264,7 @@ std::map<std::string, std::vector<std::string>> ReadBatchCsv(
 }
 
 // Every id of `expected` once in `got`, with the same values (numeric
-// columns within 1e-3 relative).
+// columns within 1e-3 relative, the others exactly).
 void ExpectSameBatchResults(const std::string& expected,
                             const std::string& got) {
   const auto a = ReadBatchCsv(expected);
@@ -275,11 +275,16 @@ void ExpectSameBatchResults(const std::string& expected,
     const auto& other = b.at(id);
     ASSERT_EQ(cols.size(), other.size()) << id;
     for (size_t c = 5; c < cols.size(); ++c) {
-      if (cols[c].empty() || cols[c] == "true" || cols[c] == "false") {
+      auto number = [](const std::string& text, double* v) {
+        char* end = nullptr;
+        *v = std::strtod(text.c_str(), &end);
+        return !text.empty() && *end == '\0';
+      };
+      double x = 0, y = 0;
+      if (!number(cols[c], &x) || !number(other[c], &y)) {
         EXPECT_EQ(cols[c], other[c]) << id << " column " << c;
         continue;
       }
-      const double x = std::stod(cols[c]), y = std::stod(other[c]);
       EXPECT_NEAR(x, y, 1e-3 * std::max(1.0, std::fabs(x)))
           << id << " column " << c;
     }
@@ -854,6 +859,81 @@ TEST_F(CliE2ETest, OptimizeJsonIsAListOfBatchRecords) {
     EXPECT_EQ(f["range_min"], 0);
   }
   EXPECT_TRUE(saw_explicit);
+}
+
+// The options of better suggestions as flags: each reaches the engine and
+// the quality block comes back in the JSON record, the CSV columns and the
+// human report; the batch manifest keeps them, so a resume with other ones
+// is refused.
+TEST_F(CliE2ETest, SearchOptionFlagsReachTheEngineAndQualityComesBack) {
+  const std::vector<std::string> track = {
+      "optimize",  "--server",   *address_, "--genre",   "pop",
+      "--set",     "energy=0.5", "--set",   "tempo=110", "--mode",
+      "projected", "--steps",    "60"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = track;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const auto j = RunNio(with({"--starts", "4", "--increase", "energy",
+                              "--max-changed", "2", "--format", "json"}));
+  ASSERT_EQ(j.code, 0) << j.output;
+  const auto record = nlohmann::json::parse(j.output).at(0);
+  const auto& quality = record.at("quality");
+  EXPECT_EQ(quality.at("stop_reason"), "steps");
+  EXPECT_LT(quality.at("winning_start").get<int>(), 4);
+  EXPECT_LE(quality.at("features_changed").get<int>(), 2);
+  EXPECT_TRUE(quality.at("target_reached").is_null());
+  for (const auto& c : record.at("changes")) {
+    if (c.at("name") == "energy")
+      EXPECT_GE(c.at("optimized").get<double>(), 0.5);
+  }
+  const auto target =
+      RunNio(with({"--target", "-1000000", "--format", "json"}));
+  ASSERT_EQ(target.code, 0) << target.output;
+  const auto reached = nlohmann::json::parse(target.output).at(0);
+  EXPECT_EQ(reached.at("quality").at("stop_reason"), "target");
+  EXPECT_EQ(reached.at("quality").at("target_reached"), true);
+  EXPECT_EQ(reached.at("steps_run"), 1);
+  const auto human =
+      RunNio(with({"--tolerance", "0.5", "--tolerance-window", "2"}));
+  ASSERT_EQ(human.code, 0) << human.output;
+  EXPECT_NE(human.output.find("(stopped: converged)"), std::string::npos)
+      << human.output;
+  EXPECT_NE(human.output.find("Features changed"), std::string::npos);
+  // Out of range: a usage error naming the flag.
+  const auto bad = RunNio(with({"--starts", "65"}));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.output.find("--starts"), std::string::npos) << bad.output;
+  const auto both =
+      RunNio(with({"--increase", "energy", "--decrease", "energy"}));
+  EXPECT_EQ(both.code, 1) << both.output;
+
+  // A batch: quality columns in the CSV, the options in the manifest.
+  const std::string csv = Out("search.csv");
+  std::ofstream(csv) << "track_id,danceability,energy,track_genre\n"
+                     << "s1,0.5,0.5,pop\ns2,0.3,0.7,edm\n";
+  const std::string out = Out("search-out.csv");
+  const auto batch =
+      RunNio({"batch", "--server", *address_, "--input", csv, "--output", out,
+              "--steps", "20", "--starts", "2", "--progress", "none",
+              "--fill-missing", "mean", "--mode", "projected"});
+  ASSERT_EQ(batch.code, 0) << batch.output;
+  std::ifstream in(out);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_NE(header.find(",steps_run,stop_reason,winning_start,objective,"
+                        "distance_l2,distance_l1,features_changed,"
+                        "target_reached,"),
+            std::string::npos)
+      << header;
+  const auto other =
+      RunNio({"batch", "--server", *address_, "--input", csv, "--output", out,
+              "--steps", "20", "--starts", "3", "--progress", "none",
+              "--fill-missing", "mean", "--mode", "projected", "--resume"});
+  EXPECT_NE(other.code, 0);
+  EXPECT_NE(other.output.find("--starts differs"), std::string::npos)
+      << other.output;
 }
 
 TEST_F(CliE2ETest, NumbersAreShownAtThePrecisionOfTheData) {

@@ -101,7 +101,7 @@ TEST_F(NioOptionsTest, ATrackAloneIsTheSameInsideAThousandOthers) {
   probe.options.steps = 40;
   probe.options.starts = 8;
   probe.options.tolerance = 1e-4;
-  probe.options.window = 5;
+  probe.options.tolerance_window = 5;
   TrackRequest with_target = Track("target-probe", 8);
   with_target.options.steps = 40;
   with_target.options.starts = 4;
@@ -177,7 +177,7 @@ TEST_F(NioOptionsTest, AToleranceStopsEachStartWhenItStallsAndLosesLittle) {
   r.options.steps = 2000;
   const NioResult full = Run(r);
   r.options.tolerance = 1e-4;
-  r.options.window = 10;
+  r.options.tolerance_window = 10;
   const NioResult early = Run(r);
   EXPECT_EQ(early.quality.stop_reason, StopReason::kConverged);
   EXPECT_LT(early.steps_run, 2000);
@@ -339,9 +339,9 @@ TEST_F(NioOptionsTest, BadOptionsNameTheirField) {
       {[](auto& o) { o.tolerance = 2; }, "options.tolerance"},
       {[](auto& o) {
          o.tolerance = 0.01;
-         o.window = 0;
+         o.tolerance_window = 0;
        },
-       "options.window"},
+       "options.tolerance_window"},
       {[](auto& o) { o.time_budget_ms = 0; }, "options.time_budget_ms"},
       {[](auto& o) { o.max_changed_features = 0; },
        "options.max_changed_features"},

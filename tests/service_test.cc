@@ -602,6 +602,75 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
   EXPECT_EQ(codes["good"], 0);
 }
 
+// The options of better suggestions over the wire: per request, per track
+// over the request's, and the quality block back; a bad per-track option
+// fails its track alone, naming the field.
+TEST(ServiceTest, PerTrackOptionsRunAndEveryResultCarriesItsQuality) {
+  auto server = StartServer();
+  auto stub = Connect(*server);
+  nio::v1::OptimizeRequest req;
+  req.mutable_options()->set_steps(40);
+  req.mutable_options()->set_mode(nio::v1::MODE_PROJECTED);
+  req.mutable_options()->set_starts(3);
+  auto add = [&](const std::string& id) {
+    nio::v1::Track* t = req.add_tracks();
+    t->set_id(id);
+    t->set_genre("pop");
+    (*t->mutable_features())["energy"] = 0.5;
+    (*t->mutable_features())["tempo"] = 110;
+    return t;
+  };
+  add("plain");
+  nio::v1::Track* target = add("target");
+  target->mutable_options()->set_target(-1e6);  // reached at once
+  nio::v1::Track* one = add("one-feature");
+  one->mutable_options()->set_max_changed_features(1);
+  (*one->mutable_options()->mutable_bounds())["energy"].set_direction(
+      nio::v1::DIRECTION_DECREASE);
+  nio::v1::Track* bad = add("bad-starts");
+  bad->mutable_options()->set_starts(0);
+  nio::v1::Track* bad_enum = add("bad-direction");
+  (*bad_enum->mutable_options()->mutable_bounds())["energy"].set_direction(
+      static_cast<nio::v1::Direction>(7));
+  grpc::ClientContext ctx;
+  nio::v1::OptimizeResponse resp;
+  ASSERT_TRUE(stub->Optimize(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 5);
+  const auto& plain = resp.results(0);
+  ASSERT_EQ(plain.status().code(), 0) << plain.status().message();
+  EXPECT_EQ(plain.quality().stop_reason(), nio::v1::STOP_REASON_STEPS);
+  EXPECT_EQ(plain.steps_run(), 40);
+  EXPECT_GE(plain.quality().winning_start(), 0);
+  EXPECT_LT(plain.quality().winning_start(), 3);
+  EXPECT_GT(plain.quality().features_changed(), 1);
+  EXPECT_GT(plain.quality().distance_l2(), 0);
+  EXPECT_FALSE(plain.quality().has_target_reached());
+  const auto& reached = resp.results(1);
+  ASSERT_EQ(reached.status().code(), 0) << reached.status().message();
+  EXPECT_EQ(reached.quality().stop_reason(), nio::v1::STOP_REASON_TARGET);
+  EXPECT_EQ(reached.steps_run(), 1);
+  EXPECT_TRUE(reached.quality().target_reached());
+  // The track as given reached it: start 0, nothing changed.
+  EXPECT_EQ(reached.quality().winning_start(), 0);
+  EXPECT_EQ(reached.quality().features_changed(), 0);
+  const auto& limited = resp.results(2);
+  ASSERT_EQ(limited.status().code(), 0) << limited.status().message();
+  EXPECT_LE(limited.quality().features_changed(), 1);
+  for (const auto& c : limited.changes()) {
+    if (c.name() == "energy") EXPECT_LE(c.optimized(), c.original());
+  }
+  EXPECT_EQ(resp.results(3).status().code(),
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(resp.results(3).status().message().find("options.starts"),
+            std::string::npos)
+      << resp.results(3).status().message();
+  EXPECT_EQ(resp.results(4).status().code(),
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(resp.results(4).status().message().find("direction"),
+            std::string::npos)
+      << resp.results(4).status().message();
+}
+
 TEST(ServiceTest, CudaServerAnswersAsTheCpuServer) {
   std::string reason;
   if (kernels::CudaDeviceCount(&reason) == 0)
