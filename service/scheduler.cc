@@ -223,7 +223,7 @@ void Scheduler::ReleaseBatchRows(const std::string& caller, int rows) {
     batch_active_.erase(it);
 }
 
-int Scheduler::NewTrack(Job job, Clock::time_point now) {
+int Scheduler::NewTrack(Job job) {
   const int id = free_tracks_.back();
   free_tracks_.pop_back();
   ActiveTrack& track = tracks_[id];
@@ -233,10 +233,9 @@ int Scheduler::NewTrack(Job job, Clock::time_point now) {
     // caller waits through it too.
     track.budget_end =
         job.submitted + std::chrono::milliseconds(job.problem.time_budget_ms);
+    // A budget spent in the queue still runs one step (retiring comes after
+    // a step): an answer needs a point the track was evaluated at.
   }
-  // A budget spent in the queue still runs one step: an answer needs a
-  // point the track was evaluated at.
-  (void)now;
   track.rows.resize(job.Rows());
   track.rows_active = job.Rows();
   track.job = std::move(job);
@@ -287,7 +286,7 @@ void Scheduler::Admit(Block& block) {
     rows.Add(job.problem);
     const int starts = job.Rows();
     const int steps_wanted = job.problem.steps;
-    const int track = NewTrack(std::move(job), now);
+    const int track = NewTrack(std::move(job));
     for (int s = 0; s < starts; ++s) {
       steps.push_back(steps_wanted);
       const int64_t ticket = free_tickets_.back();

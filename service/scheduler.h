@@ -161,7 +161,7 @@ class Scheduler {
   // the block) with INTERNAL, once each, and frees them.
   void ForgetTickets(Block& block, const std::vector<int64_t>& tickets);
   // The track id of a new active track, and its release.
-  int NewTrack(Job job, Clock::time_point now);
+  int NewTrack(Job job);
   void ReleaseTrack(int track);
   // Why a track leaves early, or OK when it may stay.
   absl::Status LeaveReason(const Job& job, Clock::time_point now) const;

@@ -629,13 +629,20 @@ TEST(ServiceTest, PerTrackOptionsRunAndEveryResultCarriesItsQuality) {
       nio::v1::DIRECTION_DECREASE);
   nio::v1::Track* bad = add("bad-starts");
   bad->mutable_options()->set_starts(0);
+  nio::v1::Track* budget = add("budget");
+  budget->mutable_options()->set_steps(100000);
+  budget->mutable_options()->set_time_budget_ms(20);
+  nio::v1::Track* converge = add("converge");
+  converge->mutable_options()->set_steps(100000);
+  converge->mutable_options()->set_tolerance(0.5);
+  converge->mutable_options()->set_tolerance_window(3);
   nio::v1::Track* bad_enum = add("bad-direction");
   (*bad_enum->mutable_options()->mutable_bounds())["energy"].set_direction(
       static_cast<nio::v1::Direction>(7));
   grpc::ClientContext ctx;
   nio::v1::OptimizeResponse resp;
   ASSERT_TRUE(stub->Optimize(&ctx, req, &resp).ok());
-  ASSERT_EQ(resp.results_size(), 5);
+  ASSERT_EQ(resp.results_size(), 7);
   const auto& plain = resp.results(0);
   ASSERT_EQ(plain.status().code(), 0) << plain.status().message();
   EXPECT_EQ(plain.quality().stop_reason(), nio::v1::STOP_REASON_STEPS);
@@ -664,11 +671,19 @@ TEST(ServiceTest, PerTrackOptionsRunAndEveryResultCarriesItsQuality) {
   EXPECT_NE(resp.results(3).status().message().find("options.starts"),
             std::string::npos)
       << resp.results(3).status().message();
-  EXPECT_EQ(resp.results(4).status().code(),
+  EXPECT_EQ(resp.results(6).status().code(),
             static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-  EXPECT_NE(resp.results(4).status().message().find("direction"),
+  EXPECT_NE(resp.results(6).status().message().find("direction"),
             std::string::npos)
-      << resp.results(4).status().message();
+      << resp.results(6).status().message();
+  const auto& timed = resp.results(4);
+  ASSERT_EQ(timed.status().code(), 0) << timed.status().message();
+  EXPECT_EQ(timed.quality().stop_reason(), nio::v1::STOP_REASON_TIME_BUDGET);
+  EXPECT_LT(timed.steps_run(), 100000);
+  const auto& converged = resp.results(5);
+  ASSERT_EQ(converged.status().code(), 0) << converged.status().message();
+  EXPECT_EQ(converged.quality().stop_reason(), nio::v1::STOP_REASON_CONVERGED);
+  EXPECT_LT(converged.steps_run(), 100000);
 }
 
 TEST(ServiceTest, CudaServerAnswersAsTheCpuServer) {
