@@ -54,12 +54,17 @@ void OptimizeStream::HandleRequest(
                            request.options(), &seen_ids_);
   std::lock_guard<std::mutex> lock(state_->mu);
   if (!built.ok()) {
-    // The message is bad as a whole: each of its tracks fails with that.
+    // The message is bad as a whole: each of its tracks fails with that,
+    // once per id. An id the stream already had is answered by its own
+    // track, so it gets no second answer here; the ids answered here count
+    // as used, so no later track reuses them either.
     if (request.tracks().empty()) {
       EnqueueLocked(error_result("", built.status()));
     }
-    for (const nio::v1::Track& t : request.tracks())
+    for (const nio::v1::Track& t : request.tracks()) {
+      if (!seen_ids_.insert(t.id()).second) continue;
       EnqueueLocked(error_result(t.id(), built.status()));
+    }
     return;
   }
   auto job_class =

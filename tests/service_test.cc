@@ -602,6 +602,42 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
   EXPECT_EQ(codes["good"], 0);
 }
 
+// A stream message that is bad as a whole (an id the stream already used,
+// an id twice in it) fails each of its tracks once; a track of an earlier
+// message keeps its one answer.
+TEST(ServiceTest, ARejectedStreamMessageAnswersEachIdOnce) {
+  auto server = StartServer();
+  auto stub = Connect(*server);
+  auto track = [](nio::v1::OptimizeStreamRequest& m, const std::string& id) {
+    nio::v1::Track* t = m.add_tracks();
+    t->set_id(id);
+    t->set_genre("pop");
+    m.mutable_options()->set_steps(5);
+  };
+  nio::v1::OptimizeStreamRequest first, second;
+  track(first, "a");
+  track(second, "a");  // already in the stream
+  track(second, "b");
+  track(second, "b");  // twice in the message
+  grpc::ClientContext ctx;
+  auto stream = stub->OptimizeStream(&ctx);
+  ASSERT_TRUE(stream->Write(first));
+  ASSERT_TRUE(stream->Write(second));
+  stream->WritesDone();
+  std::map<std::string, std::vector<int>> answers;
+  nio::v1::OptimizeStreamResponse r;
+  while (stream->Read(&r)) {
+    if (r.has_result())
+      answers[r.result().id()].push_back(r.result().status().code());
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(answers["a"].size(), 1u);
+  EXPECT_EQ(answers["a"][0], 0);
+  ASSERT_EQ(answers["b"].size(), 1u);
+  EXPECT_EQ(answers["b"][0],
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+}
+
 // The options of better suggestions over the wire: per request, per track
 // over the request's, and the quality block back; a bad per-track option
 // fails its track alone, naming the field.
