@@ -190,7 +190,8 @@ int Main(int argc, char** argv) {
   }
   if (p50_by_k.size() > 1) {
     std::cout << absl::StrFormat(
-        "\none-track latency, the most starts vs the first row: %.2fx\n",
+        "\none-track latency, the most starts vs the fewest (projected): "
+        "%.2fx\n",
         p50_by_k.back() / p50_by_k.front());
   }
 

@@ -114,6 +114,15 @@ absl::StatusOr<ResumeState> CheckAndPrepareResume(
   manifest.options.lambda = options.options.lambda.value_or(d.lambda);
   manifest.options.mode = options.options.mode.value_or(d.mode);
   manifest.options.starts = options.options.starts.value_or(d.starts);
+  // The window only means something with a tolerance, and then defaults.
+  if (options.options.tolerance.value_or(0) > 0) {
+    manifest.options.tolerance_window =
+        options.options.tolerance_window.value_or(
+            models::kDefaultConvergenceWindow);
+  } else {
+    manifest.options.tolerance = std::nullopt;
+    manifest.options.tolerance_window = std::nullopt;
+  }
   ResumeState resume;
   if (options.resume && std::filesystem::exists(options.output)) {
     auto previous = ReadManifest(options.output);

@@ -250,7 +250,9 @@ struct OptionFlags {
   std::vector<std::string> mutable_features;
   std::vector<std::string> bounds;
   int starts = 0;
-  double target = NAN;  // NAN: none
+  double target = 0;
+  bool target_set = false;
+  std::vector<std::string> max_delta;
   double tolerance = -1;
   int tolerance_window = 0;
   int time_budget_ms = 0;
@@ -290,9 +292,14 @@ void AddOptionFlags(CLI::App* cmd, OptionFlags* o) {
       ->check(CLI::Range(1, nio::models::kMaxStarts))
       ->default_str("");
   cmd->add_option("--target", o->target,
-                  "stop a track at the first point whose prediction reaches "
-                  "this (projected mode)")
+                  "each start stops at the first point whose prediction "
+                  "reaches this; the smallest such change answers (projected "
+                  "mode)")
+      ->check(CLI::Range(-1e9, 1e9))
+      ->each([o](const std::string&) { o->target_set = true; })
       ->default_str("");
+  cmd->add_option(Names("--max-delta"), o->max_delta,
+                  "feature=D: |optimized - original| <= D, repeatable");
   cmd->add_option("--tolerance", o->tolerance,
                   "stop a start when its objective improves by less than "
                   "this (relative) for --tolerance-window steps (default: "
@@ -312,7 +319,7 @@ void AddOptionFlags(CLI::App* cmd, OptionFlags* o) {
   cmd->add_option(Names("--max-changed"), o->max_changed,
                   "at most N features differ from the original (the N that "
                   "move most are re-optimized alone)")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000))
       ->default_str("");
   cmd->add_option("--increase", o->increase,
                   "features that may only increase (comma-separated)")
@@ -353,7 +360,21 @@ absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
     o.bounds[kv[0]] = fb;
   }
   if (f.starts != 0) o.starts = f.starts;
-  if (!std::isnan(f.target)) o.target = f.target;
+  if (f.target_set) o.target = f.target;
+  if (f.tolerance_window != 0 && f.tolerance < 0) {
+    return absl::InvalidArgumentError(
+        "--tolerance-window needs --tolerance (the convergence stop is off "
+        "without it)");
+  }
+  for (const std::string& d : f.max_delta) {
+    std::vector<std::string> kv = absl::StrSplit(d, absl::MaxSplits('=', 1));
+    double v = 0;
+    if (kv.size() != 2 || !absl::SimpleAtod(kv[1], &v) || !(v >= 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--max-delta ", d, ": expected feature=D with D >= 0"));
+    }
+    o.bounds[kv[0]].max_delta = v;
+  }
   if (f.tolerance >= 0) o.tolerance = f.tolerance;
   if (f.tolerance_window != 0) o.tolerance_window = f.tolerance_window;
   if (f.time_budget_ms != 0) o.time_budget_ms = f.time_budget_ms;
@@ -609,11 +630,25 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
                          b.options.mutable_features.end(), f.name()) > 0;
     if (moves) b.output_features.push_back(f.name());
   }
-  // Refuse a --mutable list every track would fail on before reading a row.
+  // Refuse options every track would fail on before reading a row.
   if (absl::Status s =
           CheckMutable(b.options.mutable_features, b.model_features);
       !s.ok()) {
     return Fail(s);
+  }
+  for (const auto& [name, bounds] : b.options.bounds) {
+    if (std::count(b.output_features.begin(), b.output_features.end(), name))
+      continue;
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--bound/--max-delta/--increase/--decrease ", name,
+        ": the feature does not move in this job (see --mutable and `nio "
+        "info`)")));
+  }
+  if (b.options.target && b.options.mode.value_or(b.model_defaults.mode) !=
+                              nio::models::NioMode::kProjected) {
+    return Fail(absl::InvalidArgumentError(
+        "--target needs projected mode (this model's default is reference: "
+        "add --mode projected)"));
   }
   auto engine = (*session)->StreamEngine(window);
   if (!engine.ok()) return Fail(engine.status());

@@ -258,8 +258,12 @@ std::string RenderOptimizeReport(const ResultRecord& record,
   }
   absl::StrAppend(
       &out, absl::StrFormat("  Features changed    %d (distance %.3f scaled "
-                            "L2, %.3f of the ranges L1)\n\n",
+                            "L2, %.3f of the ranges L1)\n",
                             q.features_changed, q.distance_l2, q.distance_l1));
+  absl::StrAppend(&out, absl::StrFormat("  Objective           %.4f (lower is "
+                                        "better: -prediction + lambda x "
+                                        "mean squared scaled change)\n\n",
+                                        q.objective));
   if (!r.quality.improved) {
     absl::StrAppend(
         &out,

@@ -20,6 +20,7 @@ std::optional<NioProblem> ChangeBudgetPass(const Featurizer& featurizer,
   // result.changes lists the moving features in model order, as the mask.
   struct Moved {
     size_t column;
+    bool forced;  // its limits exclude the original: it must stay
     double normalized;
   };
   std::vector<Moved> moved;
@@ -30,11 +31,14 @@ std::optional<NioProblem> ChangeBudgetPass(const Featurizer& featurizer,
     if (fc.optimized == fc.original) continue;
     const FeatureSpec& f = spec.features[movable[c]];
     const double range = f.range_max - f.range_min;
-    moved.push_back({c, std::abs(fc.delta) / (range > 0 ? range : 1.0)});
+    moved.push_back({c, ForcedToMove(featurizer, problem, static_cast<int>(c)),
+                     std::abs(fc.delta) / (range > 0 ? range : 1.0)});
   }
-  // Largest first; ties in model order, so the choice is deterministic.
+  // Forced first (BuildNioProblem checked they fit), then the largest
+  // changes; ties in model order, so the choice is deterministic.
   std::stable_sort(moved.begin(), moved.end(),
                    [](const Moved& a, const Moved& b) {
+                     if (a.forced != b.forced) return a.forced;
                      return a.normalized > b.normalized;
                    });
   NioProblem pass = problem;
@@ -42,6 +46,8 @@ std::optional<NioProblem> ChangeBudgetPass(const Featurizer& featurizer,
   std::fill(pass.mask.begin(), pass.mask.end(), 0);
   for (int i = 0; i < problem.max_changed_features; ++i)
     pass.mask[moved[i].column] = 1;
+  // The others keep their original value; their limits allow it (they are
+  // not forced), so every constraint still holds.
   pass.start_points = StartPoints(featurizer, pass);
   return pass;
 }

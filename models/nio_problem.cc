@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "kernels/mlp_math.h"
 #include "models/feature_box.h"
 #include "models/feature_validity.h"
@@ -49,6 +50,11 @@ absl::Status SetStopRules(const NioOptions& options, int movable_count,
           absl::StrCat("must be in [0, 1) (0: off), got ", *options.tolerance));
     }
     problem.tolerance = static_cast<float>(*options.tolerance);
+  }
+  if (options.tolerance_window && problem.tolerance <= 0) {
+    return FieldError(id, "options.tolerance_window",
+                      "needs options.tolerance (the convergence stop is off "
+                      "without it)");
   }
   problem.window = options.tolerance_window.value_or(kDefaultConvergenceWindow);
   if (problem.window < 1 || problem.window > kMaxSteps) {
@@ -98,6 +104,13 @@ NioOptions OverrideOptions(NioOptions base, const NioOptions& over) {
     base.mutable_features = over.mutable_features;
   for (const auto& [name, b] : over.bounds) base.bounds[name] = b;
   return base;
+}
+
+bool ForcedToMove(const Featurizer& featurizer, const NioProblem& problem,
+                  int column) {
+  const int idx = featurizer.MovableColumns()[column];
+  const double original = featurizer.UnscaleShortest(idx, problem.x0[idx]);
+  return original < problem.raw_lo[column] || original > problem.raw_hi[column];
 }
 
 const char* StopReasonName(StopReason reason) {
@@ -266,6 +279,23 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
   problem.starts = spec.defaults.starts;
   if (absl::Status s = SetStopRules(options, moving, problem); !s.ok())
     return s;
+  if (problem.max_changed_features > 0) {
+    // Features whose box excludes the original must change: the budget has
+    // to hold them.
+    std::vector<std::string> forced;
+    for (int c = 0; c < k; ++c) {
+      if (problem.mask[c] && ForcedToMove(featurizer, problem, c))
+        forced.push_back(spec.features[movable[c]].name);
+    }
+    if (static_cast<int>(forced.size()) > problem.max_changed_features) {
+      return FieldError(id, "options.max_changed_features",
+                        absl::StrCat(problem.max_changed_features,
+                                     " is fewer than the ", forced.size(),
+                                     " features whose limits exclude their "
+                                     "original value (",
+                                     absl::StrJoin(forced, ", "), ")"));
+    }
+  }
   problem.start_points = StartPoints(featurizer, problem);
   return problem;
 }

@@ -110,6 +110,12 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
                                            const RawTrack& track,
                                            const NioOptions& options);
 
+// Whether movable column `column` must change: its raw box [raw_lo, raw_hi]
+// excludes the track's original value (a bound or a direction beyond it, or,
+// in reference mode, a value outside the realistic range).
+bool ForcedToMove(const Featurizer& featurizer, const NioProblem& problem,
+                  int column);
+
 struct FeatureChange {
   std::string name;
   double original = 0;

@@ -71,6 +71,20 @@ void ResultBatch::Add(const NioProblem& problem,
   tracks_.push_back(std::move(track));
 }
 
+namespace {
+
+// Whether candidate a answers before b: with a target reached, the smaller
+// change; otherwise (and on ties) the lower objective.
+bool Better(const NioResult& a, const NioResult& b, StopReason reason) {
+  if (reason == StopReason::kTarget &&
+      a.quality.distance_l2 != b.quality.distance_l2) {
+    return a.quality.distance_l2 < b.quality.distance_l2;
+  }
+  return a.quality.objective < b.quality.objective;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<NioResult>> ResultBatch::Build(
     const PredictFn& predict) const {
   const size_t n_in = featurizer_.InputSize();
@@ -91,8 +105,7 @@ absl::StatusOr<std::vector<NioResult>> ResultBatch::Build(
           featurizer_, *track.problem, inputs_.data() + block * n_in,
           predictions.data() + block, track.candidates[c].steps_run);
       r.quality.winning_start = track.candidates[c].start;
-      if (!best || r.quality.objective < best->quality.objective)
-        best = std::move(r);
+      if (!best || Better(r, *best, track.stop_reason)) best = std::move(r);
     }
     best->quality.stop_reason = track.stop_reason;
     results.push_back(std::move(*best));

@@ -45,7 +45,8 @@ using PredictFn =
 // A row's candidates: its final point; when the track stopped on its time
 // budget in projected mode, also the best point it was evaluated at (the
 // anytime answer). When any start reached the target, only the points that
-// reached it (the first point on each such path) are candidates.
+// reached it (the first point on each such path) are candidates, and the
+// smallest change (scaled L2 distance; ties: the objective) answers.
 class ResultBatch {
  public:
   explicit ResultBatch(const Featurizer& featurizer)

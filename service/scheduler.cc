@@ -491,8 +491,14 @@ void Scheduler::Requeue(Job job) {
 
 void Scheduler::MarkTrackStops(Block& block, Clock::time_point now) {
   for (const kernels::SlotInfo& slot : block.slots.Slots()) {
-    ActiveTrack& track = tracks_[row_owner_[slot.ticket].track];
-    if (slot.flags & kernels::kRowReachedTarget) track.stop = true;
+    const RowOwner& owner = row_owner_[slot.ticket];
+    ActiveTrack& track = tracks_[owner.track];
+    // The track as given reached the target: no start can answer with a
+    // smaller change. (Other starts that reach it stop on their own.)
+    if (owner.start == 0 && slot.steps_done == 1 &&
+        (slot.flags & kernels::kRowReachedTarget)) {
+      track.stop = true;
+    }
     if (now >= track.budget_end) track.stop = track.time_budget = true;
   }
 }
@@ -504,7 +510,8 @@ void Scheduler::RetireFinished(Block& block) {
   absl::Status s = block.slots.Retire(
       [&](const kernels::SlotInfo& slot) {
         const ActiveTrack& track = tracks_[row_owner_[slot.ticket].track];
-        return track.stop || (slot.flags & kernels::kRowConverged) != 0 ||
+        // A row that reached the target or converged stops on its own.
+        return track.stop || slot.flags != 0 ||
                !LeaveReason(track.job, now).ok();
       },
       &retired);

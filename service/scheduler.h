@@ -145,8 +145,8 @@ class Scheduler {
   // once); a track whose rows have all left moves to finished_. Answers the
   // interactive block's at once.
   void FinishRetired(Block& block, std::vector<kernels::RetiredSlot>& retired);
-  // Marks the tracks that stop as a whole before the next retire: a start
-  // reached the target, or the time budget is spent.
+  // Marks the tracks that stop as a whole before the next retire: the track
+  // as given reached the target, or the time budget is spent.
   void MarkTrackStops(Block& block, Clock::time_point now);
   // A track's second pass (change budget) back at the head of its queue.
   void Requeue(Job job);
@@ -203,8 +203,8 @@ class Scheduler {
     std::vector<kernels::RetiredSlot> rows;  // by start, as they leave
     int rows_active = 0;
     Clock::time_point budget_end = Clock::time_point::max();
-    // Every row leaves at the next retire: a start reached the target, or
-    // the time budget is spent (time_budget).
+    // Every row leaves at the next retire: the track as given reached the
+    // target, or the time budget is spent (time_budget).
     bool stop = false;
     bool time_budget = false;
   };

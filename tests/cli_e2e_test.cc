@@ -908,6 +908,24 @@ TEST_F(CliE2ETest, SearchOptionFlagsReachTheEngineAndQualityComesBack) {
   const auto both =
       RunNio(with({"--increase", "energy", "--decrease", "energy"}));
   EXPECT_EQ(both.code, 1) << both.output;
+  const auto nan_target = RunNio(with({"--target", "nan"}));
+  EXPECT_NE(nan_target.code, 0);
+  EXPECT_NE(nan_target.output.find("target"), std::string::npos)
+      << nan_target.output;
+  const auto lone_window = RunNio(with({"--tolerance-window", "5"}));
+  EXPECT_EQ(lone_window.code, 1);
+  EXPECT_NE(lone_window.output.find("--tolerance-window needs --tolerance"),
+            std::string::npos)
+      << lone_window.output;
+  const auto delta =
+      RunNio(with({"--max-delta", "energy=0.05", "--format", "json"}));
+  ASSERT_EQ(delta.code, 0) << delta.output;
+  for (const auto& c :
+       nlohmann::json::parse(delta.output).at(0).at("changes")) {
+    if (c.at("name") == "energy") {
+      EXPECT_LE(std::fabs(c.at("optimized").get<double>() - 0.5), 0.05 + 1e-9);
+    }
+  }
 
   // A batch: quality columns in the CSV, the options in the manifest.
   const std::string csv = Out("search.csv");
@@ -927,6 +945,24 @@ TEST_F(CliE2ETest, SearchOptionFlagsReachTheEngineAndQualityComesBack) {
                         "target_reached,"),
             std::string::npos)
       << header;
+  // Options no row could run with are refused before any row is read.
+  const auto reference_target =
+      RunNio({"batch", "--server", *address_, "--input", csv, "--output",
+              Out("never.csv"), "--target", "50", "--progress", "none",
+              "--fill-missing", "mean"});
+  EXPECT_NE(reference_target.code, 0);
+  EXPECT_NE(reference_target.output.find("--target needs projected mode"),
+            std::string::npos)
+      << reference_target.output;
+  const auto fixed_feature =
+      RunNio({"batch", "--server", *address_, "--input", csv, "--output",
+              Out("never.csv"), "--increase", "key", "--progress", "none",
+              "--fill-missing", "mean"});
+  EXPECT_NE(fixed_feature.code, 0);
+  EXPECT_NE(fixed_feature.output.find("does not move in this job"),
+            std::string::npos)
+      << fixed_feature.output;
+  EXPECT_FALSE(fs::exists(Out("never.csv")));
   const auto other =
       RunNio({"batch", "--server", *address_, "--input", csv, "--output", out,
               "--steps", "20", "--starts", "3", "--progress", "none",

@@ -222,6 +222,60 @@ TEST_F(NioOptionsTest, DirectionsAndTheChangeBudgetHoldForTheReportedResult) {
   }
 }
 
+TEST_F(NioOptionsTest, WithSeveralStartsATargetAnswersWithTheSmallestChange) {
+  TrackRequest r = Track("reached", 66);
+  r.options.starts = 8;
+  r.options.steps = 300;
+  // Already reached by the track as given: nothing changes, whatever the
+  // random starts reach.
+  r.options.target = Run(r).prediction_before - 5;
+  const NioResult as_is = Run(r);
+  EXPECT_EQ(as_is.quality.stop_reason, StopReason::kTarget);
+  EXPECT_EQ(as_is.quality.winning_start, 0);
+  EXPECT_EQ(as_is.quality.features_changed, 0);
+  EXPECT_EQ(as_is.steps_run, 1);
+  // Within reach: the answer is no bigger a change than one start's.
+  TrackRequest one = r;
+  one.options.starts = 1;
+  one.options.target = as_is.prediction_before + 2;
+  r.options.target = one.options.target;
+  const NioResult single = Run(one);
+  const NioResult eight = Run(r);
+  ASSERT_EQ(single.quality.stop_reason, StopReason::kTarget);
+  ASSERT_EQ(eight.quality.stop_reason, StopReason::kTarget);
+  EXPECT_LE(eight.quality.distance_l2, single.quality.distance_l2 + 1e-6);
+}
+
+TEST_F(NioOptionsTest, AChangeBudgetKeepsTheFeaturesItsLimitsForceToMove) {
+  TrackRequest r = Track("forced", 77);
+  for (auto& [name, value] : r.track.features) {
+    if (name == "energy") value = 0.35;
+  }
+  r.options.bounds["energy"].min = 0.7;
+  r.options.bounds["energy"].max = 0.9;
+  for (int budget : {1, 2}) {
+    r.options.max_changed_features = budget;
+    const NioResult result = Run(r);
+    const auto* energy = Change(result, "energy");
+    ASSERT_NE(energy, nullptr) << "budget " << budget;
+    EXPECT_GE(energy->optimized, 0.7 - 1e-9);
+    EXPECT_LE(energy->optimized, 0.9 + 1e-9);
+    EXPECT_LE(result.quality.features_changed, budget);
+  }
+  // Two forced features cannot fit a budget of one: refused, naming both.
+  r.options.bounds["danceability"].min = 0.99;
+  for (auto& [name, value] : r.track.features) {
+    if (name == "danceability") value = 0.2;
+  }
+  r.options.max_changed_features = 1;
+  const auto refused = optimizer_->Optimize({r});
+  EXPECT_EQ(refused[0].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused[0].status.message().find("energy"), std::string::npos)
+      << refused[0].status;
+  EXPECT_NE(refused[0].status.message().find("danceability"),
+            std::string::npos);
+}
+
 // Every constraint is an invariant of the reported result in raw units,
 // over many random tracks and random constraint sets.
 TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
@@ -234,7 +288,7 @@ TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
   std::vector<TrackRequest> requests;
   for (int t = 0; t < 2000; ++t) {
     TrackRequest r = Track("p" + std::to_string(t), 90000 + t);
-    r.options.steps = 15;
+    r.options.steps = 30;
     r.options.starts = 1 + rng() % 3;
     for (const std::string& name : movable) {
       if (rng() % 3 == 0) continue;
@@ -245,28 +299,26 @@ TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
     for (const std::string& name : r.options.mutable_features) {
       const auto& f = spec.features[spec.FeatureIndex(name)];
       const double span = f.range_max - f.range_min;
+      // Each limit on its own or several on one feature.
       models::FeatureBounds b;
-      switch (rng() % 5) {
-        case 0:
-          b.direction = Direction::kIncrease;
-          break;
-        case 1:
-          b.direction = Direction::kDecrease;
-          break;
-        case 2:
-          b.max_delta = span * (rng() % 100) / 1000.0;
-          break;
-        case 3: {
-          const double lo = f.range_min + span * (rng() % 50) / 100.0;
-          b.min = lo;
-          b.max = lo + span * (1 + rng() % 50) / 100.0;
-          break;
-        }
-        default:
-          continue;
+      bool any = false;
+      if (const uint32_t d = rng() % 4; d < 2) {
+        b.direction = d == 0 ? Direction::kIncrease : Direction::kDecrease;
+        any = true;
       }
-      r.options.bounds[name] = b;
+      if (rng() % 3 == 0) {
+        b.max_delta = span * (rng() % 100) / 1000.0;
+        any = true;
+      }
+      if (rng() % 5 == 0) {
+        const double lo = f.range_min + span * (rng() % 50) / 100.0;
+        b.min = lo;
+        b.max = lo + span * (1 + rng() % 50) / 100.0;
+        any = true;
+      }
+      if (any) r.options.bounds[name] = b;
     }
+    if (t % 4 == 0) r.options.mode = models::NioMode::kReference;
     if (rng() % 3 == 0) r.options.max_changed_features = 1 + rng() % 3;
     requests.push_back(std::move(r));
   }
@@ -281,8 +333,11 @@ TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
   for (size_t i = 0; i < out.size(); ++i) {
     const TrackRequest& r = requests[i];
     if (!out[i].status.ok()) {
-      // Only a min/max that excludes the whole box may fail.
-      EXPECT_NE(out[i].status.message().find("empty range"), std::string::npos)
+      // Only limits that leave no value, or a change budget smaller than
+      // the features they force to move, may fail.
+      const auto& m = out[i].status.message();
+      EXPECT_TRUE(m.find("empty range") != std::string::npos ||
+                  m.find("exclude their original value") != std::string::npos)
           << out[i].status;
       continue;
     }
@@ -297,12 +352,18 @@ TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
       bool ok = true;
       if (c.optimized != c.original) {
         ++changed;
-        // Inside the realistic range unless it started outside it.
+        // Inside the realistic range unless it started outside it (in
+        // reference mode: inside it, always).
         ok = ok && near_le(std::min(f.range_min, c.original), c.optimized) &&
              near_le(c.optimized, std::max(f.range_max, c.original));
-        if (b.min) ok = ok && near_le(*b.min, c.optimized);
-        if (b.max) ok = ok && near_le(c.optimized, *b.max);
       }
+      if (r.options.mode == models::NioMode::kReference) {
+        ok = ok && near_le(f.range_min, c.optimized) &&
+             near_le(c.optimized, f.range_max);
+      }
+      // The caller's limits hold whether or not the feature moved.
+      if (b.min) ok = ok && near_le(*b.min, c.optimized);
+      if (b.max) ok = ok && near_le(c.optimized, *b.max);
       if (b.max_delta)
         ok = ok && near_le(std::fabs(c.optimized - c.original), *b.max_delta);
       if (b.direction == Direction::kIncrease)
@@ -315,6 +376,23 @@ TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
                       << c.optimized;
       }
     }
+    // A feature the change budget left out keeps its original value,
+    // which must satisfy its limits too.
+    for (const std::string& name : r.options.mutable_features) {
+      if (Change(res, name) != nullptr) continue;
+      double original = 0;
+      for (const auto& [n, v] : r.track.features) {
+        if (n == name) original = v;
+      }
+      const auto b = r.options.bounds.count(name) ? r.options.bounds.at(name)
+                                                  : models::FeatureBounds{};
+      if ((b.min && !near_le(*b.min, original)) ||
+          (b.max && !near_le(original, *b.max))) {
+        ++violations;
+        ADD_FAILURE() << res.id << " " << name << " left at " << original
+                      << " outside its limits";
+      }
+    }
     EXPECT_EQ(changed, res.quality.features_changed) << res.id;
     if (r.options.max_changed_features &&
         changed > *r.options.max_changed_features) {
@@ -323,7 +401,7 @@ TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
                     << *r.options.max_changed_features;
     }
   }
-  EXPECT_GT(ran, 1500);
+  EXPECT_GT(ran, 1000);
   EXPECT_EQ(violations, 0);
 }
 
@@ -343,6 +421,7 @@ TEST_F(NioOptionsTest, BadOptionsNameTheirField) {
        },
        "options.tolerance_window"},
       {[](auto& o) { o.time_budget_ms = 0; }, "options.time_budget_ms"},
+      {[](auto& o) { o.tolerance_window = 5; }, "options.tolerance_window"},
       {[](auto& o) { o.max_changed_features = 0; },
        "options.max_changed_features"},
   };
