@@ -56,4 +56,24 @@ std::vector<Job> FairQueue::TakeAll() {
   return all;
 }
 
+std::vector<Job> FairQueue::TakeIf(
+    const std::function<bool(const Job&)>& pred) {
+  std::vector<Job> taken;
+  for (auto it = callers_.begin(); it != callers_.end();) {
+    std::deque<Job>& jobs = it->second.jobs;
+    std::deque<Job> kept;
+    for (Job& job : jobs) {
+      if (pred(job)) {
+        taken.push_back(std::move(job));
+      } else {
+        kept.push_back(std::move(job));
+      }
+    }
+    jobs.swap(kept);
+    it = jobs.empty() ? callers_.erase(it) : std::next(it);
+  }
+  size_ -= taken.size();
+  return taken;
+}
+
 }  // namespace nio::service

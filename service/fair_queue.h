@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -36,6 +37,9 @@ class FairQueue {
 
   // Every waiting job, in no particular order.
   std::vector<Job> TakeAll();
+
+  // The waiting jobs for which `pred` holds, removed from their lines.
+  std::vector<Job> TakeIf(const std::function<bool(const Job&)>& pred);
 
  private:
   struct CallerQueue {

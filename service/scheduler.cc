@@ -15,6 +15,9 @@ namespace {
 
 // Track-step rates are measured over windows of about this long.
 constexpr auto kRateWindow = std::chrono::seconds(1);
+// Queued tracks are checked for a cancelled call or a passed deadline at
+// most this often (a scan of the queues).
+constexpr auto kDeadScanInterval = std::chrono::milliseconds(10);
 
 int FormedBatchBucket(int rows) {
   for (size_t b = 0; b < kFormedBatchBounds.size(); ++b) {
@@ -564,6 +567,33 @@ void Scheduler::RunBatchChunk(Block& block) {
   EndStep(block, step_rows);
 }
 
+void Scheduler::DropDeadQueued(Clock::time_point now) {
+  if (now - last_dead_scan_ < kDeadScanInterval) return;
+  last_dead_scan_ = now;
+  std::vector<std::pair<Job, absl::Status>> dead;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Queued() == 0) return;
+    auto is_dead = [&](const Job& job) { return !LeaveReason(job, now).ok(); };
+    for (auto it = interactive_queue_.begin();
+         it != interactive_queue_.end();) {
+      if (is_dead(*it)) {
+        absl::Status why = LeaveReason(*it, now);
+        dead.emplace_back(std::move(*it), std::move(why));
+        it = interactive_queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (Job& job : batch_queue_.TakeIf(is_dead)) {
+      absl::Status why = LeaveReason(job, now);
+      dead.emplace_back(std::move(job), std::move(why));
+    }
+    for (const auto& [job, why] : dead) CountEnded(why, job.traits.job_class);
+  }
+  for (auto& [job, why] : dead) job.on_done(TrackOutcome{why, {}});
+}
+
 void Scheduler::ShutDownNow(Block* blocks) {
   std::vector<Job> left;
   {
@@ -662,6 +692,7 @@ void Scheduler::Loop() {
       PublishStats(blocks, Now());
       continue;
     }
+    DropDeadQueued(Now());
     if (interactive_slots_ > 0) Admit(interactive);
     if (!batch.MidStep()) Admit(batch);
     const bool interactive_work = interactive.slots.Active() > 0;

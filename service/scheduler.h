@@ -155,6 +155,9 @@ class Scheduler {
   void EmitProgress(Block& block);
   // Answers every track of the block with INTERNAL and empties it.
   void FailBlock(Block& block, const absl::Status& status);
+  // Answers the queued tracks whose call was cancelled or whose deadline
+  // passed, so they neither wait for a slot nor count against max_queue.
+  void DropDeadQueued(Clock::time_point now);
   // Drain time is over: every queued and active track ends as UNAVAILABLE.
   void ShutDownNow(Block* blocks);
   // Answers the tracks of these row tickets (never admitted, or lost from
@@ -228,6 +231,7 @@ class Scheduler {
   std::deque<Finished> finished_[kJobClasses];
   std::vector<int64_t> free_tickets_;
   Clock::time_point rate_window_start_;  // guarded by mu_
+  Clock::time_point last_dead_scan_{};   // batching thread
   std::array<int64_t, kJobClasses> rate_window_track_steps_{};
   std::thread thread_;
 };

@@ -405,6 +405,33 @@ TEST_F(SchedulerTest, ATargetStopsEveryStartAndATimeBudgetStopsTheTrack) {
   EXPECT_EQ(scheduler_->Stats().completed, 2);
 }
 
+TEST_F(SchedulerTest, QueuedTracksAreAnsweredAtTheirDeadlineNotWhenASlotFrees) {
+  Start(Blocks(1, 0));
+  auto running = std::make_shared<CallControl>();
+  auto waiting = std::make_shared<CallControl>();
+  auto gone = std::make_shared<CallControl>();
+  waiting->deadline = clock_.Now() + milliseconds(20);
+  std::vector<Job> jobs;
+  jobs.push_back(MakeTestJob("long", 100000, JobClass::kBatch, "", running));
+  jobs.push_back(MakeTestJob("waits", 5, JobClass::kBatch, "", waiting));
+  jobs.push_back(MakeTestJob("cancelled", 5, JobClass::kBatch, "x", gone));
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  gone->cancelled.store(true);
+  outcomes_.WaitFor(2);
+  EXPECT_EQ(outcomes_.Of("cancelled").status.code(),
+            absl::StatusCode::kCancelled);
+  const auto late = outcomes_.Of("waits");
+  EXPECT_EQ(late.status.code(), absl::StatusCode::kDeadlineExceeded);
+  // At its deadline (within a scan interval and a step), the long track
+  // still holding the only slot.
+  EXPECT_LT(late.at, waiting->deadline + milliseconds(15));
+  WaitUntil([](const SchedulerStats& s) { return s.queued == 0; });
+  EXPECT_EQ(scheduler_->Stats().Of(JobClass::kBatch).active, 1);
+  running->cancelled.store(true);
+  outcomes_.WaitFor(3);
+  EXPECT_EQ(outcomes_.Of("long").status.code(), absl::StatusCode::kCancelled);
+}
+
 TEST_F(SchedulerTest, QueuedTracksPastTheirDeadlineNeverTakeASlot) {
   SchedulerOptions o = Blocks(1, 0);
   Start(o);
