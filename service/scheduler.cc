@@ -214,6 +214,9 @@ void Scheduler::CountEnded(const absl::Status& status, JobClass job_class) {
     case absl::StatusCode::kInternal:
       stats_.failed++;
       break;
+    case absl::StatusCode::kUnavailable:
+      stats_.shut_down++;
+      break;
     default:
       break;
   }
@@ -601,6 +604,8 @@ void Scheduler::ShutDownNow(Block* blocks) {
     for (Job& j : interactive_queue_) left.push_back(std::move(j));
     interactive_queue_.clear();
     for (Job& j : batch_queue_.TakeAll()) left.push_back(std::move(j));
+    for (const Job& job : left)
+      CountEnded(absl::UnavailableError(""), job.traits.job_class);
   }
   for (Job& job : left) {
     job.on_done(

@@ -174,7 +174,9 @@ int Run(int argc, char** argv) {
   const auto stats = (*server)->scheduler().Stats();
   NIO_LOG(INFO) << "stopped: " << stats.completed << " tracks completed, "
                 << stats.cancelled << " cancelled, " << stats.deadline_exceeded
-                << " past deadline, " << stats.steps << " steps";
+                << " past deadline, " << stats.failed << " failed, "
+                << stats.shut_down << " cut by the shutdown, " << stats.steps
+                << " steps";
   return 0;
 }
 

@@ -494,6 +494,13 @@ TEST_F(SchedulerTest,
   for (const auto& e : all) {
     EXPECT_EQ(e.status.code(), absl::StatusCode::kUnavailable) << e.id;
   }
+  // Every track counted once: two cut in their slots, three in the queue.
+  const SchedulerStats stats = scheduler_->Stats();
+  EXPECT_EQ(stats.shut_down, 5);
+  EXPECT_EQ(stats.deadline_exceeded, 0);
+  EXPECT_EQ(stats.completed + stats.cancelled + stats.deadline_exceeded +
+                stats.failed + stats.shut_down,
+            stats.submitted);
   EXPECT_EQ(scheduler_->Submit(Jobs("late", 1, 1, JobClass::kBatch)).code(),
             absl::StatusCode::kUnavailable);
 }

@@ -214,6 +214,9 @@ class CudaBackend final : public Backend {
         FillBody{best_objective_.get() + first_row, INFINITY, n}, stream_));
     NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(best_prediction_.get() + first_row,
                                              0, n * sizeof(float), stream_));
+    // As the CPU backend: no stale prediction from the slot's last track.
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(prediction_.get() + first_row, 0,
+                                             n * sizeof(float), stream_));
     NIO_RETURN_IF_CUDA_ERROR(
         cudaMemsetAsync(stall_.get() + first_row, 0, n * sizeof(int), stream_));
     NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(flags_.get() + first_row, 0,
@@ -303,6 +306,12 @@ class CudaBackend final : public Backend {
       }
     }
     if (rows.empty()) return absl::OkStatus();
+    // The staging buffers hold max_rows rows.
+    if (rows.size() > static_cast<size_t>(max_rows_)) {
+      return absl::OutOfRangeError(absl::StrCat("GatherRows: ", rows.size(),
+                                                " rows, more than the ",
+                                                max_rows_, " slots"));
+    }
     const int n = static_cast<int>(rows.size());
     NIO_RETURN_IF_ERROR(Copy(index_.get(), rows.data(), rows.size()));
     // One gather into staging and one copy to the host per requested output.
