@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -64,11 +62,7 @@ int Run(int argc, char** argv) {
   }
   std::vector<nio::models::TrackRequest> base;
   if (!absl::GetFlag(FLAGS_tracks).empty()) {
-    std::ifstream in(absl::GetFlag(FLAGS_tracks));
-    std::stringstream text;
-    text << in.rdbuf();
-    auto parsed =
-        nio::models::ParseTracksJson(text.str(), absl::GetFlag(FLAGS_tracks));
+    auto parsed = nio::models::ReadTracksJsonFile(absl::GetFlag(FLAGS_tracks));
     if (!parsed.ok()) {
       std::cerr << "nio_engine_bench: " << parsed.status() << "\n";
       return 2;

@@ -6,9 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -97,11 +95,7 @@ int Main(int argc, char** argv) {
     std::cerr << "quality_bench: " << model.status() << "\n";
     return 2;
   }
-  std::ifstream in(absl::GetFlag(FLAGS_tracks));
-  std::stringstream text;
-  text << in.rdbuf();
-  auto parsed =
-      nio::models::ParseTracksJson(text.str(), absl::GetFlag(FLAGS_tracks));
+  auto parsed = nio::models::ReadTracksJsonFile(absl::GetFlag(FLAGS_tracks));
   if (!parsed.ok() || parsed->empty()) {
     std::cerr << "quality_bench: --tracks: "
               << (parsed.ok() ? "no tracks" : parsed.status().ToString())

@@ -193,13 +193,7 @@ void AddTrackInput(CLI::App* cmd, TrackInput* t) {
 // The tracks (and, from a JSON file, per-track options) to send.
 absl::StatusOr<std::vector<nio::models::TrackRequest>> ReadTracks(
     const TrackInput& in, const nio::v1::ModelInfo& info) {
-  if (!in.input.empty()) {
-    std::ifstream f(in.input);
-    if (!f) return absl::NotFoundError(absl::StrCat(in.input, ": cannot open"));
-    std::stringstream text;
-    text << f.rdbuf();
-    return nio::models::ParseTracksJson(text.str(), in.input);
-  }
+  if (!in.input.empty()) return nio::models::ReadTracksJsonFile(in.input);
   nio::models::TrackRequest r;
   r.track.id = in.id;
   if (!in.preset.empty()) {

@@ -51,7 +51,8 @@ absl::Status SlotBatch::StepRows(int begin, int count) {
     return s;
   for (int r = begin; r < begin + count; ++r) ++slots_[r].steps_done;
   if (watched_ == 0) return absl::OkStatus();
-  std::vector<int> watched;
+  std::vector<int>& watched = watched_scratch_;
+  watched.clear();
   for (int r = begin; r < begin + count; ++r) {
     if (slots_[r].watched) watched.push_back(r);
   }

@@ -94,7 +94,8 @@ class SlotBatch {
   std::vector<float> best_objective_scratch_;
   std::vector<float> best_prediction_scratch_;
   std::vector<uint8_t> flags_scratch_;
-  int watched_ = 0;  // active rows with SlotInfo::watched
+  std::vector<int> watched_scratch_;  // StepRows' watched rows
+  int watched_ = 0;                   // active rows with SlotInfo::watched
 };
 
 }  // namespace nio::kernels

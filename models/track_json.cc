@@ -1,6 +1,8 @@
 #include "models/track_json.h"
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -186,6 +188,15 @@ absl::StatusOr<std::vector<TrackRequest>> ParseTracksJson(
     out.push_back(std::move(*t));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<TrackRequest>> ReadTracksJsonFile(
+    const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::stringstream text;
+  text << f.rdbuf();
+  return ParseTracksJson(text.str(), path);
 }
 
 }  // namespace nio::models

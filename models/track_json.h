@@ -23,6 +23,10 @@ namespace nio::models {
 
 // INVALID_ARGUMENT naming `source` and the JSON path of the bad field.
 // Feature names and values are checked later, against the model.
+// The tracks of a JSON file (NOT_FOUND when it cannot be opened).
+absl::StatusOr<std::vector<TrackRequest>> ReadTracksJsonFile(
+    const std::string& path);
+
 absl::StatusOr<std::vector<TrackRequest>> ParseTracksJson(
     const std::string& text, const std::string& source);
 

@@ -1,6 +1,7 @@
 #include "service/proto_convert.h"
 
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "models/feature_box.h"
@@ -113,24 +114,23 @@ void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out) {
     out->set_max_changed_features(*options.max_changed_features);
 }
 
+namespace {
+
+// StopReason and its wire value, one row each, read both ways.
+constexpr std::pair<models::StopReason, nio::v1::StopReason> kStopReasons[] = {
+    {models::StopReason::kSteps, nio::v1::STOP_REASON_STEPS},
+    {models::StopReason::kTarget, nio::v1::STOP_REASON_TARGET},
+    {models::StopReason::kConverged, nio::v1::STOP_REASON_CONVERGED},
+    {models::StopReason::kTimeBudget, nio::v1::STOP_REASON_TIME_BUDGET},
+    {models::StopReason::kCancelled, nio::v1::STOP_REASON_CANCELLED},
+};
+
+}  // namespace
+
 void ToProto(const models::ResultQuality& quality, nio::v1::TrackQuality* out) {
   out->set_improved(quality.improved);
-  switch (quality.stop_reason) {
-    case models::StopReason::kSteps:
-      out->set_stop_reason(nio::v1::STOP_REASON_STEPS);
-      break;
-    case models::StopReason::kTarget:
-      out->set_stop_reason(nio::v1::STOP_REASON_TARGET);
-      break;
-    case models::StopReason::kConverged:
-      out->set_stop_reason(nio::v1::STOP_REASON_CONVERGED);
-      break;
-    case models::StopReason::kTimeBudget:
-      out->set_stop_reason(nio::v1::STOP_REASON_TIME_BUDGET);
-      break;
-    case models::StopReason::kCancelled:
-      out->set_stop_reason(nio::v1::STOP_REASON_CANCELLED);
-      break;
+  for (const auto& [reason, wire] : kStopReasons) {
+    if (reason == quality.stop_reason) out->set_stop_reason(wire);
   }
   out->set_winning_start(quality.winning_start);
   out->set_objective(quality.objective);
@@ -143,22 +143,10 @@ void ToProto(const models::ResultQuality& quality, nio::v1::TrackQuality* out) {
 models::ResultQuality FromProto(const nio::v1::TrackQuality& quality) {
   models::ResultQuality q;
   q.improved = quality.improved();
-  switch (quality.stop_reason()) {
-    case nio::v1::STOP_REASON_TARGET:
-      q.stop_reason = models::StopReason::kTarget;
-      break;
-    case nio::v1::STOP_REASON_CONVERGED:
-      q.stop_reason = models::StopReason::kConverged;
-      break;
-    case nio::v1::STOP_REASON_TIME_BUDGET:
-      q.stop_reason = models::StopReason::kTimeBudget;
-      break;
-    case nio::v1::STOP_REASON_CANCELLED:
-      q.stop_reason = models::StopReason::kCancelled;
-      break;
-    default:
-      q.stop_reason = models::StopReason::kSteps;
-      break;
+  // Unset or unknown: the steps ran out, the only reason before there were
+  // others.
+  for (const auto& [reason, wire] : kStopReasons) {
+    if (wire == quality.stop_reason()) q.stop_reason = reason;
   }
   q.winning_start = quality.winning_start();
   q.objective = quality.objective();
