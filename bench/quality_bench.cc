@@ -1,8 +1,9 @@
 // How good the suggestions are and what they cost, in one invocation: the
 // original app's answer (reference mode: Adam, post-hoc clamp) as the
-// baseline, then projected mode with K starts per track, each over the same
-// tracks; and the convergence stop against fixed steps. Prints markdown
-// tables (bench/README.md has them for the original app's model).
+// baseline, then projected mode with each optimizer x starts x steps (x start
+// pool) configuration, each over the same tracks; and the convergence stop
+// against fixed steps. Prints markdown tables (bench/README.md has them for
+// the original app's model).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -24,8 +25,13 @@
 ABSL_FLAG(std::string, model_dir, "",
           "model directory (default: the bundled model)");
 ABSL_FLAG(std::string, tracks, "", "tracks JSON (their options are ignored)");
-ABSL_FLAG(std::string, starts, "1,4,8", "comma-separated starts per track");
-ABSL_FLAG(int, steps, 300, "NIO steps per track");
+ABSL_FLAG(std::string, configs,
+          "adam:1:300,adam:8:300,lbfgs:1:100,lbfgs:8:30,lbfgs:8:100,"
+          "lbfgs:8:15:256",
+          "comma-separated projected-mode configurations, each "
+          "optimizer:starts:steps[:start_pool]");
+ABSL_FLAG(int, steps, 300,
+          "steps of the reference baseline and the convergence table");
 ABSL_FLAG(std::string, tolerances, "1e-3,1e-4",
           "convergence table: comma-separated tolerances (empty: no table)");
 ABSL_FLAG(int, window, 20, "convergence window, steps");
@@ -72,11 +78,29 @@ bool OptimizeAll(nio::service::Optimizer& opt,
   return true;
 }
 
-std::vector<int> ParseInts(const std::string& s) {
-  std::vector<int> out;
+// One projected-mode configuration of the table.
+struct Config {
+  nio::models::Optimizer optimizer = nio::models::Optimizer::kAdam;
+  int starts = 1;
+  int steps = 300;
+  int start_pool = 0;
+};
+
+absl::StatusOr<std::vector<Config>> ParseConfigs(const std::string& s) {
+  std::vector<Config> out;
   for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
-    int v = 0;
-    if (absl::SimpleAtoi(part, &v)) out.push_back(v);
+    std::vector<std::string> f = absl::StrSplit(part, ':');
+    Config c;
+    auto optimizer = nio::models::ParseOptimizer(f[0]);
+    if (!optimizer.ok() || f.size() < 3 || f.size() > 4 ||
+        !absl::SimpleAtoi(f[1], &c.starts) ||
+        !absl::SimpleAtoi(f[2], &c.steps) ||
+        (f.size() == 4 && !absl::SimpleAtoi(f[3], &c.start_pool))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--configs: '", part, "': expected optimizer:starts:steps[:pool]"));
+    }
+    c.optimizer = *optimizer;
+    out.push_back(c);
   }
   return out;
 }
@@ -104,6 +128,11 @@ int Main(int argc, char** argv) {
   }
   std::vector<TrackRequest> tracks = std::move(*parsed);
   const int steps = absl::GetFlag(FLAGS_steps);
+  auto configs = ParseConfigs(absl::GetFlag(FLAGS_configs));
+  if (!configs.ok()) {
+    std::cerr << "quality_bench: " << configs.status().message() << "\n";
+    return 2;
+  }
 
   nio::service::SchedulerOptions o;
   o.backend = nio::kernels::BackendChoice::kCpu;
@@ -119,19 +148,23 @@ int Main(int argc, char** argv) {
             << "; " << tracks.size() << " tracks, " << steps
             << " steps; engine: " << engine.BackendDescription() << "\n\n";
 
-  auto with = [&](nio::models::NioMode mode, int starts) {
+  auto with = [&](nio::models::NioMode mode, const Config& c) {
     std::vector<TrackRequest> requests = tracks;
     for (TrackRequest& r : requests) {
       r.options = {};
-      r.options.steps = steps;
+      r.options.steps = c.steps;
       r.options.mode = mode;
-      r.options.starts = starts;
+      r.options.optimizer = c.optimizer;
+      r.options.starts = c.starts;
+      r.options.start_pool = c.start_pool;
     }
     return requests;
   };
   Run baseline;
-  if (!OptimizeAll(engine, with(nio::models::NioMode::kReference, 1),
-                   &baseline)) {
+  if (!OptimizeAll(
+          engine,
+          with(nio::models::NioMode::kReference, Config{.steps = steps}),
+          &baseline)) {
     return 1;
   }
   double baseline_mean = 0;
@@ -139,14 +172,16 @@ int Main(int argc, char** argv) {
     baseline_mean += r.prediction_after;
   baseline_mean /= tracks.size();
 
-  std::cout << "| mode | starts | mean prediction after | at or above the "
-               "original's post-hoc result | mean distance (scaled L2) | "
-               "mean features changed | tracks/s | one track p50 ms |\n"
-               "|---|---|---|---|---|---|---|---|\n";
-  auto one_track_p50 = [&](nio::models::NioMode mode, int starts) {
+  std::cout << "| mode | optimizer | starts | steps | start pool | mean "
+               "prediction after | at or above the original's post-hoc result "
+               "| mean distance (scaled L2) | mean features changed | "
+               "tracks/s | one track p50 ms |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  auto one_track_p50 = [&](nio::models::NioMode mode, const Config& c) {
     std::vector<double> ms;
+    const std::vector<TrackRequest> requests = with(mode, c);
     for (int i = 0; i < absl::GetFlag(FLAGS_latency_runs); ++i) {
-      std::vector<TrackRequest> one = {with(mode, starts)[i % tracks.size()]};
+      std::vector<TrackRequest> one = {requests[i % tracks.size()]};
       const auto t0 = Clock::now();
       engine.Optimize(one);
       ms.push_back(1000 * Seconds(t0, Clock::now()));
@@ -154,14 +189,13 @@ int Main(int argc, char** argv) {
     return Median(ms);
   };
   std::cout << absl::StrFormat(
-      "| reference (the original app) | 1 | %.2f | - | - | - | %.1f | %.2f "
-      "|\n",
-      baseline_mean, tracks.size() / baseline.seconds,
-      one_track_p50(nio::models::NioMode::kReference, 1));
-  std::vector<double> p50_by_k;
-  for (int k : ParseInts(absl::GetFlag(FLAGS_starts))) {
+      "| reference (the original app) | adam | 1 | %d | - | %.2f | - | - | - "
+      "| %.1f | %.2f |\n",
+      steps, baseline_mean, tracks.size() / baseline.seconds,
+      one_track_p50(nio::models::NioMode::kReference, Config{.steps = steps}));
+  for (const Config& c : *configs) {
     Run run;
-    if (!OptimizeAll(engine, with(nio::models::NioMode::kProjected, k), &run))
+    if (!OptimizeAll(engine, with(nio::models::NioMode::kProjected, c), &run))
       return 1;
     double mean = 0, distance = 0, changed = 0;
     int at_or_above = 0;
@@ -174,19 +208,14 @@ int Main(int argc, char** argv) {
         ++at_or_above;
     }
     const double n = static_cast<double>(tracks.size());
-    const double p50 = one_track_p50(nio::models::NioMode::kProjected, k);
-    p50_by_k.push_back(p50);
+    const double p50 = one_track_p50(nio::models::NioMode::kProjected, c);
     std::cout << absl::StrFormat(
-        "| projected | %d | %.2f | %.1f%% (%d of %d) | %.3f | %.2f | %.1f | "
-        "%.2f |\n",
-        k, mean / n, 100.0 * at_or_above / n, at_or_above, tracks.size(),
-        distance / n, changed / n, n / run.seconds, p50);
-  }
-  if (p50_by_k.size() > 1) {
-    std::cout << absl::StrFormat(
-        "\none-track latency, the most starts vs the fewest (projected): "
-        "%.2fx\n",
-        p50_by_k.back() / p50_by_k.front());
+        "| projected | %s | %d | %d | %s | %.2f | %.1f%% (%d of %d) | %.3f | "
+        "%.2f | %.1f | %.2f |\n",
+        nio::models::OptimizerName(c.optimizer), c.starts, c.steps,
+        c.start_pool > 0 ? std::to_string(c.start_pool) : "-", mean / n,
+        100.0 * at_or_above / n, at_or_above, tracks.size(), distance / n,
+        changed / n, n / run.seconds, p50);
   }
 
   // The convergence stop: catalog throughput and prediction lost.
@@ -205,6 +234,8 @@ int Main(int argc, char** argv) {
     r.options = {};
     r.options.steps = steps;
     r.options.mode = nio::models::NioMode::kProjected;
+    r.options.optimizer = nio::models::Optimizer::kAdam;
+    r.options.starts = 1;
     catalog.push_back(std::move(r));
   }
   Run fixed;

@@ -108,12 +108,23 @@ absl::StatusOr<ResumeState> CheckAndPrepareResume(
       options.shard_count > 1
           ? absl::StrCat(options.shard_index, "/", options.shard_count)
           : ""};
-  const models::NioDefaults& d = options.model_defaults;
-  manifest.options.steps = options.options.steps.value_or(d.steps);
-  manifest.options.lr = options.options.lr.value_or(d.lr);
-  manifest.options.lambda = options.options.lambda.value_or(d.lambda);
-  manifest.options.mode = options.options.mode.value_or(d.mode);
-  manifest.options.starts = options.options.starts.value_or(d.starts);
+  const models::NioOptions& o = options.options;
+  manifest.options.mode = o.mode.value_or(options.model_defaults.mode);
+  // What runs, as BuildNioProblem picks it: reference mode is Adam.
+  const models::Optimizer optimizer =
+      o.optimizer.value_or(*manifest.options.mode == models::NioMode::kReference
+                               ? models::Optimizer::kAdam
+                               : options.model_defaults.optimizer);
+  const models::NioDefaults d =
+      models::DefaultsFor(options.model_defaults, optimizer);
+  manifest.options.optimizer = optimizer;
+  manifest.options.steps = o.steps.value_or(d.steps);
+  manifest.options.lr = optimizer == models::Optimizer::kAdam
+                            ? std::optional<double>(o.lr.value_or(d.lr))
+                            : o.lr;
+  manifest.options.lambda = o.lambda.value_or(d.lambda);
+  manifest.options.starts = o.starts.value_or(d.starts);
+  manifest.options.start_pool = o.start_pool.value_or(d.start_pool);
   // The window only means something with a tolerance, and then defaults.
   if (options.options.tolerance.value_or(0) > 0) {
     manifest.options.tolerance_window =

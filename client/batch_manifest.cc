@@ -32,8 +32,8 @@ nlohmann::json BoundsJson(const models::FeatureBounds& b) {
 
 // The options of better suggestions, in the order a user thinks of them.
 constexpr const char* kSearchFields[] = {
-    "starts",           "target",         "tolerance",
-    "tolerance_window", "time_budget_ms", "max_changed_features"};
+    "optimizer", "starts",           "start_pool",     "target",
+    "tolerance", "tolerance_window", "time_budget_ms", "max_changed_features"};
 
 // The options as they are compared and stored.
 nlohmann::json Fields(const BatchManifest& m) {
@@ -48,7 +48,11 @@ nlohmann::json Fields(const BatchManifest& m) {
       {"mode", m.options.mode
                    ? nlohmann::json(models::NioModeName(*m.options.mode))
                    : nlohmann::json(nullptr)},
+      {"optimizer", m.options.optimizer ? nlohmann::json(models::OptimizerName(
+                                              *m.options.optimizer))
+                                        : nlohmann::json(nullptr)},
       {"starts", OrNull(m.options.starts)},
+      {"start_pool", OrNull(m.options.start_pool)},
       {"target", OrNull(m.options.target)},
       {"tolerance", OrNull(m.options.tolerance)},
       {"tolerance_window", OrNull(m.options.tolerance_window)},
@@ -79,6 +83,8 @@ const char* FlagOf(const std::string& field) {
   if (field == "mutable") return "--mutable";
   if (field == "bounds") return "--bound, --increase or --decrease";
   if (field == "tolerance_window") return "--tolerance-window";
+  if (field == "optimizer") return "--optimizer";
+  if (field == "start_pool") return "--start-pool";
   if (field == "time_budget_ms") return "--time-budget-ms";
   if (field == "max_changed_features") return "--max-changed";
   if (field == "fill_missing") return "--fill-missing";
@@ -141,6 +147,12 @@ absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
       return j.contains(field) ? j.at(field) : nlohmann::json(nullptr);
     };
     m.options.starts = Optional<int>(optional("starts"));
+    if (!optional("optimizer").is_null()) {
+      auto o = models::ParseOptimizer(optional("optimizer").get<std::string>());
+      if (!o.ok()) throw std::runtime_error("optimizer");
+      m.options.optimizer = *o;
+    }
+    m.options.start_pool = Optional<int>(optional("start_pool"));
     m.options.target = Optional<double>(optional("target"));
     m.options.tolerance = Optional<double>(optional("tolerance"));
     m.options.tolerance_window = Optional<int>(optional("tolerance_window"));

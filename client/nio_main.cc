@@ -251,6 +251,8 @@ struct OptionFlags {
   int tolerance_window = 0;
   int time_budget_ms = 0;
   int max_changed = 0;
+  std::string optimizer;
+  int start_pool = -1;
   std::vector<std::string> increase;
   std::vector<std::string> decrease;
 };
@@ -315,6 +317,17 @@ void AddOptionFlags(CLI::App* cmd, OptionFlags* o) {
                   "move most are re-optimized alone)")
       ->check(CLI::Range(1, 1000))
       ->default_str("");
+  cmd->add_option("--optimizer", o->optimizer,
+                  "adam, or lbfgs (a projected L-BFGS: the answer of many "
+                  "Adam steps in a few, e.g. --starts 8 --steps 30; projected "
+                  "mode, no --lr); default: the model's (`nio info`)")
+      ->check(CLI::IsMember({"adam", "lbfgs"}));
+  cmd->add_option(Names("--start-pool"), o->start_pool,
+                  "score N pseudo-random feasible points with one forward "
+                  "pass and start from the track plus the best K-1 (0: off; "
+                  "default: the model's)")
+      ->check(CLI::Range(0, nio::models::kMaxStartPool))
+      ->default_str("");
   cmd->add_option("--increase", o->increase,
                   "features that may only increase (comma-separated)")
       ->delimiter(',');
@@ -373,6 +386,9 @@ absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
   if (f.tolerance_window != 0) o.tolerance_window = f.tolerance_window;
   if (f.time_budget_ms != 0) o.time_budget_ms = f.time_budget_ms;
   if (f.max_changed != 0) o.max_changed_features = f.max_changed;
+  if (!f.optimizer.empty())
+    o.optimizer = *nio::models::ParseOptimizer(f.optimizer);
+  if (f.start_pool >= 0) o.start_pool = f.start_pool;
   for (const auto& [names, direction] :
        {std::pair{&f.increase, nio::models::Direction::kIncrease},
         std::pair{&f.decrease, nio::models::Direction::kDecrease}}) {
@@ -613,6 +629,11 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   b.model_defaults.mode = defaults.mode() == nio::v1::MODE_REFERENCE
                               ? nio::models::NioMode::kReference
                               : nio::models::NioMode::kProjected;
+  // A server older than the optimizer option sends none: Adam, no pool.
+  b.model_defaults.optimizer = defaults.optimizer() == nio::v1::OPTIMIZER_LBFGS
+                                   ? nio::models::Optimizer::kLbfgs
+                                   : nio::models::Optimizer::kAdam;
+  b.model_defaults.start_pool = defaults.start_pool();
   for (const auto& f : info->features()) {
     auto spec = nio::service::FromProto(f);
     if (!spec.ok()) return Fail(spec.status());

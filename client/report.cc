@@ -111,9 +111,14 @@ std::string RenderModelInfo(const nio::v1::ModelInfo& info) {
     absl::StrAppend(&out, "         ", info.description(), "\n");
   absl::StrAppend(&out, "Backend  ", info.backend(), "\n");
   const auto& d = info.default_options();
-  absl::StrAppend(&out, "Defaults ", d.steps(), " steps, ",
-                  d.has_starts() ? d.starts() : 1, " start(s), lr ", d.lr(),
-                  ", lambda ", d.lambda(), ", mode ",
+  const bool lbfgs = d.optimizer() == nio::v1::OPTIMIZER_LBFGS;
+  absl::StrAppend(&out, "Defaults ", lbfgs ? "lbfgs, " : "adam, ", d.steps(),
+                  " steps, ", d.has_starts() ? d.starts() : 1, " start(s)",
+                  d.start_pool() > 0
+                      ? absl::StrCat(" from a pool of ", d.start_pool())
+                      : "",
+                  lbfgs ? "" : absl::StrCat(", lr ", d.lr()), ", lambda ",
+                  d.lambda(), ", mode ",
                   ModeLabel(d.mode() == nio::v1::MODE_PROJECTED
                                 ? models::NioMode::kProjected
                                 : models::NioMode::kReference),

@@ -5,7 +5,9 @@
 // track; n_in = model inputs, K = number of movable columns):
 //   fixed  (rows, H1)  x0 with the movable columns zeroed, times W1^T, plus b1
 //   p, p0, m, v, lo, hi (rows, K) floats; mask (rows, K) bytes
-//   lr, lambda (rows) floats; k, step (rows) ints
+//   lr, lambda (rows) floats; k, step (rows) ints; optimizer (rows) bytes
+//   lbfgs (rows, LbfgsStateWidth(K)) floats: the L-BFGS rows' state
+//     (row_optimizer.h, lbfgs.h)
 //   df_dp (rows, K), prediction (rows) floats: recorded by the last Step
 //   watch (row_watch.h): best_p (rows, K), best_objective, best_prediction,
 //     target, tolerance (rows) floats; stall, window (rows) ints; flags
@@ -44,6 +46,9 @@ struct NioRows {
   const float* target = nullptr;     // (count) default +inf: no target
   const float* tolerance = nullptr;  // (count) default 0: no convergence stop
   const int* window = nullptr;       // (count) default 0
+  // (count) kOptimizerAdam or kOptimizerLbfgs (row_optimizer.h); default
+  // Adam. lr is Adam's only.
+  const uint8_t* optimizer = nullptr;
 };
 
 // Where GatherRows copies each listed slot's state; null outputs are skipped.
@@ -87,7 +92,7 @@ class Backend {
 
   // Resets slots [first_row, first_row + rows.count) to the given starting
   // points: p0 = x0[movable], p = start (default p0), m = v = 0, step = 0,
-  // the watch cleared.
+  // the watch cleared, the L-BFGS state at its start phase.
   virtual absl::Status LoadRows(int first_row, const NioRows& rows) = 0;
 
   // Copies the whole state of each move's `from` slot into its `to` slot
@@ -97,7 +102,8 @@ class Backend {
   virtual absl::Status MoveRows(const std::vector<RowMove>& moves) = 0;
 
   // One NIO step for slots [first_row, first_row + rows): forward, input
-  // gradient, the row watch at the evaluated point, fused update. Also
+  // gradient, the row watch at the evaluated point, then each row's
+  // optimizer observes it and proposes its next point (row_optimizer.h). Also
   // records each row's prediction f(x(p)) and input gradient df/dp at the
   // start of the step, before the update (see RowReadout). Rows are
   // independent: stepping a block in several calls over disjoint ranges is the

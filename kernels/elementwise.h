@@ -66,50 +66,6 @@ struct FillBody {
   }
 };
 
-// step: (rows) <- step + 1. Run once per NIO step before NioUpdateBody, so the
-// update sees the 1-based Adam step number.
-struct AdvanceStepBody {
-  int* step;
-  int rows;
-
-  NIO_HD int64_t Size() const { return rows; }
-  NIO_HD void operator()(ThreadIndex t) const {
-    const int64_t i = t.Global();
-    if (i >= rows) return;
-    step[i] += 1;
-  }
-};
-
-// The fused per-element NIO update over (rows, cols) movable features:
-// L2 proximity gradient + Adam + clamp to [lo, hi], only where mask is set.
-// p, p0, df_dp, m, v, mask, lo, hi: (rows, cols); lr, lambda, k, step: (rows).
-struct NioUpdateBody {
-  float* p;
-  const float* p0;
-  const float* df_dp;
-  float* m;
-  float* v;
-  const uint8_t* mask;
-  const float* lo;
-  const float* hi;
-  const float* lr;
-  const float* lambda;
-  const int* k;
-  const int* step;
-  int rows;
-  int cols;
-
-  NIO_HD int64_t Size() const { return static_cast<int64_t>(rows) * cols; }
-  NIO_HD void operator()(ThreadIndex t) const {
-    const int64_t i = t.Global();
-    if (i >= Size()) return;
-    if (!mask[i]) return;
-    const int64_t row = i / cols;
-    p[i] = NioUpdate(p[i], p0[i], df_dp[i], &m[i], &v[i], step[row], lr[row],
-                     lambda[row], k[row], lo[i], hi[i]);
-  }
-};
-
 // x: (rows, n_in); p: (rows, cols); columns: (cols) indices into n_in.
 // x[row, columns[c]] <- p[row, c]: writes the movable features into inputs.
 struct ScatterColumnsBody {
@@ -166,7 +122,8 @@ struct MoveRowsBody {
     if (i >= Size()) return;
     const int64_t m = i / width;
     const int64_t c = i - m * width;
-    data[static_cast<int64_t>(to[m]) * width + c] = data[static_cast<int64_t>(from[m]) * width + c];
+    data[static_cast<int64_t>(to[m]) * width + c] =
+        data[static_cast<int64_t>(from[m]) * width + c];
   }
 };
 

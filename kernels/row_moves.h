@@ -28,7 +28,8 @@ inline bool operator==(const RowMove& a, const RowMove& b) {
 // `leaving` (ascending, unique, each < active) leave: the surviving rows at
 // or above active - leaving.size() fill the leaving rows below it, both taken
 // in ascending order. Rows below the new end that stay are not touched.
-std::vector<RowMove> CompactionMoves(const std::vector<int>& leaving, int active);
+std::vector<RowMove> CompactionMoves(const std::vector<int>& leaving,
+                                     int active);
 
 // OK when every row lies in [0, max_rows) and no row is named twice (by two
 // moves, or as source and destination of one); else OUT_OF_RANGE naming the

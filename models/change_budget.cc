@@ -49,6 +49,7 @@ std::optional<NioProblem> ChangeBudgetPass(const Featurizer& featurizer,
   // The others keep their original value; their limits allow it (they are
   // not forced), so every constraint still holds.
   pass.start_points = StartPoints(featurizer, pass);
+  pass.pool_chosen = false;  // the pool scores points of the new mask
   return pass;
 }
 

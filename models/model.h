@@ -25,7 +25,8 @@ struct Model {
 // (bad JSON, missing or extra tensors, wrong shapes, non-finite weights...).
 absl::StatusOr<Model> LoadModel(const std::string& dir);
 
-// The tensor names of layer i: "layers.<i>.weight" (out, in), "layers.<i>.bias".
+// The tensor names of layer i: "layers.<i>.weight" (out, in),
+// "layers.<i>.bias".
 std::string WeightTensorName(int layer);
 std::string BiasTensorName(int layer);
 

@@ -234,6 +234,28 @@ absl::StatusOr<NioMode> ParseNioMode(const std::string& text) {
       absl::StrCat("unknown mode '", text, "' (reference or projected)"));
 }
 
+const char* OptimizerName(Optimizer optimizer) {
+  return optimizer == Optimizer::kLbfgs ? "lbfgs" : "adam";
+}
+
+absl::StatusOr<Optimizer> ParseOptimizer(const std::string& text) {
+  if (text == "adam") return Optimizer::kAdam;
+  if (text == "lbfgs") return Optimizer::kLbfgs;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown optimizer '", text, "' (adam or lbfgs)"));
+}
+
+NioDefaults DefaultsFor(const NioDefaults& model, Optimizer optimizer) {
+  if (optimizer == model.optimizer) return model;
+  NioDefaults d = model;
+  d.optimizer = optimizer;
+  const bool lbfgs = optimizer == Optimizer::kLbfgs;
+  d.steps = lbfgs ? kLbfgsDefaultSteps : kAdamDefaultSteps;
+  d.starts = lbfgs ? kLbfgsDefaultStarts : 1;
+  d.start_pool = 0;
+  return d;
+}
+
 absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
                                          const std::string& source) {
   Json root = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
@@ -365,6 +387,22 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
     auto m = ParseNioMode(mode);
     if (!m.ok()) return df.Error("mode", std::string(m.status().message()));
     spec.defaults.mode = *m;
+    std::string optimizer = OptimizerName(spec.defaults.optimizer);
+    NIO_RETURN_IF_ERROR(df.String("optimizer", &optimizer, false));
+    auto o = ParseOptimizer(optimizer);
+    if (!o.ok())
+      return df.Error("optimizer", std::string(o.status().message()));
+    spec.defaults.optimizer = *o;
+    if (spec.defaults.optimizer == Optimizer::kLbfgs &&
+        spec.defaults.mode != NioMode::kProjected) {
+      return df.Error("optimizer", "lbfgs needs mode projected");
+    }
+    NIO_RETURN_IF_ERROR(df.Int("start_pool", &spec.defaults.start_pool, false));
+    if (spec.defaults.start_pool < 0 ||
+        spec.defaults.start_pool > kMaxStartPool) {
+      return df.Error("start_pool",
+                      absl::StrCat("must be in [0, ", kMaxStartPool, "]"));
+    }
     if (spec.defaults.steps <= 0) return df.Error("steps", "must be positive");
     if (!(spec.defaults.lr > 0)) return df.Error("lr", "must be positive");
     if (spec.defaults.lambda < 0) return df.Error("lambda", "must be >= 0");

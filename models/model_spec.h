@@ -63,6 +63,18 @@ enum class NioMode { kReference, kProjected };
 
 // Tracks may not ask for more starts than this.
 inline constexpr int kMaxStarts = 64;
+// Nor for a larger start pool (start_pool.h).
+inline constexpr int kMaxStartPool = 4096;
+
+// How a track's rows optimize (kernels/row_optimizer.h): Adam as PyTorch's,
+// or the projected L-BFGS (kernels/lbfgs.h; projected mode only).
+enum class Optimizer { kAdam, kLbfgs };
+
+// What a request on an optimizer other than its model's default gets
+// (DefaultsFor): each optimizer's own steps, starts and pool.
+inline constexpr int kAdamDefaultSteps = 300;
+inline constexpr int kLbfgsDefaultSteps = 30;
+inline constexpr int kLbfgsDefaultStarts = 8;
 
 struct NioDefaults {
   int steps = 300;
@@ -72,7 +84,18 @@ struct NioDefaults {
   NioMode mode = NioMode::kProjected;
   // Starts per track (nio_problem.h): 1 for the original app's model.
   int starts = 1;
+  // The optimizer of projected-mode requests that name none (reference
+  // mode is always Adam); steps, starts and start_pool are its defaults.
+  Optimizer optimizer = Optimizer::kAdam;
+  // Pool points scored to pick starts 1..K-1 (start_pool.h); 0: off.
+  int start_pool = 0;
 };
+
+// The defaults of a request on `optimizer`: the model's own when it is the
+// model's default optimizer; otherwise that optimizer's built-in steps,
+// starts and pool (Adam 300 / 1 / 0, L-BFGS 30 / 8 / 0), with the model's
+// lr, lambda and mode.
+NioDefaults DefaultsFor(const NioDefaults& model, Optimizer optimizer);
 
 // A named starting point for a track (the original app's presets).
 struct Preset {
@@ -104,6 +127,9 @@ const char* FeatureKindName(FeatureKind kind);
 const char* NioModeName(NioMode mode);
 // "reference" / "projected" -> mode; INVALID_ARGUMENT otherwise.
 absl::StatusOr<NioMode> ParseNioMode(const std::string& text);
+const char* OptimizerName(Optimizer optimizer);
+// "adam" / "lbfgs" -> optimizer; INVALID_ARGUMENT otherwise.
+absl::StatusOr<Optimizer> ParseOptimizer(const std::string& text);
 
 // Parses and checks model.json text; errors name `source` and the field
 // (e.g. "model.json: features[3].scale: must be positive").

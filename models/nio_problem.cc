@@ -100,6 +100,8 @@ NioOptions OverrideOptions(NioOptions base, const NioOptions& over) {
   take(base.tolerance_window, over.tolerance_window);
   take(base.time_budget_ms, over.time_budget_ms);
   take(base.max_changed_features, over.max_changed_features);
+  take(base.optimizer, over.optimizer);
+  take(base.start_pool, over.start_pool);
   if (!over.mutable_features.empty())
     base.mutable_features = over.mutable_features;
   for (const auto& [name, b] : over.bounds) base.bounds[name] = b;
@@ -137,7 +139,24 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
   NioProblem problem;
   problem.id = id;
 
-  problem.steps = options.steps.value_or(spec.defaults.steps);
+  problem.mode = options.mode.value_or(spec.defaults.mode);
+  // Reference mode is the original app's Adam, exactly.
+  problem.optimizer = options.optimizer.value_or(
+      problem.mode == NioMode::kReference ? Optimizer::kAdam
+                                          : spec.defaults.optimizer);
+  if (problem.optimizer == Optimizer::kLbfgs &&
+      problem.mode != NioMode::kProjected) {
+    return FieldError(id, "options.optimizer",
+                      "lbfgs needs projected mode (reference mode is the "
+                      "original app's Adam, exactly)");
+  }
+  if (options.lr && problem.optimizer != Optimizer::kAdam) {
+    return FieldError(id, "options.lr",
+                      "is Adam's learning rate; the lbfgs optimizer has none "
+                      "(its line search picks each step)");
+  }
+  const NioDefaults defaults = DefaultsFor(spec.defaults, problem.optimizer);
+  problem.steps = options.steps.value_or(defaults.steps);
   if (problem.steps <= 0 || problem.steps > kMaxSteps) {
     return FieldError(
         id, "options.steps",
@@ -155,7 +174,6 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
   }
   problem.lr = static_cast<float>(lr);
   problem.lambda = static_cast<float>(lambda);
-  problem.mode = options.mode.value_or(spec.defaults.mode);
 
   auto x0 = featurizer.ToScaled(track);
   if (!x0.ok()) return x0.status();
@@ -276,9 +294,32 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
   }
   int moving = 0;
   for (uint8_t m : problem.mask) moving += m;
-  problem.starts = spec.defaults.starts;
+  problem.starts = defaults.starts;
+  problem.start_pool = defaults.start_pool;
   if (absl::Status s = SetStopRules(options, moving, problem); !s.ok())
     return s;
+  if (options.start_pool) {
+    if (*options.start_pool < 0 || *options.start_pool > kMaxStartPool) {
+      return FieldError(id, "options.start_pool",
+                        absl::StrCat("must be in [0, ", kMaxStartPool,
+                                     "] (0: off), got ", *options.start_pool));
+    }
+    if (*options.start_pool > 0 && problem.starts < 2) {
+      return FieldError(id, "options.start_pool",
+                        "needs options.starts >= 2 (start 0 is always the "
+                        "track; the pool picks the others)");
+    }
+    if (*options.start_pool > 0 && *options.start_pool < problem.starts - 1) {
+      return FieldError(
+          id, "options.start_pool",
+          absl::StrCat("must be at least options.starts - 1 = ",
+                       problem.starts - 1, " (the pool fills starts 1..",
+                       problem.starts - 1, "), got ", *options.start_pool));
+    }
+    problem.start_pool = *options.start_pool;
+  }
+  // A pool no larger than the starts it fills picks nothing.
+  if (problem.start_pool < problem.starts - 1) problem.start_pool = 0;
   if (problem.max_changed_features > 0) {
     // Features whose box excludes the original must change: the budget has
     // to hold them.

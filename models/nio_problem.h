@@ -70,6 +70,8 @@ struct NioOptions {
   std::optional<int> tolerance_window;  // steps without enough improvement
   std::optional<int> time_budget_ms;
   std::optional<int> max_changed_features;  // the change budget N
+  std::optional<Optimizer> optimizer;       // projected mode only for lbfgs
+  std::optional<int> start_pool;            // 0..kMaxStartPool; 0: off
 };
 
 // `over`'s options on top of `base`: each set field replaces base's,
@@ -102,6 +104,11 @@ struct NioProblem {
   // The change budget's second pass: only the features the first moved most
   // move (change_budget.h); its answer is final.
   bool change_budget_pass = false;
+  Optimizer optimizer = Optimizer::kAdam;
+  // Starts 1..starts-1 are the best of this many pool points (start_pool.h)
+  // once pool_chosen; 0: the uniform start points.
+  int start_pool = 0;
+  bool pool_chosen = false;
 };
 
 // Validates options against the model (INVALID_ARGUMENT naming the track and

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
 
 namespace nio::models {
@@ -20,6 +21,9 @@ void PackedRows::Add(const NioProblem& problem) {
     target_.push_back(problem.target.value_or(INFINITY));
     tolerance_.push_back(problem.tolerance);
     window_.push_back(problem.window);
+    optimizer_.push_back(problem.optimizer == Optimizer::kLbfgs
+                             ? kernels::kOptimizerLbfgs
+                             : kernels::kOptimizerAdam);
   }
 }
 
@@ -30,6 +34,7 @@ kernels::NioRows PackedRows::View() const {
   rows.target = target_.data();
   rows.tolerance = tolerance_.data();
   rows.window = window_.data();
+  rows.optimizer = optimizer_.data();
   return rows;
 }
 
@@ -59,8 +64,10 @@ void ResultBatch::Add(const NioProblem& problem,
       continue;
     }
     add(s, r.p, r.info.steps_done);
-    if (time_budget && problem.mode == NioMode::kProjected &&
-        std::isfinite(r.best_objective)) {
+    const bool best_too =
+        (time_budget && problem.mode == NioMode::kProjected) ||
+        problem.optimizer == Optimizer::kLbfgs;
+    if (best_too && std::isfinite(r.best_objective)) {
       add(s, r.best_p, r.info.steps_done);
     }
   }

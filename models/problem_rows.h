@@ -29,7 +29,7 @@ class PackedRows {
 
  private:
   std::vector<float> x0_, lo_, hi_, lr_, lambda_, start_, target_, tolerance_;
-  std::vector<uint8_t> mask_;
+  std::vector<uint8_t> mask_, optimizer_;
   std::vector<int> window_;
 };
 
@@ -43,10 +43,12 @@ using PredictFn =
 // objective at the reported (clamped) point; ties go to the lower start.
 //
 // A row's candidates: its final point; when the track stopped on its time
-// budget in projected mode, also the best point it was evaluated at (the
-// anytime answer). When any start reached the target, only the points that
-// reached it (the first point on each such path) are candidates, and the
-// smallest change (scaled L2 distance; ties: the objective) answers.
+// budget in projected mode, or its optimizer is L-BFGS (whose final point
+// may be an untried proposal and whose best point is an accepted one), also
+// the best point it was evaluated at. When any start reached the target, only
+// the points that reached it (the first point on each such path) are
+// candidates, and the smallest change (scaled L2 distance; ties: the objective)
+// answers.
 class ResultBatch {
  public:
   explicit ResultBatch(const Featurizer& featurizer)

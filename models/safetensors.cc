@@ -22,8 +22,9 @@ absl::Status Corrupt(const std::string& name, const std::string& what) {
 absl::StatusOr<std::map<std::string, Float32Tensor>> ParseSafetensors(
     const std::string& bytes, const std::string& name) {
   if (bytes.size() < 8) {
-    return Corrupt(name, absl::StrCat("file is ", bytes.size(),
-                                      " bytes, shorter than the 8-byte header length"));
+    return Corrupt(
+        name, absl::StrCat("file is ", bytes.size(),
+                           " bytes, shorter than the 8-byte header length"));
   }
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) {
@@ -53,9 +54,9 @@ absl::StatusOr<std::map<std::string, Float32Tensor>> ParseSafetensors(
       return Corrupt(name, where + ": missing dtype");
     }
     if (dtype->get<std::string>() != "F32") {
-      return Corrupt(name, absl::StrCat(where, ": dtype ",
-                                        dtype->get<std::string>(),
-                                        ", expected F32"));
+      return Corrupt(name,
+                     absl::StrCat(where, ": dtype ", dtype->get<std::string>(),
+                                  ", expected F32"));
     }
     const auto shape = entry.find("shape");
     if (shape == entry.end() || !shape->is_array()) {
@@ -66,27 +67,31 @@ absl::StatusOr<std::map<std::string, Float32Tensor>> ParseSafetensors(
     for (const auto& d : *shape) {
       if (!d.is_number_integer() || d.get<int64_t>() < 0 ||
           d.get<int64_t>() > (int64_t{1} << 31)) {
-        return Corrupt(name, where + ": shape entries must be non-negative integers");
+        return Corrupt(name,
+                       where + ": shape entries must be non-negative integers");
       }
       t.shape.push_back(d.get<int64_t>());
       count *= static_cast<uint64_t>(d.get<int64_t>());
-      if (count > (uint64_t{1} << 34)) return Corrupt(name, where + ": shape too large");
+      if (count > (uint64_t{1} << 34))
+        return Corrupt(name, where + ": shape too large");
     }
     const auto offsets = entry.find("data_offsets");
-    if (offsets == entry.end() || !offsets->is_array() || offsets->size() != 2 ||
-        !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned()) {
-      return Corrupt(name, where + ": data_offsets must be two non-negative integers");
+    if (offsets == entry.end() || !offsets->is_array() ||
+        offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
+        !(*offsets)[1].is_number_unsigned()) {
+      return Corrupt(
+          name, where + ": data_offsets must be two non-negative integers");
     }
     const uint64_t begin = (*offsets)[0].get<uint64_t>();
     const uint64_t end = (*offsets)[1].get<uint64_t>();
     if (begin > end || end > data_size) {
-      return Corrupt(name, absl::StrCat(where, ": data_offsets [", begin, ", ",
-                                        end, ") outside the ", data_size,
-                                        " data bytes"));
+      return Corrupt(name,
+                     absl::StrCat(where, ": data_offsets [", begin, ", ", end,
+                                  ") outside the ", data_size, " data bytes"));
     }
     if (end - begin != count * sizeof(float)) {
-      return Corrupt(name, absl::StrCat(where, ": ", end - begin,
-                                        " bytes for ", count, " F32 values"));
+      return Corrupt(name, absl::StrCat(where, ": ", end - begin, " bytes for ",
+                                        count, " F32 values"));
     }
     t.values.resize(count);
     if (count > 0) {

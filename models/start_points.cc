@@ -35,12 +35,19 @@ uint64_t StartSeed(const std::string& id, int start) {
 
 std::vector<float> StartPoints(const Featurizer& featurizer,
                                const NioProblem& problem) {
+  return StartPointRange(featurizer, problem, 0, problem.starts);
+}
+
+std::vector<float> StartPointRange(const Featurizer& featurizer,
+                                   const NioProblem& problem, int first,
+                                   int count) {
   const std::vector<int>& movable = featurizer.MovableColumns();
   const size_t k = movable.size();
-  std::vector<float> points(static_cast<size_t>(problem.starts) * k);
-  for (int s = 0; s < problem.starts; ++s) {
+  std::vector<float> points(static_cast<size_t>(count) * k);
+  for (int i = 0; i < count; ++i) {
+    const int s = first + i;
     uint64_t state = StartSeed(problem.id, s);
-    float* point = points.data() + static_cast<size_t>(s) * k;
+    float* point = points.data() + static_cast<size_t>(i) * k;
     for (size_t c = 0; c < k; ++c) {
       const int idx = movable[c];
       point[c] = problem.x0[idx];

@@ -29,6 +29,12 @@ uint64_t StartSeed(const std::string& id, int start);
 std::vector<float> StartPoints(const Featurizer& featurizer,
                                const NioProblem& problem);
 
+// (count, K) points of starts [first, first + count), as StartPoints would
+// draw them (start 0 is the track): the start pool's candidates.
+std::vector<float> StartPointRange(const Featurizer& featurizer,
+                                   const NioProblem& problem, int first,
+                                   int count);
+
 }  // namespace nio::models
 
 #endif  // NIO_MODELS_START_POINTS_H_

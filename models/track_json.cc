@@ -65,13 +65,21 @@ absl::StatusOr<NioOptions> ParseOptions(const Json& j,
        : key == "target" ? o.target
                          : o.tolerance) = *v;
     } else if (key == "starts" || key == "tolerance_window" ||
-               key == "time_budget_ms" || key == "max_changed_features") {
+               key == "time_budget_ms" || key == "max_changed_features" ||
+               key == "start_pool") {
       auto v = Integer(value, source, at);
       if (!v.ok()) return v.status();
       (key == "starts"             ? o.starts
        : key == "tolerance_window" ? o.tolerance_window
        : key == "time_budget_ms"   ? o.time_budget_ms
+       : key == "start_pool"       ? o.start_pool
                                    : o.max_changed_features) = *v;
+    } else if (key == "optimizer") {
+      if (!value.is_string()) return Bad(source, at, "must be a string");
+      auto optimizer = ParseOptimizer(value.get<std::string>());
+      if (!optimizer.ok())
+        return Bad(source, at, std::string(optimizer.status().message()));
+      o.optimizer = *optimizer;
     } else if (key == "mode") {
       if (!value.is_string()) return Bad(source, at, "must be a string");
       auto mode = ParseNioMode(value.get<std::string>());

@@ -9,6 +9,11 @@
 
 namespace nio::service {
 
+nio::v1::Optimizer ToProto(models::Optimizer optimizer) {
+  return optimizer == models::Optimizer::kLbfgs ? nio::v1::OPTIMIZER_LBFGS
+                                                : nio::v1::OPTIMIZER_ADAM;
+}
+
 models::RawTrack FromProto(const nio::v1::Track& track) {
   models::RawTrack t;
   t.id = track.id();
@@ -57,6 +62,11 @@ models::NioOptions FromProto(const nio::v1::OptimizeOptions& options) {
   if (options.has_time_budget_ms()) o.time_budget_ms = options.time_budget_ms();
   if (options.has_max_changed_features())
     o.max_changed_features = options.max_changed_features();
+  if (options.optimizer() == nio::v1::OPTIMIZER_ADAM)
+    o.optimizer = models::Optimizer::kAdam;
+  if (options.optimizer() == nio::v1::OPTIMIZER_LBFGS)
+    o.optimizer = models::Optimizer::kLbfgs;
+  if (options.has_start_pool()) o.start_pool = options.start_pool();
   return o;
 }
 
@@ -65,6 +75,11 @@ absl::Status CheckEnums(const nio::v1::OptimizeOptions& options,
   if (!nio::v1::Mode_IsValid(options.mode())) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".mode: unknown value ", static_cast<int>(options.mode())));
+  }
+  if (!nio::v1::Optimizer_IsValid(options.optimizer())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".optimizer: unknown value ",
+                     static_cast<int>(options.optimizer())));
   }
   for (const auto& [name, b] : options.bounds()) {
     if (!nio::v1::Direction_IsValid(b.direction())) {
@@ -112,6 +127,8 @@ void ToProto(const models::NioOptions& options, nio::v1::OptimizeOptions* out) {
   if (options.time_budget_ms) out->set_time_budget_ms(*options.time_budget_ms);
   if (options.max_changed_features)
     out->set_max_changed_features(*options.max_changed_features);
+  if (options.optimizer) out->set_optimizer(ToProto(*options.optimizer));
+  if (options.start_pool) out->set_start_pool(*options.start_pool);
 }
 
 namespace {
@@ -233,6 +250,8 @@ void ToProto(const models::ModelSpec& spec, const std::string& backend,
   d->set_lr(spec.defaults.lr);
   d->set_lambda(spec.defaults.lambda);
   d->set_starts(spec.defaults.starts);
+  d->set_optimizer(ToProto(spec.defaults.optimizer));
+  d->set_start_pool(spec.defaults.start_pool);
   d->set_mode(spec.defaults.mode == models::NioMode::kProjected
                   ? nio::v1::MODE_PROJECTED
                   : nio::v1::MODE_REFERENCE);

@@ -13,6 +13,7 @@
 
 namespace nio::service {
 
+nio::v1::Optimizer ToProto(models::Optimizer optimizer);
 models::RawTrack FromProto(const nio::v1::Track& track);
 void ToProto(const models::RawTrack& track, nio::v1::Track* out);
 

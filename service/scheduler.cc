@@ -8,6 +8,7 @@
 #include "kernels/status_macros.h"
 #include "models/change_budget.h"
 #include "models/problem_rows.h"
+#include "models/start_pool.h"
 #include "service/log.h"
 
 namespace nio::service {
@@ -280,6 +281,17 @@ void Scheduler::Admit(Block& block) {
     }
   }
   if (taken.empty()) return;
+  // Starts from a pool: one forward pass scores every admitted track's pool.
+  // Should it fail, the tracks keep their uniform starts (as valid, only
+  // less good).
+  models::StartPoolBatch pools(featurizer_);
+  for (Job& job : taken) pools.Add(&job.problem);
+  if (absl::Status s = pools.Choose([this](const float* x, int n, float* out) {
+        return backend_->Predict(x, n, out);
+      });
+      !s.ok()) {
+    NIO_LOG(ERROR) << "scoring start pools failed: " << s;
+  }
   models::PackedRows rows;
   std::vector<int64_t> tickets;
   std::vector<int> steps;

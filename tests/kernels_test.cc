@@ -15,6 +15,7 @@
 #include "kernels/host_grid.h"
 #include "kernels/launch_geometry.h"
 #include "kernels/mlp_math.h"
+#include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
 #include "tests/cblas_gemm.h"
 #include "tests/test_util.h"
@@ -143,21 +144,16 @@ TEST(ElementwiseBodyTest, ReluBackwardMatchesNaiveLoop) {
   }
 }
 
-TEST(ElementwiseBodyTest, FillAndAdvanceStep) {
+TEST(ElementwiseBodyTest, Fill) {
   for (int n : kSizes) {
     auto x = WithGuard(std::vector<float>(n, 0.0f));
     RunElementwiseOnHost(FillBody{x.data(), 1.0f, n});
     for (int i = 0; i < n; ++i) ASSERT_EQ(x[i], 1.0f) << i;
     ExpectGuardIntact(x, n);
-    std::vector<int> step(n + kGuardSize, 4);
-    RunElementwiseOnHost(AdvanceStepBody{step.data(), n});
-    for (int i = 0; i < n; ++i) ASSERT_EQ(step[i], 5) << i;
-    for (int i = n; i < n + kGuardSize; ++i)
-      ASSERT_EQ(step[i], 4) << "past end " << i;
   }
 }
 
-TEST(ElementwiseBodyTest, NioUpdateMatchesNaiveLoop) {
+TEST(ElementwiseBodyTest, AdamRowsMatchTheNaiveLoop) {
   for (int n : kSizes) {
     const int cols = 9;
     const int rows = (n + cols - 1) / cols;
@@ -173,10 +169,11 @@ TEST(ElementwiseBodyTest, NioUpdateMatchesNaiveLoop) {
     const auto hi = RandomFloats(size, n + 6, 1, 3);
     const auto lr = RandomFloats(rows, n + 7, 0.01f, 0.1f);
     const auto lambda = RandomFloats(rows, n + 8, 0.0f, 1.0f);
-    std::vector<int> k(rows), step(rows);
+    // The body advances each row's step first, then updates with it.
+    std::vector<int> k(rows), step(rows + kGuardSize, -7);
     for (int r = 0; r < rows; ++r) {
       k[r] = 1 + r % cols;
-      step[r] = 1 + r % 300;
+      step[r] = r % 300;
     }
     std::vector<float> ep(p.begin(), p.begin() + size),
         em(m.begin(), m.begin() + size), ev(v.begin(), v.begin() + size);
@@ -188,19 +185,28 @@ TEST(ElementwiseBodyTest, NioUpdateMatchesNaiveLoop) {
           -double(df[i]) + 2.0 * lambda[r] / k[r] * (double(p[i]) - p0[i]);
       const double mm = 0.9 * m[i] + 0.1 * g;
       const double vv = 0.999 * v[i] + 0.001 * g * g;
-      double pp =
-          p[i] -
-          lr[r] / (1 - std::pow(0.9, step[r])) * mm /
-              (std::sqrt(vv) / std::sqrt(1 - std::pow(0.999, step[r])) + 1e-8);
+      double pp = p[i] - lr[r] / (1 - std::pow(0.9, step[r] + 1)) * mm /
+                             (std::sqrt(vv) /
+                                  std::sqrt(1 - std::pow(0.999, step[r] + 1)) +
+                              1e-8);
       pp = std::min<double>(std::max<double>(pp, lo[i]), hi[i]);
       ep[i] = static_cast<float>(pp);
       em[i] = static_cast<float>(mm);
       ev[i] = static_cast<float>(vv);
     }
-    RunElementwiseOnHost(NioUpdateBody{p.data(), p0.data(), df.data(), m.data(),
-                                       v.data(), mask.data(), lo.data(),
-                                       hi.data(), lr.data(), lambda.data(),
-                                       k.data(), step.data(), rows, cols});
+    const std::vector<float> prediction(rows, 0.0f), tolerance(rows, 0.0f);
+    const std::vector<uint8_t> optimizer(rows, kOptimizerAdam);
+    std::vector<float> lbfgs;  // no L-BFGS rows: never read
+    std::vector<uint8_t> flags(rows, 0);
+    RunElementwiseOnHost(RowOptimizerBody{
+        p.data(), p0.data(), df.data(), m.data(), v.data(), mask.data(),
+        lo.data(), hi.data(), lr.data(), lambda.data(), k.data(), step.data(),
+        prediction.data(), tolerance.data(), optimizer.data(), lbfgs.data(),
+        flags.data(), rows, cols});
+    for (int r = 0; r < rows; ++r) ASSERT_EQ(step[r], r % 300 + 1) << r;
+    for (int r = rows; r < rows + kGuardSize; ++r)
+      ASSERT_EQ(step[r], -7) << "past end " << r;
+    for (int r = 0; r < rows; ++r) ASSERT_EQ(flags[r], 0) << r;
     EXPECT_TRUE(AllClose(std::vector<float>(p.begin(), p.begin() + size), ep,
                          1e-5, 1e-5))
         << "n=" << n;

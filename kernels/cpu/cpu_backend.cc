@@ -31,6 +31,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/host_grid.h"
 #include "kernels/mlp_math.h"
+#include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
 #include "kernels/status_macros.h"
 
@@ -106,6 +107,9 @@ class CpuBackend final : public Backend {
     stall_.assign(rows, 0);
     window_.assign(rows, 0);
     flags_.assign(rows, 0);
+    optimizer_.assign(rows, kOptimizerAdam);
+    lbfgs_width_ = LbfgsStateWidth(k_cols_);
+    lbfgs_.assign(rows * lbfgs_width_, 0.0f);
 
     int max_width = mlp_.InputSize();
     for (const DenseLayer& l : mlp_.layers)
@@ -172,6 +176,10 @@ class CpuBackend final : public Backend {
       window_[row] = rows.window ? rows.window[r] : 0;
       stall_[row] = 0;
       flags_[row] = 0;
+      optimizer_[row] = rows.optimizer ? rows.optimizer[r] : kOptimizerAdam;
+      // Zeros: phase kLbfgsStart, as the CUDA backend's memset.
+      std::fill_n(lbfgs_.begin() + static_cast<size_t>(row) * lbfgs_width_,
+                  lbfgs_width_, 0.0f);
     }
     float* fixed = fixed_.data() + static_cast<size_t>(first_row) * h1_;
     RowGemm(packed_.front().forward, x_fixed.data(), n_in, rows.count, fixed,
@@ -208,6 +216,8 @@ class CpuBackend final : public Backend {
       move(*vec, 1);
     for (auto* vec : {&k_, &step_, &stall_, &window_}) move(*vec, 1);
     move(flags_, 1);
+    move(optimizer_, 1);
+    move(lbfgs_, lbfgs_width_);
     return absl::OkStatus();
   }
 
@@ -398,19 +408,17 @@ class CpuBackend final : public Backend {
         stall_.data() + f, flags_.data() + f, rows, k_cols_});
   }
 
-  // Fused update of rows [first, first + rows): proximity gradient + Adam +
-  // clamp, per movable element.
+  // Each row's optimizer observes the evaluation and proposes its next
+  // point: the body the CUDA backend launches, on the host grid.
   void UpdateRows(int first, int rows) {
-    for (int r = first; r < first + rows; ++r) {
-      const int t = ++step_[r];
-      const size_t base = static_cast<size_t>(r) * k_cols_;
-      for (int c = 0; c < k_cols_; ++c) {
-        const size_t i = base + c;
-        if (!mask_[i]) continue;
-        p_[i] = NioUpdate(p_[i], p0_[i], df_dp_[i], &m_[i], &v_[i], t, lr_[r],
-                          lambda_[r], k_[r], lo_[i], hi_[i]);
-      }
-    }
+    const size_t f = first;
+    const size_t fk = f * k_cols_;
+    RunElementwiseOnHost(RowOptimizerBody{
+        p_.data() + fk, p0_.data() + fk, df_dp_.data() + fk, m_.data() + fk,
+        v_.data() + fk, mask_.data() + fk, lo_.data() + fk, hi_.data() + fk,
+        lr_.data() + f, lambda_.data() + f, k_.data() + f, step_.data() + f,
+        prediction_.data() + f, tolerance_.data() + f, optimizer_.data() + f,
+        lbfgs_.data() + f * lbfgs_width_, flags_.data() + f, rows, k_cols_});
   }
 
   const MlpWeights mlp_;
@@ -432,6 +440,9 @@ class CpuBackend final : public Backend {
       tolerance_;
   std::vector<int> stall_, window_;
   std::vector<uint8_t> flags_;
+  std::vector<uint8_t> optimizer_;
+  int lbfgs_width_ = 0;
+  std::vector<float> lbfgs_;              // (max_rows, lbfgs_width_)
   std::vector<int> move_from_, move_to_;  // MoveRows' index lists
 };
 

@@ -7,6 +7,7 @@
 //   grad_a_/grad_b_ (max_rows, maxH) input gradients, ping-pong
 //   p_, p0_, m_, v_, lo_, hi_, df_dp_ (max_rows, K); mask_ (max_rows, K) bytes
 //   lr_, lambda_ (max_rows) floats; k_, step_ (max_rows) ints
+//   optimizer_ (max_rows) bytes; lbfgs_ (max_rows, LbfgsStateWidth(K))
 //   the row watch (row_watch.h): best_p_ (max_rows, K); best_objective_,
 //   best_prediction_, target_, tolerance_ (max_rows) floats; stall_,
 //   window_ (max_rows) ints; flags_ (max_rows) bytes
@@ -34,6 +35,7 @@
 #include "kernels/cuda/launch.cuh"
 #include "kernels/elementwise.h"
 #include "kernels/gemm_args.h"
+#include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
 #include "kernels/status_macros.h"
 
@@ -135,6 +137,8 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(prediction_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(k_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(step_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(optimizer_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(lbfgs_.Allocate(Rows() * LbfgsWidth()));
     NIO_RETURN_IF_ERROR(x_stage_.Allocate(Rows() * n_in_));
     NIO_RETURN_IF_ERROR(index_.Allocate(2 * Rows()));
     NIO_RETURN_IF_ERROR(gather_p_.Allocate(Rows() * k_cols_));
@@ -193,6 +197,14 @@ class CudaBackend final : public Backend {
         Copy(tolerance_.get() + first_row, watch_tolerance_host_.data(), n));
     NIO_RETURN_IF_ERROR(
         Copy(window_.get() + first_row, watch_window_host_.data(), n));
+    optimizer_host_.assign(n, kOptimizerAdam);
+    if (rows.optimizer) std::copy_n(rows.optimizer, n, optimizer_host_.begin());
+    NIO_RETURN_IF_ERROR(
+        Copy(optimizer_.get() + first_row, optimizer_host_.data(), n));
+    // Zeros: every L-BFGS row at phase kLbfgsStart (lbfgs.h).
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
+        lbfgs_.get() + static_cast<size_t>(first_row) * LbfgsWidth(), 0,
+        static_cast<size_t>(n) * LbfgsWidth() * sizeof(float), stream_));
     // p0 = x0[movable], p = start (default p0); then x0[movable] := 0 for the
     // fixed part.
     NIO_RETURN_IF_ERROR(
@@ -265,6 +277,10 @@ class CudaBackend final : public Backend {
         MoveRowsBody<uint8_t>{mask_.get(), from, to, n, k_cols_}, stream_));
     NIO_RETURN_IF_ERROR(
         Launch(MoveRowsBody<uint8_t>{flags_.get(), from, to, n, 1}, stream_));
+    NIO_RETURN_IF_ERROR(Launch(
+        MoveRowsBody<uint8_t>{optimizer_.get(), from, to, n, 1}, stream_));
+    NIO_RETURN_IF_ERROR(Launch(
+        MoveRowsBody<float>{lbfgs_.get(), from, to, n, LbfgsWidth()}, stream_));
     for (DeviceBuffer<float>* buf :
          {&lr_, &lambda_, &prediction_, &best_objective_, &best_prediction_,
           &target_, &tolerance_}) {
@@ -366,6 +382,7 @@ class CudaBackend final : public Backend {
 
  private:
   size_t Rows() const { return static_cast<size_t>(max_rows_); }
+  int LbfgsWidth() const { return LbfgsStateWidth(k_cols_); }
 
   template <class T>
   absl::Status Copy(T* device, const T* host, size_t n) {
@@ -430,8 +447,6 @@ class CudaBackend final : public Backend {
   absl::Status EnqueueStep(int first, int rows) {
     NIO_RETURN_IF_ERROR(EnqueueForwardBackward(first, rows));
     const size_t k = k_cols_;
-    NIO_RETURN_IF_ERROR(
-        Launch(AdvanceStepBody{step_.get() + first, rows}, stream_));
     NIO_RETURN_IF_ERROR(Launch(
         RowWatchBody{p_.get() + first * k, p0_.get() + first * k,
                      mask_.get() + first * k, lambda_.get() + first,
@@ -443,12 +458,16 @@ class CudaBackend final : public Backend {
                      flags_.get() + first, rows, k_cols_},
         stream_));
     NIO_RETURN_IF_ERROR(Launch(
-        NioUpdateBody{p_.get() + first * k, p0_.get() + first * k,
-                      df_dp_.get() + first * k, m_.get() + first * k,
-                      v_.get() + first * k, mask_.get() + first * k,
-                      lo_.get() + first * k, hi_.get() + first * k,
-                      lr_.get() + first, lambda_.get() + first,
-                      k_.get() + first, step_.get() + first, rows, k_cols_},
+        RowOptimizerBody{
+            p_.get() + first * k, p0_.get() + first * k,
+            df_dp_.get() + first * k, m_.get() + first * k,
+            v_.get() + first * k, mask_.get() + first * k,
+            lo_.get() + first * k, hi_.get() + first * k, lr_.get() + first,
+            lambda_.get() + first, k_.get() + first, step_.get() + first,
+            prediction_.get() + first, tolerance_.get() + first,
+            optimizer_.get() + first,
+            lbfgs_.get() + first * static_cast<size_t>(LbfgsWidth()),
+            flags_.get() + first, rows, k_cols_},
         stream_));
     return absl::OkStatus();
   }
@@ -524,6 +543,8 @@ class CudaBackend final : public Backend {
       prediction_;
   DeviceBuffer<uint8_t> mask_;
   DeviceBuffer<int> k_, step_, columns_;
+  DeviceBuffer<uint8_t> optimizer_;
+  DeviceBuffer<float> lbfgs_;
   // MoveRows / GatherRows: slot indices (at most 2 per slot) and the
   // gathered rows before they cross to the host.
   DeviceBuffer<int> index_;
@@ -537,6 +558,7 @@ class CudaBackend final : public Backend {
   std::vector<int> move_index_host_;
   std::vector<float> watch_target_host_, watch_tolerance_host_;
   std::vector<int> watch_window_host_;
+  std::vector<uint8_t> optimizer_host_;
 };
 
 }  // namespace
