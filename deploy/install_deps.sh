@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   libopenblas-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   python3-torch python3-sklearn python3-xgboost python3-pandas python3-numpy
-  python3-joblib python3-grpcio
+  python3-joblib python3-grpcio python3-scipy
 )
 
 missing=()

@@ -139,6 +139,106 @@ TEST_F(NioOptionsTest, ATrackAloneIsTheSameInsideAThousandOthers) {
   EXPECT_EQ(again.quality.objective, alone.quality.objective);
 }
 
+// L-BFGS rows beside Adam rows of other tracks, in every phase of their
+// line searches: a track is what it is alone.
+TEST_F(NioOptionsTest, LbfgsTracksAreTheSameAloneAndAmongAdamTracks) {
+  TrackRequest probe = Track("lbfgs-probe", 11);
+  probe.options.optimizer = models::Optimizer::kLbfgs;
+  probe.options.starts = 8;
+  probe.options.steps = 30;
+  TrackRequest pooled = Track("pool-probe", 12);
+  pooled.options.optimizer = models::Optimizer::kLbfgs;
+  pooled.options.starts = 8;
+  pooled.options.steps = 15;
+  pooled.options.start_pool = 64;
+  const NioResult alone = Run(probe);
+  const NioResult pooled_alone = Run(pooled);
+  std::vector<TrackRequest> crowd;
+  for (int t = 0; t < 1000; ++t) {
+    TrackRequest r = Track("m" + std::to_string(t), 9000 + t);
+    r.options.steps = 5 + t % 40;
+    if (t % 2 == 0) {
+      r.options.optimizer = models::Optimizer::kLbfgs;
+      r.options.starts = 1 + t % 4;
+    }
+    if (t == 100) crowd.push_back(probe);
+    if (t == 600) crowd.push_back(pooled);
+    crowd.push_back(std::move(r));
+  }
+  const auto out = optimizer_->Optimize(crowd);
+  for (const auto& o : out) ASSERT_TRUE(o.status.ok()) << o.status;
+  for (const auto& [expected, got] :
+       {std::pair{&alone, &out[100].result},
+        std::pair{&pooled_alone, &out[601].result}}) {
+    ASSERT_EQ(got->id, expected->id);
+    EXPECT_NEAR(got->prediction_after, expected->prediction_after, 1e-5);
+    EXPECT_EQ(got->quality.winning_start, expected->quality.winning_start);
+    ASSERT_EQ(got->changes.size(), expected->changes.size());
+    for (size_t c = 0; c < got->changes.size(); ++c) {
+      EXPECT_NEAR(got->changes[c].optimized, expected->changes[c].optimized,
+                  1e-5 * (1 + std::fabs(expected->changes[c].optimized)));
+    }
+  }
+  const NioResult again = Run(probe);
+  EXPECT_EQ(again.prediction_after, alone.prediction_after);
+  EXPECT_EQ(again.quality.objective, alone.quality.objective);
+}
+
+// The fast path's promise, on the bundled model: 8 starts x 30 L-BFGS steps
+// answer better than one Adam start x 300 steps on average and at least as
+// well on most tracks, and never worse than the track itself.
+TEST_F(NioOptionsTest, LbfgsEightStartsThirtyStepsBeatsAdamThreeHundred) {
+  std::vector<TrackRequest> adam, lbfgs;
+  for (int t = 0; t < 40; ++t) {
+    TrackRequest r = Track("q" + std::to_string(t), 300 + t);
+    r.options.mode = models::NioMode::kProjected;
+    r.options.optimizer = models::Optimizer::kAdam;
+    r.options.starts = 1;
+    r.options.steps = 300;
+    adam.push_back(r);
+    r.options.optimizer = models::Optimizer::kLbfgs;
+    r.options.starts = 8;
+    r.options.steps = 30;
+    lbfgs.push_back(r);
+  }
+  const auto a = optimizer_->Optimize(adam);
+  const auto l = optimizer_->Optimize(lbfgs);
+  int at_least = 0;
+  double adam_mean = 0, lbfgs_mean = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_TRUE(a[i].status.ok() && l[i].status.ok());
+    EXPECT_GE(l[i].result.prediction_after, l[i].result.prediction_before)
+        << l[i].result.id;
+    EXPECT_LE(l[i].result.steps_run, 30);
+    at_least += l[i].result.quality.objective <=
+                a[i].result.quality.objective + 1e-3;
+    adam_mean += a[i].result.quality.objective / a.size();
+    lbfgs_mean += l[i].result.quality.objective / a.size();
+  }
+  EXPECT_LT(lbfgs_mean, adam_mean);
+  EXPECT_GE(at_least, 30) << "of 40";
+}
+
+// A start pool scores its points with one forward pass: the chosen starts
+// are the pool's best, so the answers are better than uniform starts' on
+// average, and deterministic.
+TEST_F(NioOptionsTest, AStartPoolPicksTheBestPoolPointsAsStarts) {
+  double uniform_mean = 0, pooled_mean = 0;
+  for (int t = 0; t < 20; ++t) {
+    TrackRequest r = Track("p" + std::to_string(t), 700 + t);
+    r.options.optimizer = models::Optimizer::kLbfgs;
+    r.options.starts = 4;
+    r.options.steps = 15;
+    const NioResult uniform = Run(r);
+    r.options.start_pool = 256;
+    const NioResult pooled = Run(r);
+    EXPECT_EQ(Run(r).quality.objective, pooled.quality.objective);
+    uniform_mean += uniform.quality.objective / 20;
+    pooled_mean += pooled.quality.objective / 20;
+  }
+  EXPECT_LT(pooled_mean, uniform_mean);
+}
+
 TEST_F(NioOptionsTest, ATargetStopsAtTheFirstPointThatReachesIt) {
   TrackRequest r = Track("target", 21);
   r.options.steps = 300;
@@ -319,6 +419,11 @@ TEST_F(NioOptionsTest, RandomConstraintsAreNeverViolated) {
       if (any) r.options.bounds[name] = b;
     }
     if (t % 4 == 0) r.options.mode = models::NioMode::kReference;
+    if (t % 4 == 1) {
+      r.options.optimizer = models::Optimizer::kLbfgs;
+      r.options.starts = 2 + rng() % 3;
+      if (rng() % 2 == 0) r.options.start_pool = 16;
+    }
     if (rng() % 3 == 0) r.options.max_changed_features = 1 + rng() % 3;
     requests.push_back(std::move(r));
   }
@@ -424,6 +529,27 @@ TEST_F(NioOptionsTest, BadOptionsNameTheirField) {
       {[](auto& o) { o.tolerance_window = 5; }, "options.tolerance_window"},
       {[](auto& o) { o.max_changed_features = 0; },
        "options.max_changed_features"},
+      {[](auto& o) {
+         o.optimizer = models::Optimizer::kLbfgs;
+         o.mode = models::NioMode::kReference;
+       },
+       "options.optimizer"},
+      {[](auto& o) {
+         o.optimizer = models::Optimizer::kLbfgs;
+         o.lr = 0.1;
+       },
+       "options.lr"},
+      {[](auto& o) { o.start_pool = 8; }, "options.start_pool"},
+      {[](auto& o) {
+         o.starts = 8;
+         o.start_pool = 3;
+       },
+       "options.start_pool"},
+      {[](auto& o) {
+         o.starts = 2;
+         o.start_pool = 5000;
+       },
+       "options.start_pool"},
   };
   for (const Case& c : cases) {
     TrackRequest r = Track("bad", 1);
