@@ -235,19 +235,26 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
     for (int c = 0; c < cols; ++c)
       decrease = fmaf(st.g[c], p[c] - st.x[c], decrease);
     const float fx = st.fx();
-    if (isfinite(f) && f <= fx + kLbfgsArmijoC1 * decrease) {
-      // The pair (s, y) into the ring when its curvature is positive.
-      const int slot = (static_cast<int>(st.head()) + 1) % kLbfgsMemory;
-      float* s = st.s + slot * cols;
-      float* y = st.y + slot * cols;
+    // Armijo on the projected step; never a higher objective (a clamp can
+    // make g.(p - x) positive).
+    if (isfinite(f) && f <= fminf(fx, fx + kLbfgsArmijoC1 * decrease)) {
+      // The pair (s, y) into the ring only when its curvature is positive,
+      // so a rejected pair never overwrites the oldest kept one.
       float sy = 0.0f, yy = 0.0f;
       for (int c = 0; c < cols; ++c) {
-        s[c] = p[c] - st.x[c];
-        y[c] = grad[c] - st.g[c];
-        sy = fmaf(s[c], y[c], sy);
-        yy = fmaf(y[c], y[c], yy);
+        const float sc = p[c] - st.x[c];
+        const float yc = grad[c] - st.g[c];
+        sy = fmaf(sc, yc, sy);
+        yy = fmaf(yc, yc, yy);
       }
       if (sy > kLbfgsCurvatureEps * yy && yy > 0.0f) {
+        const int slot = (static_cast<int>(st.head()) + 1) % kLbfgsMemory;
+        float* s = st.s + slot * cols;
+        float* y = st.y + slot * cols;
+        for (int c = 0; c < cols; ++c) {
+          s[c] = p[c] - st.x[c];
+          y[c] = grad[c] - st.g[c];
+        }
         st.head() = static_cast<float>(slot);
         st.pairs() = fminf(st.pairs() + 1.0f, static_cast<float>(kLbfgsMemory));
       }
