@@ -20,6 +20,8 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o,
   const std::vector<models::RawTrack>& pool = *genre_tracks;
   models::NioOptions options;
   options.steps = o.steps;
+  options.optimizer = o.optimizer;
+  options.starts = o.starts;
   std::mutex mu;
   std::vector<double> latencies_ms;
   std::atomic<int64_t> tracks{0}, errors{0};

@@ -101,6 +101,8 @@ void CatalogStream(NioClient* client, int w, const MixedLoadOptions& o,
   nio::v1::OptimizeStreamRequest request;
   models::NioOptions options;
   options.steps = o.steps;
+  options.optimizer = o.optimizer;
+  options.starts = o.starts;
   service::ToProto(options, request.mutable_options());
   request.mutable_options()->set_progress_every(every);
   for (int n = 0; !stop.load(); ++n) {
@@ -142,6 +144,8 @@ absl::StatusOr<MixedLoadResult> RunMixedLoad(const MixedLoadOptions& o,
   const std::vector<models::RawTrack>& pool = *genre_tracks;
   models::NioOptions options;
   options.steps = o.steps;
+  options.optimizer = o.optimizer;
+  options.starts = o.starts;
   MixedLoadResult result;
 
   // 1. One-track calls on an idle server.

@@ -10,11 +10,13 @@
 #define NIO_CLIENT_MIXED_LOAD_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "client/latency_summary.h"
+#include "models/model_spec.h"
 #include "nio/v1/nio.pb.h"
 
 namespace nio::client {
@@ -26,7 +28,11 @@ struct MixedLoadOptions {
   double interactive_rate = 5;  // one-track calls per second
   double seconds = 10;          // each measured phase
   double warmup_seconds = 5;    // streams alone before phase 2 is measured
+  // Steps per track (0: the optimizer's default, resolved by the caller
+  // from the model's); optimizer and starts unset: the model's defaults.
   int steps = 300;
+  std::optional<models::Optimizer> optimizer;
+  std::optional<int> starts;
 };
 
 struct MixedLoadResult {

@@ -713,12 +713,26 @@ absl::StatusOr<nio::v1::ModelInfo> ServerModel(const Common& c) {
   return (*session)->GetModel();
 }
 
+// The steps a track on `optimizer` (unset: the model's) runs by default.
+int DefaultSteps(const nio::v1::ModelInfo& info,
+                 std::optional<nio::models::Optimizer> optimizer) {
+  const auto& d = info.default_options();
+  const auto model_optimizer = d.optimizer() == nio::v1::OPTIMIZER_LBFGS
+                                   ? nio::models::Optimizer::kLbfgs
+                                   : nio::models::Optimizer::kAdam;
+  const auto o = optimizer.value_or(model_optimizer);
+  if (o == model_optimizer) return d.steps();
+  return o == nio::models::Optimizer::kLbfgs ? nio::models::kLbfgsDefaultSteps
+                                             : nio::models::kAdamDefaultSteps;
+}
+
 int RunMixedBench(const Common& c, const nio::client::MixedLoadOptions& mixed,
                   const std::string& output) {
   auto info = ServerModel(c);
   if (!info.ok()) return Fail(info.status());
   nio::client::MixedLoadOptions o = mixed;
   o.server = c.server;
+  if (o.steps == 0) o.steps = DefaultSteps(*info, o.optimizer);
   auto r = nio::client::RunMixedLoad(o, *info);
   if (!r.ok()) return Fail(r.status());
   auto latency = [](const nio::client::LatencySummary& l) {
@@ -780,22 +794,26 @@ int RunBench(const Common& c, const nio::client::LoadOptions& load,
   if (!info.ok()) return Fail(info.status());
   nio::client::LoadOptions o = load;
   o.server = c.server;
+  if (o.steps == 0) o.steps = DefaultSteps(*info, o.optimizer);
   auto r = nio::client::RunLoad(o, *info);
   if (!r.ok()) return Fail(r.status());
-  nlohmann::json j = {{"server", c.server},
-                      {"backend", info->backend()},
-                      {"mode", o.stream ? "stream" : "unary"},
-                      {"concurrency", o.concurrency},
-                      {"tracks_per_request", o.tracks_per_request},
-                      {"steps", o.steps},
-                      {"seconds", r->seconds},
-                      {"requests", r->requests},
-                      {"tracks", r->tracks},
-                      {"errors", r->errors},
-                      {"tracks_per_s", r->tracks_per_s},
-                      {"latency_ms_p50", r->latency_ms_p50},
-                      {"latency_ms_p90", r->latency_ms_p90},
-                      {"latency_ms_p99", r->latency_ms_p99}};
+  nlohmann::json j = {
+      {"server", c.server},
+      {"backend", info->backend()},
+      {"mode", o.stream ? "stream" : "unary"},
+      {"concurrency", o.concurrency},
+      {"tracks_per_request", o.tracks_per_request},
+      {"steps", o.steps},
+      {"optimizer",
+       o.optimizer ? nio::models::OptimizerName(*o.optimizer) : "default"},
+      {"seconds", r->seconds},
+      {"requests", r->requests},
+      {"tracks", r->tracks},
+      {"errors", r->errors},
+      {"tracks_per_s", r->tracks_per_s},
+      {"latency_ms_p50", r->latency_ms_p50},
+      {"latency_ms_p90", r->latency_ms_p90},
+      {"latency_ms_p99", r->latency_ms_p99}};
   if (output == "json") {
     std::cout << j.dump() << "\n";
   } else {
@@ -935,8 +953,23 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   bench->add_option("--duration", load.seconds, "seconds to send for")
       ->check(CLI::PositiveNumber);
-  bench->add_option("--steps", load.steps, "NIO steps per track")
-      ->check(CLI::PositiveNumber);
+  load.steps = 0;
+  bench
+      ->add_option("--steps", load.steps,
+                   "NIO steps per track (default: the optimizer's, `nio info`)")
+      ->check(CLI::PositiveNumber)
+      ->default_str("");
+  std::string bench_optimizer;
+  bench
+      ->add_option("--optimizer", bench_optimizer,
+                   "adam or lbfgs (default: the model's)")
+      ->check(CLI::IsMember({"adam", "lbfgs"}));
+  int bench_starts = 0;
+  bench
+      ->add_option("--starts", bench_starts,
+                   "starts per track (default: the optimizer's)")
+      ->check(CLI::Range(1, nio::models::kMaxStarts))
+      ->default_str("");
   bench->add_flag(
       "--stream", load.stream,
       "each client streams through OptimizeStream (throughput only)");
@@ -996,6 +1029,11 @@ int main(int argc, char** argv) {
     return RunBatch(common, batch_options, option_flags, shard, window,
                     progress, std::vector<std::string>(argv, argv + argc));
   }
+  if (*bench) {
+    if (!bench_optimizer.empty())
+      load.optimizer = *nio::models::ParseOptimizer(bench_optimizer);
+    if (bench_starts > 0) load.starts = bench_starts;
+  }
   if (*bench && mixed) {
     nio::client::MixedLoadOptions m;
     m.streams = load.concurrency;
@@ -1004,6 +1042,8 @@ int main(int argc, char** argv) {
     m.seconds = load.seconds;
     m.warmup_seconds = warmup;
     m.steps = load.steps;
+    m.optimizer = load.optimizer;
+    m.starts = load.starts;
     return RunMixedBench(common, m, format);
   }
   if (*bench) return RunBench(common, load, format);

@@ -19,8 +19,9 @@
 //   accept     f(p) <= f(x) + c1 g.(p - x) (Armijo on the projected step):
 //              store (p - x, g(p) - g(x)) unless s.y is tiny, move to p.
 //   else       halve alpha; below kLbfgsMinAlpha drop the memory and take the
-//              projected gradient; when that fails too the row is at a
-//              stationary point and proposes x again.
+//              projected gradient; when that fails too (or d already was
+//              the projected gradient) the row is at a stationary point and
+//              proposes x again.
 // With a tolerance (the row's convergence stop) an accepted step that
 // lowers the objective by at most tolerance * max(1, |f|), or a projected
 // gradient below kLbfgsGradientTolerance, sets kRowConverged.
@@ -75,6 +76,8 @@ struct LbfgsRow {
   NIO_HD float& phase() const { return scalars[2]; }
   NIO_HD float& pairs() const { return scalars[3]; }  // stored, <= memory
   NIO_HD float& head() const { return scalars[4]; }   // newest pair's slot
+  // 1 when d is the projected gradient (no memory behind it).
+  NIO_HD float& steepest() const { return scalars[5]; }
 
   NIO_HD static LbfgsRow At(float* state, int cols) {
     const int m = kLbfgsMemory * cols;
@@ -179,6 +182,7 @@ NIO_HD inline float LbfgsDirection(const LbfgsRow& st, const LbfgsBox& box,
       st.d[c] = LbfgsFree(box, st.x, st.g, c) ? -st.g[c] : 0.0f;
     used = 0;
   }
+  st.steepest() = used > 0 ? 0.0f : 1.0f;
   st.alpha() = used > 0 ? 1.0f : fminf(1.0f, 1.0f / sqrtf(g_norm2));
   return pg_inf;
 }
@@ -263,7 +267,7 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
     } else {
       st.alpha() *= 0.5f;
       if (st.alpha() < kLbfgsMinAlpha) {
-        if (st.pairs() > 0.0f) {
+        if (st.steepest() == 0.0f) {
           st.pairs() = 0.0f;  // drop the memory: the projected gradient
           pg_inf = LbfgsDirection(st, box, cols);
         } else {
