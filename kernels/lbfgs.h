@@ -22,9 +22,11 @@
 //              projected gradient; when that fails too (or d already was
 //              the projected gradient) the row is at a stationary point and
 //              proposes x again.
-// With a tolerance (the row's convergence stop) an accepted step that
-// lowers the objective by at most tolerance * max(1, |f|), or a projected
-// gradient below kLbfgsGradientTolerance, sets kRowConverged.
+// With a tolerance (the row's convergence stop) a projected gradient below
+// kLbfgsGradientTolerance, or a stationary point, sets kRowConverged; the
+// row watch's window rule (row_watch.h) stops it when its best objective
+// stalls, as for Adam. One small accepted step is no stop: on the ReLU
+// network's kinks short steps after a backtrack are common.
 //
 // State: LbfgsStateWidth(cols) floats per row, laid out by LbfgsRow. All of
 // it is written before it is read, starting from phase kLbfgsStart (0), so
@@ -226,7 +228,6 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
   }
   const int phase = static_cast<int>(st.phase());
   float pg_inf = INFINITY;
-  bool small_change = false;
   if (phase == kLbfgsStart) {
     st.pairs() = 0.0f;
     st.head() = 0.0f;
@@ -262,7 +263,6 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
         st.head() = static_cast<float>(slot);
         st.pairs() = fminf(st.pairs() + 1.0f, static_cast<float>(kLbfgsMemory));
       }
-      small_change = fx - f <= tolerance * fmaxf(1.0f, fabsf(fx));
       pg_inf = LbfgsAccept(st, box, p, grad, f, cols);
     } else {
       st.alpha() *= 0.5f;
@@ -286,7 +286,7 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
     return tolerance > 0.0f ? kRowConverged : 0;
   }
   LbfgsPropose(st, box, p, cols);
-  if (tolerance > 0.0f && (small_change || pg_inf <= kLbfgsGradientTolerance))
+  if (tolerance > 0.0f && pg_inf <= kLbfgsGradientTolerance)
     return kRowConverged;
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "models/start_points.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace nio::models {
 namespace {
@@ -22,12 +23,16 @@ double Uniform01(uint64_t& state) {
 
 }  // namespace
 
-uint64_t StartSeed(const std::string& id, int start) {
-  // FNV-1a over the id, then the start index mixed in.
+uint64_t StartSeed(const std::vector<float>& x0, int start) {
+  // FNV-1a over the bits of the scaled input, then the start index mixed in.
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char ch : id) {
-    h ^= ch;
-    h *= 0x100000001b3ULL;
+  for (float v : x0) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    for (int b = 0; b < 4; ++b) {
+      h ^= (bits >> (8 * b)) & 0xffu;
+      h *= 0x100000001b3ULL;
+    }
   }
   uint64_t state = h ^ (static_cast<uint64_t>(start) * 0xd6e8feb86659fd93ULL);
   return SplitMix64(state);
@@ -46,7 +51,7 @@ std::vector<float> StartPointRange(const Featurizer& featurizer,
   std::vector<float> points(static_cast<size_t>(count) * k);
   for (int i = 0; i < count; ++i) {
     const int s = first + i;
-    uint64_t state = StartSeed(problem.id, s);
+    uint64_t state = StartSeed(problem.x0, s);
     float* point = points.data() + static_cast<size_t>(i) * k;
     for (size_t c = 0; c < k; ++c) {
       const int idx = movable[c];

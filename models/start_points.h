@@ -1,9 +1,10 @@
 // Where a track's starts begin. Start 0 is the track as given; start s > 0 is
 // a pseudo-random point of the track's start box, uniform per moving
-// feature, drawn from a generator seeded by the track id and s alone. So a
-// track gets the same starts in every run and in every batch (results stay
-// reproducible and batch-invariant), and two tracks with different ids get
-// different ones.
+// feature, drawn from a generator seeded by the track itself (its scaled
+// input: features and genre) and s alone. So a track gets the same starts in
+// every run, in every batch and under any id (`nio batch` sends its rows
+// under their line numbers, `nio optimize` under their ids: the same
+// answer), and two different tracks get different ones.
 //
 // The start box is where a start may begin without breaking a constraint:
 // the per-step box [lo, hi] intersected with the image of the raw box
@@ -21,8 +22,8 @@
 
 namespace nio::models {
 
-// The seed of start `start` of the track with this id.
-uint64_t StartSeed(const std::string& id, int start);
+// The seed of start `start` of the track with scaled input x0.
+uint64_t StartSeed(const std::vector<float>& x0, int start);
 
 // (problem.starts, K) scaled start points; reads x0, mask, lo, hi, raw_lo,
 // raw_hi and starts. Columns the mask does not move keep x0's value.

@@ -3,8 +3,8 @@
 // start_points.h draws them) with one forward-only pass, and starts from the
 // track itself plus the K-1 best of them by the NIO objective (ties: the
 // lower index). Bayesian-optimization libraries pick their
-// acquisition-function starts this way. The points depend on the track id
-// and the problem alone, so the choice is the same in every batch.
+// acquisition-function starts this way. The points depend on the track and
+// the problem alone, so the choice is the same in every batch.
 #ifndef NIO_MODELS_START_POOL_H_
 #define NIO_MODELS_START_POOL_H_
 

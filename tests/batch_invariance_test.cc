@@ -1,6 +1,7 @@
 // A track's answer may not depend on what else the engine is running: 500
 // demo-catalog tracks (ill-conditioned ones included) through `nio batch
-// --local` with batches of 1, 7, 64 and 1024 slots and 1 or 2 threads, through
+// --local` with batches of 1 (8 for 8-start L-BFGS), 7, 64 and 1024 slots
+// and 1 or 2 threads, for Adam and for the L-BFGS, through
 // a real nio-server as one stream and one track at a time, and a few through
 // unary Optimize (the interactive lane): every result bit-identical.
 #include <filesystem>
@@ -26,7 +27,16 @@ using nio::testing::RunResult;
 using namespace std::chrono_literals;
 
 constexpr int kTracks = 500;
-constexpr const char* kSteps = "100";
+
+// One optimizer configuration and the slot counts it runs in (a track's
+// starts take that many slots, so the smallest batch holds one track).
+struct InvarianceCase {
+  const char* name;
+  const char* optimizer;
+  const char* starts;
+  const char* steps;
+  std::vector<std::string> small_batches;  // three slot counts
+};
 
 // The demo catalog's feature columns (the rest are names and labels).
 const std::set<std::string> kFeatures = {
@@ -69,7 +79,7 @@ std::map<std::string, nlohmann::json> ReadResults(const std::string& path) {
   return out;
 }
 
-class BatchInvarianceTest : public ::testing::Test {
+class BatchInvarianceTest : public ::testing::TestWithParam<InvarianceCase> {
  protected:
   void SetUp() override {
     dir_ = nio::testing::FreshScratchDir("nio_batch_invariance");
@@ -87,9 +97,19 @@ class BatchInvarianceTest : public ::testing::Test {
   std::map<std::string, nlohmann::json> Batch(const std::string& name,
                                               std::vector<std::string> flags) {
     const std::string path = (dir_ / (name + ".jsonl")).string();
-    std::vector<std::string> args = {"batch",    "--input",    catalog_,
-                                     "--output", path,         "--steps",
-                                     kSteps,     "--progress", "none"};
+    std::vector<std::string> args = {"batch",
+                                     "--input",
+                                     catalog_,
+                                     "--output",
+                                     path,
+                                     "--steps",
+                                     GetParam().steps,
+                                     "--progress",
+                                     "none",
+                                     "--optimizer",
+                                     GetParam().optimizer,
+                                     "--starts",
+                                     GetParam().starts};
     args.insert(args.end(), flags.begin(), flags.end());
     const RunResult r = RunNio(args);
     EXPECT_EQ(r.code, 0) << name << ": " << r.output;
@@ -100,7 +120,8 @@ class BatchInvarianceTest : public ::testing::Test {
   std::string catalog_;
 };
 
-TEST_F(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
+TEST_P(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
+  const InvarianceCase& c = GetParam();
   std::vector<std::pair<std::string, std::map<std::string, nlohmann::json>>>
       runs;
   auto local = [&](const std::string& max_batch, const std::string& threads) {
@@ -111,9 +132,9 @@ TEST_F(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
                "--max_batch", max_batch, "--threads", threads}));
   };
   local("1024", "2");
-  local("1", "1");
-  local("7", "2");
-  local("64", "1");
+  local(c.small_batches[0], "1");
+  local(c.small_batches[1], "2");
+  local(c.small_batches[2], "1");
   local("1024", "1");
 
   ChildProcess server({NIO_SERVER_BINARY, "--model_dir", BundledModel(),
@@ -175,8 +196,9 @@ TEST_F(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
   }
   const std::string five = (dir_ / "five.json").string();
   std::ofstream(five) << nlohmann::json{{"tracks", tracks}}.dump();
-  const RunResult unary = RunNio({"optimize", "--server", address, "--input",
-                                  five, "--format", "json", "--steps", kSteps});
+  const RunResult unary = RunNio(
+      {"optimize", "--server", address, "--input", five, "--format", "json",
+       "--steps", c.steps, "--optimizer", c.optimizer, "--starts", c.starts});
   ASSERT_EQ(unary.code, 0) << unary.output;
   const auto answers = nlohmann::json::parse(unary.output);
   ASSERT_EQ(answers.size(), 5u) << unary.output;
@@ -186,6 +208,17 @@ TEST_F(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
     EXPECT_EQ(answer["changes"], batch["changes"]) << answer;
   }
 }
+
+// Adam one start a track (1 slot: the single-row split mode) and the
+// L-BFGS with 8 starts (8 slots: one track at a time).
+INSTANTIATE_TEST_SUITE_P(
+    Optimizers, BatchInvarianceTest,
+    ::testing::Values(
+        InvarianceCase{"Adam", "adam", "1", "100", {"1", "7", "64"}},
+        InvarianceCase{"Lbfgs", "lbfgs", "8", "12", {"8", "15", "64"}}),
+    [](const ::testing::TestParamInfo<InvarianceCase>& info) {
+      return std::string(info.param.name);
+    });
 
 }  // namespace
 }  // namespace nio

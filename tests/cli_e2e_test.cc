@@ -534,7 +534,9 @@ TEST_F(CliE2ETest, AnInputOutsideTheBoxIsNotForcedToMove) {
   auto loudness_after = [&](const std::string& mode) {
     const auto r = RunNio({"optimize", "--local", "--model_dir", BundledModel(),
                            "--genre", "pop", "--set", "loudness=-40", "--steps",
-                           "1", "--format", "json", "--mode", mode});
+                           "1", "--format", "json", "--mode", mode,
+                           // One Adam step of lr: the size checked below.
+                           "--optimizer", "adam", "--starts", "1"});
     EXPECT_EQ(r.code, 0) << r.output;
     const auto result = nlohmann::json::parse(r.output).at(0);
     for (const auto& c : result["changes"]) {

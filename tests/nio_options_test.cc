@@ -81,6 +81,7 @@ TEST_F(NioOptionsTest, MoreStartsNeverAnswerWorseAndSayWhichStartWon) {
   for (int t = 0; t < 12; ++t) {
     TrackRequest one = Track("t" + std::to_string(t), 100 + t);
     one.options.steps = 60;
+    one.options.starts = 1;
     TrackRequest eight = one;
     eight.options.starts = 8;
     const NioResult a = Run(one);
@@ -210,8 +211,8 @@ TEST_F(NioOptionsTest, LbfgsEightStartsThirtyStepsBeatsAdamThreeHundred) {
     EXPECT_GE(l[i].result.prediction_after, l[i].result.prediction_before)
         << l[i].result.id;
     EXPECT_LE(l[i].result.steps_run, 30);
-    at_least += l[i].result.quality.objective <=
-                a[i].result.quality.objective + 1e-3;
+    at_least +=
+        l[i].result.quality.objective <= a[i].result.quality.objective + 1e-3;
     adam_mean += a[i].result.quality.objective / a.size();
     lbfgs_mean += l[i].result.quality.objective / a.size();
   }
@@ -274,6 +275,8 @@ TEST_F(NioOptionsTest, ATargetStopsAtTheFirstPointThatReachesIt) {
 
 TEST_F(NioOptionsTest, AToleranceStopsEachStartWhenItStallsAndLosesLittle) {
   TrackRequest r = Track("converge", 33);
+  r.options.optimizer = models::Optimizer::kAdam;
+  r.options.starts = 1;
   r.options.steps = 2000;
   const NioResult full = Run(r);
   r.options.tolerance = 1e-4;
@@ -287,6 +290,21 @@ TEST_F(NioOptionsTest, AToleranceStopsEachStartWhenItStallsAndLosesLittle) {
   bad.options.tolerance = -1;
   const auto refused = optimizer_->Optimize({bad});
   EXPECT_EQ(refused[0].status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The window counts evaluations, an L-BFGS line search's rejected trials
+// included, so L-BFGS wants a longer window than Adam's.
+TEST_F(NioOptionsTest, AToleranceStopsLbfgsStartsAndLosesLittle) {
+  TrackRequest r = Track("converge-lbfgs", 33);
+  r.options.optimizer = models::Optimizer::kLbfgs;
+  r.options.steps = 2000;
+  const NioResult full = Run(r);
+  r.options.tolerance = 1e-4;
+  r.options.tolerance_window = 40;
+  const NioResult early = Run(r);
+  EXPECT_EQ(early.quality.stop_reason, StopReason::kConverged);
+  EXPECT_LT(early.steps_run, 2000);
+  EXPECT_GT(early.prediction_after, full.prediction_after - 1.0);
 }
 
 TEST_F(NioOptionsTest, ATimeBudgetAnswersWithTheBestPointSoFar) {
@@ -539,7 +557,11 @@ TEST_F(NioOptionsTest, BadOptionsNameTheirField) {
          o.lr = 0.1;
        },
        "options.lr"},
-      {[](auto& o) { o.start_pool = 8; }, "options.start_pool"},
+      {[](auto& o) {
+         o.starts = 1;
+         o.start_pool = 8;
+       },
+       "options.start_pool"},
       {[](auto& o) {
          o.starts = 8;
          o.start_pool = 3;
