@@ -22,11 +22,13 @@
 //              projected gradient; when that fails too (or d already was
 //              the projected gradient) the row is at a stationary point and
 //              proposes x again.
-// With a tolerance (the row's convergence stop) a projected gradient below
-// kLbfgsGradientTolerance, or a stationary point, sets kRowConverged; the
-// row watch's window rule (row_watch.h) stops it when its best objective
-// stalls, as for Adam. One small accepted step is no stop: on the ReLU
-// network's kinks short steps after a backtrack are common.
+// With a tolerance (the row's convergence stop) the row converges at a
+// projected gradient below kLbfgsGradientTolerance, at a stationary point,
+// or when `window` iterations in a row (accepted steps, and line searches
+// that ended in a memory drop) each lowered the objective by at most
+// tolerance * max(1, |f|). The window counts iterations, not evaluations:
+// on the ReLU network's kinks a line search may take many evaluations
+// before the next real gain.
 //
 // State: LbfgsStateWidth(cols) floats per row, laid out by LbfgsRow. All of
 // it is written before it is read, starting from phase kLbfgsStart (0), so
@@ -80,6 +82,8 @@ struct LbfgsRow {
   NIO_HD float& head() const { return scalars[4]; }   // newest pair's slot
   // 1 when d is the projected gradient (no memory behind it).
   NIO_HD float& steepest() const { return scalars[5]; }
+  // Iterations in a row that gained too little (the convergence window).
+  NIO_HD float& stalled() const { return scalars[6]; }
 
   NIO_HD static LbfgsRow At(float* state, int cols) {
     const int m = kLbfgsMemory * cols;
@@ -219,7 +223,7 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
                                    float* p, const float* p0,
                                    const float* df_dp, float lambda, int k,
                                    float prediction, float tolerance,
-                                   int cols) {
+                                   int window, int cols) {
   const float f = NioObjective(p, p0, box.mask, cols, lambda, k, prediction);
   float* grad = st.gp;
   for (int c = 0; c < cols; ++c) {
@@ -228,9 +232,15 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
   }
   const int phase = static_cast<int>(st.phase());
   float pg_inf = INFINITY;
+  // One iteration ended: did it gain enough?
+  auto iteration = [&](float gain, float scale) {
+    const bool enough = gain > tolerance * fmaxf(1.0f, fabsf(scale));
+    st.stalled() = enough ? 0.0f : st.stalled() + 1.0f;
+  };
   if (phase == kLbfgsStart) {
     st.pairs() = 0.0f;
     st.head() = 0.0f;
+    st.stalled() = 0.0f;
     pg_inf = LbfgsAccept(st, box, p, grad, f, cols);
   } else if (phase == kLbfgsStationary) {
     for (int c = 0; c < cols; ++c) p[c] = st.x[c];
@@ -263,11 +273,13 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
         st.head() = static_cast<float>(slot);
         st.pairs() = fminf(st.pairs() + 1.0f, static_cast<float>(kLbfgsMemory));
       }
+      iteration(fx - f, fx);
       pg_inf = LbfgsAccept(st, box, p, grad, f, cols);
     } else {
       st.alpha() *= 0.5f;
       if (st.alpha() < kLbfgsMinAlpha) {
         if (st.steepest() == 0.0f) {
+          iteration(0.0f, fx);
           st.pairs() = 0.0f;  // drop the memory: the projected gradient
           pg_inf = LbfgsDirection(st, box, cols);
         } else {
@@ -286,7 +298,8 @@ NIO_HD inline uint8_t LbfgsObserve(const LbfgsRow& st, const LbfgsBox& box,
     return tolerance > 0.0f ? kRowConverged : 0;
   }
   LbfgsPropose(st, box, p, cols);
-  if (tolerance > 0.0f && pg_inf <= kLbfgsGradientTolerance)
+  if (tolerance > 0.0f && (pg_inf <= kLbfgsGradientTolerance ||
+                           st.stalled() >= static_cast<float>(window)))
     return kRowConverged;
   return 0;
 }

@@ -22,13 +22,14 @@ inline constexpr uint8_t kOptimizerAdam = 0;
 inline constexpr uint8_t kOptimizerLbfgs = 1;
 
 // p, p0, df_dp, m, v, lo, hi: (rows, cols); mask: (rows, cols) bytes;
-// lr, lambda, k, step, tolerance: (rows); optimizer, flags: (rows) bytes;
+// lr, lambda, k, step, tolerance, window: (rows); optimizer, flags: (rows)
+// bytes;
 // lbfgs: (rows, LbfgsStateWidth(cols)).
 //   Adam   step <- step + 1, then per masked column the fused update
 //          (proximity gradient, Adam with bias correction for t = step,
 //          clamp to [lo, hi]): exactly NioUpdate.
-//   L-BFGS step <- step + 1, then LbfgsObserve; a convergence it reports is
-//          ORed into flags (row_watch.h).
+//   L-BFGS step <- step + 1, then LbfgsObserve, whose convergence replaces
+//          the watch's in flags (row_watch.h).
 struct RowOptimizerBody {
   float* p;
   const float* p0;
@@ -44,6 +45,7 @@ struct RowOptimizerBody {
   int* step;
   const float* prediction;
   const float* tolerance;
+  const int* window;
   const uint8_t* optimizer;
   float* lbfgs;
   uint8_t* flags;
@@ -58,9 +60,13 @@ struct RowOptimizerBody {
     const int step_number = ++step[r];
     if (optimizer[r] == kOptimizerLbfgs) {
       const LbfgsRow st = LbfgsRow::At(lbfgs + r * LbfgsStateWidth(cols), cols);
-      flags[r] |= LbfgsObserve(st, LbfgsBox{mask + base, lo + base, hi + base},
-                               p + base, p0 + base, df_dp + base, lambda[r],
-                               k[r], prediction[r], tolerance[r], cols);
+      // An L-BFGS row's convergence is its own (its window counts
+      // iterations), not the watch's evaluation count.
+      flags[r] =
+          (flags[r] & ~kRowConverged) |
+          LbfgsObserve(st, LbfgsBox{mask + base, lo + base, hi + base},
+                       p + base, p0 + base, df_dp + base, lambda[r], k[r],
+                       prediction[r], tolerance[r], window[r], cols);
       return;
     }
     for (int c = 0; c < cols; ++c) {

@@ -40,14 +40,27 @@ uint64_t StartSeed(const std::vector<float>& x0, int start) {
 
 std::vector<float> StartPoints(const Featurizer& featurizer,
                                const NioProblem& problem) {
-  return StartPointRange(featurizer, problem, 0, problem.starts);
+  return StartPointRange(featurizer, problem, 0, problem.starts,
+                         problem.starts - 1);
 }
 
 std::vector<float> StartPointRange(const Featurizer& featurizer,
                                    const NioProblem& problem, int first,
-                                   int count) {
+                                   int count, int strata) {
   const std::vector<int>& movable = featurizer.MovableColumns();
   const size_t k = movable.size();
+  // Per feature, which of the `strata` equal slices of its start box each
+  // of starts 1..strata falls in: a shuffle seeded by the track and the
+  // feature (seeds below 0 are no start's).
+  std::vector<std::vector<int>> slice(k);
+  for (size_t c = 0; c < k && strata > 0; ++c) {
+    slice[c].resize(strata);
+    for (int j = 0; j < strata; ++j) slice[c][j] = j;
+    uint64_t state = StartSeed(problem.x0, -1 - static_cast<int>(c));
+    for (int j = strata - 1; j > 0; --j) {
+      std::swap(slice[c][j], slice[c][SplitMix64(state) % (j + 1)]);
+    }
+  }
   std::vector<float> points(static_cast<size_t>(count) * k);
   for (int i = 0; i < count; ++i) {
     const int s = first + i;
@@ -62,7 +75,8 @@ std::vector<float> StartPointRange(const Featurizer& featurizer,
       const float hi =
           std::min(problem.hi[c], featurizer.Scale(idx, problem.raw_hi[c]));
       if (!(lo < hi)) continue;  // a pinned feature stays where it is
-      const double u = Uniform01(state);
+      double u = Uniform01(state);
+      if (s <= strata) u = (slice[c][s - 1] + u) / strata;
       point[c] = std::clamp(static_cast<float>(lo + u * (hi - lo)), lo, hi);
     }
   }

@@ -1,10 +1,10 @@
 // Where a track's starts begin. Start 0 is the track as given; start s > 0 is
-// a pseudo-random point of the track's start box, uniform per moving
-// feature, drawn from a generator seeded by the track itself (its scaled
-// input: features and genre) and s alone. So a track gets the same starts in
-// every run, in every batch and under any id (`nio batch` sends its rows
-// under their line numbers, `nio optimize` under their ids: the same
-// answer), and two different tracks get different ones.
+// a pseudo-random point of the track's start box (a Latin hypercube over the
+// starts, see StartPointRange), drawn from a generator seeded by the track
+// itself (its scaled input: features and genre) and s alone. So a track gets
+// the same starts in every run, in every batch and under any id (`nio batch`
+// sends its rows under their line numbers, `nio optimize` under their ids: the
+// same answer), and two different tracks get different ones.
 //
 // The start box is where a start may begin without breaking a constraint:
 // the per-step box [lo, hi] intersected with the image of the raw box
@@ -30,11 +30,14 @@ uint64_t StartSeed(const std::vector<float>& x0, int start);
 std::vector<float> StartPoints(const Featurizer& featurizer,
                                const NioProblem& problem);
 
-// (count, K) points of starts [first, first + count), as StartPoints would
-// draw them (start 0 is the track): the start pool's candidates.
+// (count, K) points of starts [first, first + count) (start 0 is the
+// track). Starts 1..strata form a Latin hypercube: for each moving feature
+// they fall in distinct slices of its start box, one each of `strata` equal
+// slices, so a few starts already spread over the box. StartPoints uses
+// strata = starts - 1; the start pool, its size.
 std::vector<float> StartPointRange(const Featurizer& featurizer,
                                    const NioProblem& problem, int first,
-                                   int count);
+                                   int count, int strata);
 
 }  // namespace nio::models
 

@@ -13,8 +13,8 @@ void StartPoolBatch::Add(NioProblem* problem) {
   if (!Needs(*problem)) return;
   const std::vector<int>& movable = featurizer_.MovableColumns();
   const size_t k = movable.size();
-  std::vector<float> points =
-      StartPointRange(featurizer_, *problem, 1, problem->start_pool);
+  std::vector<float> points = StartPointRange(
+      featurizer_, *problem, 1, problem->start_pool, problem->start_pool);
   for (int i = 0; i < problem->start_pool; ++i) {
     const size_t at = inputs_.size();
     inputs_.insert(inputs_.end(), problem->x0.begin(), problem->x0.end());

@@ -195,14 +195,16 @@ TEST(ElementwiseBodyTest, AdamRowsMatchTheNaiveLoop) {
       ev[i] = static_cast<float>(vv);
     }
     const std::vector<float> prediction(rows, 0.0f), tolerance(rows, 0.0f);
+    const std::vector<int> window(rows, 20);
     const std::vector<uint8_t> optimizer(rows, kOptimizerAdam);
     std::vector<float> lbfgs;  // no L-BFGS rows: never read
     std::vector<uint8_t> flags(rows, 0);
     RunElementwiseOnHost(RowOptimizerBody{
-        p.data(), p0.data(), df.data(), m.data(), v.data(), mask.data(),
-        lo.data(), hi.data(), lr.data(), lambda.data(), k.data(), step.data(),
-        prediction.data(), tolerance.data(), optimizer.data(), lbfgs.data(),
-        flags.data(), rows, cols});
+        p.data(),          p0.data(),        df.data(),     m.data(),
+        v.data(),          mask.data(),      lo.data(),     hi.data(),
+        lr.data(),         lambda.data(),    k.data(),      step.data(),
+        prediction.data(), tolerance.data(), window.data(), optimizer.data(),
+        lbfgs.data(),      flags.data(),     rows,          cols});
     for (int r = 0; r < rows; ++r) ASSERT_EQ(step[r], r % 300 + 1) << r;
     for (int r = rows; r < rows + kGuardSize; ++r)
       ASSERT_EQ(step[r], -7) << "past end " << r;

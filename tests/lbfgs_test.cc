@@ -104,7 +104,7 @@ RowRun DriveRow(const Quadratic& q, const std::vector<float>& p0,
   for (int s = 0; s < steps; ++s) {
     const float prediction = q.Predict(p, &df);
     const uint8_t flags = LbfgsObserve(st, box, p.data(), p0.data(), df.data(),
-                                       lambda, k, prediction, tolerance, n);
+                                       lambda, k, prediction, tolerance, 5, n);
     ++run.steps;
     run.accepted.push_back(st.fx());
     for (int c = 0; c < n; ++c) {
@@ -217,6 +217,7 @@ TEST(RowOptimizerBodyTest, MixedRowsEachGetTheirOwnOptimizer) {
     }
     std::vector<float> lr(rows, 0.05f), lambda(rows, 0.1f), prediction(rows),
         tolerance(rows, 0.0f);
+    const std::vector<int> window(rows, 20);
     std::vector<int> k(rows), step(rows);
     std::vector<uint8_t> optimizer(rows), flags(rows, 0);
     std::vector<float> lbfgs(static_cast<size_t>(rows) * width, 0.0f);
@@ -234,7 +235,7 @@ TEST(RowOptimizerBodyTest, MixedRowsEachGetTheirOwnOptimizer) {
       if (optimizer[r] == kOptimizerLbfgs) {
         LbfgsObserve(LbfgsRow::At(want_lbfgs.data() + r * width, cols),
                      LbfgsBox{&mask[b], &lo[b], &hi[b]}, &want_p[b], &p0[b],
-                     &df[b], lambda[r], k[r], prediction[r], 0.0f, cols);
+                     &df[b], lambda[r], k[r], prediction[r], 0.0f, 20, cols);
         continue;
       }
       for (int c = 0; c < cols; ++c) {
@@ -245,10 +246,11 @@ TEST(RowOptimizerBodyTest, MixedRowsEachGetTheirOwnOptimizer) {
       }
     }
     RunElementwiseOnHost(RowOptimizerBody{
-        p.data(), p0.data(), df.data(), m.data(), v.data(), mask.data(),
-        lo.data(), hi.data(), lr.data(), lambda.data(), k.data(), step.data(),
-        prediction.data(), tolerance.data(), optimizer.data(), lbfgs.data(),
-        flags.data(), rows, cols});
+        p.data(),          p0.data(),        df.data(),     m.data(),
+        v.data(),          mask.data(),      lo.data(),     hi.data(),
+        lr.data(),         lambda.data(),    k.data(),      step.data(),
+        prediction.data(), tolerance.data(), window.data(), optimizer.data(),
+        lbfgs.data(),      flags.data(),     rows,          cols});
     for (size_t i = 0; i < size; ++i) {
       ASSERT_EQ(p[i], want_p[i]) << "rows " << rows << " element " << i;
       ASSERT_EQ(m[i], want_m[i]) << i;

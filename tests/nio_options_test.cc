@@ -292,19 +292,27 @@ TEST_F(NioOptionsTest, AToleranceStopsEachStartWhenItStallsAndLosesLittle) {
   EXPECT_EQ(refused[0].status.code(), absl::StatusCode::kInvalidArgument);
 }
 
-// The window counts evaluations, an L-BFGS line search's rejected trials
-// included, so L-BFGS wants a longer window than Adam's.
+// An L-BFGS start's window counts its iterations, not the evaluations of
+// its line searches. Over a few tracks: far fewer steps, little lost on
+// average (a start on the network's kinks may stall and gain again later,
+// so one track may lose more).
 TEST_F(NioOptionsTest, AToleranceStopsLbfgsStartsAndLosesLittle) {
-  TrackRequest r = Track("converge-lbfgs", 33);
-  r.options.optimizer = models::Optimizer::kLbfgs;
-  r.options.steps = 2000;
-  const NioResult full = Run(r);
-  r.options.tolerance = 1e-4;
-  r.options.tolerance_window = 40;
-  const NioResult early = Run(r);
-  EXPECT_EQ(early.quality.stop_reason, StopReason::kConverged);
-  EXPECT_LT(early.steps_run, 2000);
-  EXPECT_GT(early.prediction_after, full.prediction_after - 1.0);
+  double lost = 0, steps = 0;
+  const int n = 10;
+  for (int t = 0; t < n; ++t) {
+    TrackRequest r = Track("converge-lbfgs" + std::to_string(t), 33 + t);
+    r.options.optimizer = models::Optimizer::kLbfgs;
+    r.options.steps = 2000;
+    const NioResult full = Run(r);
+    r.options.tolerance = 1e-4;
+    r.options.tolerance_window = 10;
+    const NioResult early = Run(r);
+    EXPECT_EQ(early.quality.stop_reason, StopReason::kConverged);
+    lost += (full.prediction_after - early.prediction_after) / n;
+    steps += static_cast<double>(early.steps_run) / n;
+  }
+  EXPECT_LT(steps, 1000);
+  EXPECT_LT(lost, 1.0);
 }
 
 TEST_F(NioOptionsTest, ATimeBudgetAnswersWithTheBestPointSoFar) {

@@ -413,12 +413,26 @@ class CpuBackend final : public Backend {
   void UpdateRows(int first, int rows) {
     const size_t f = first;
     const size_t fk = f * k_cols_;
-    RunElementwiseOnHost(RowOptimizerBody{
-        p_.data() + fk, p0_.data() + fk, df_dp_.data() + fk, m_.data() + fk,
-        v_.data() + fk, mask_.data() + fk, lo_.data() + fk, hi_.data() + fk,
-        lr_.data() + f, lambda_.data() + f, k_.data() + f, step_.data() + f,
-        prediction_.data() + f, tolerance_.data() + f, optimizer_.data() + f,
-        lbfgs_.data() + f * lbfgs_width_, flags_.data() + f, rows, k_cols_});
+    RunElementwiseOnHost(RowOptimizerBody{p_.data() + fk,
+                                          p0_.data() + fk,
+                                          df_dp_.data() + fk,
+                                          m_.data() + fk,
+                                          v_.data() + fk,
+                                          mask_.data() + fk,
+                                          lo_.data() + fk,
+                                          hi_.data() + fk,
+                                          lr_.data() + f,
+                                          lambda_.data() + f,
+                                          k_.data() + f,
+                                          step_.data() + f,
+                                          prediction_.data() + f,
+                                          tolerance_.data() + f,
+                                          window_.data() + f,
+                                          optimizer_.data() + f,
+                                          lbfgs_.data() + f * lbfgs_width_,
+                                          flags_.data() + f,
+                                          rows,
+                                          k_cols_});
   }
 
   const MlpWeights mlp_;

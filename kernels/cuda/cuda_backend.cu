@@ -459,15 +459,26 @@ class CudaBackend final : public Backend {
         stream_));
     NIO_RETURN_IF_ERROR(Launch(
         RowOptimizerBody{
-            p_.get() + first * k, p0_.get() + first * k,
-            df_dp_.get() + first * k, m_.get() + first * k,
-            v_.get() + first * k, mask_.get() + first * k,
-            lo_.get() + first * k, hi_.get() + first * k, lr_.get() + first,
-            lambda_.get() + first, k_.get() + first, step_.get() + first,
-            prediction_.get() + first, tolerance_.get() + first,
+            p_.get() + first * k,
+            p0_.get() + first * k,
+            df_dp_.get() + first * k,
+            m_.get() + first * k,
+            v_.get() + first * k,
+            mask_.get() + first * k,
+            lo_.get() + first * k,
+            hi_.get() + first * k,
+            lr_.get() + first,
+            lambda_.get() + first,
+            k_.get() + first,
+            step_.get() + first,
+            prediction_.get() + first,
+            tolerance_.get() + first,
+            window_.get() + first,
             optimizer_.get() + first,
             lbfgs_.get() + first * static_cast<size_t>(LbfgsWidth()),
-            flags_.get() + first, rows, k_cols_},
+            flags_.get() + first,
+            rows,
+            k_cols_},
         stream_));
     return absl::OkStatus();
   }
