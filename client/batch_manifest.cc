@@ -31,9 +31,13 @@ nlohmann::json BoundsJson(const models::FeatureBounds& b) {
 }
 
 // The options of better suggestions, in the order a user thinks of them.
-constexpr const char* kSearchFields[] = {
-    "optimizer", "starts",           "start_pool",     "target",
-    "tolerance", "tolerance_window", "time_budget_ms", "max_changed_features"};
+constexpr const char* kSearchFields[] = {"starts",
+                                         "start_pool",
+                                         "target",
+                                         "tolerance",
+                                         "tolerance_window",
+                                         "time_budget_ms",
+                                         "max_changed_features"};
 
 // The options as they are compared and stored.
 nlohmann::json Fields(const BatchManifest& m) {
@@ -186,8 +190,9 @@ absl::Status CheckSameShape(const BatchManifest& previous,
                             const BatchManifest& now) {
   const nlohmann::json a = Fields(previous), b = Fields(now);
   // In the order a user thinks of them.
-  std::vector<const char*> fields = {"model", "model_version", "steps",
-                                     "lr",    "lambda",        "mode"};
+  // The optimizer first: it decides what steps, lr and starts mean.
+  std::vector<const char*> fields = {
+      "model", "model_version", "mode", "optimizer", "steps", "lr", "lambda"};
   fields.insert(fields.end(), std::begin(kSearchFields),
                 std::end(kSearchFields));
   for (const char* f : {"mutable", "bounds", "fill_missing", "key", "shard"})

@@ -252,6 +252,10 @@ std::string RenderOptimizeReport(const ResultRecord& record,
   absl::StrAppend(&out,
                   absl::StrFormat("  Steps run           %d (stopped: %s)\n",
                                   r.steps_run, StopReasonText(q.stop_reason)));
+  absl::StrAppend(&out,
+                  absl::StrFormat("  Optimizer           %s, %d start%s\n",
+                                  models::OptimizerName(q.optimizer), q.starts,
+                                  q.starts == 1 ? "" : "s"));
   if (q.winning_start > 0) {
     absl::StrAppend(&out, absl::StrFormat("  Winning start       %d (0 is the "
                                           "track as given)\n",

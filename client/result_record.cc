@@ -87,6 +87,8 @@ nlohmann::ordered_json ResultRecordJson(const ResultRecord& r) {
     quality["features_changed"] = q.features_changed;
     quality["target_reached"] =
         q.target_reached ? nlohmann::ordered_json(*q.target_reached) : nullptr;
+    quality["optimizer"] = models::OptimizerName(q.optimizer);
+    quality["starts"] = q.starts;
     j["quality"] = std::move(quality);
   } else {
     j["quality"] = nullptr;

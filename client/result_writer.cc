@@ -84,7 +84,9 @@ absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
                                      "distance_l2",
                                      "distance_l1",
                                      "features_changed",
-                                     "target_reached"};
+                                     "target_reached",
+                                     "optimizer",
+                                     "starts"};
     if (with_key) cols.insert(cols.begin() + 2, "key");
     for (const auto& f : w->features_) {
       cols.push_back(f + "_original");
@@ -131,8 +133,10 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
       cols.push_back(!q.target_reached   ? ""
                      : *q.target_reached ? "true"
                                          : "false");
+      cols.push_back(models::OptimizerName(q.optimizer));
+      cols.push_back(absl::StrCat(q.starts));
     } else {
-      cols.insert(cols.end(), 13, "");
+      cols.insert(cols.end(), 15, "");
     }
     std::map<std::string, const models::FeatureChange*> by_name;
     for (const auto& c : res.changes) by_name[c.name] = &c;

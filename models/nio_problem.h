@@ -150,8 +150,10 @@ struct ResultQuality {
   double distance_l2 = 0;  // sqrt(sum_j (p_j - p0_j)^2), scaled terms
   // sum_j |delta_j| / (range_max_j - range_min_j), raw terms.
   double distance_l1 = 0;
-  int features_changed = 0;            // changes with optimized != original
-  std::optional<bool> target_reached;  // set when the track had a target
+  int features_changed = 0;                // changes with optimized != original
+  std::optional<bool> target_reached;      // set when the track had a target
+  Optimizer optimizer = Optimizer::kAdam;  // what ran
+  int starts = 1;
 };
 
 struct NioResult {

@@ -112,6 +112,8 @@ absl::StatusOr<std::vector<NioResult>> ResultBatch::Build(
           featurizer_, *track.problem, inputs_.data() + block * n_in,
           predictions.data() + block, track.candidates[c].steps_run);
       r.quality.winning_start = track.candidates[c].start;
+      r.quality.optimizer = track.problem->optimizer;
+      r.quality.starts = track.problem->starts;
       if (!best || Better(r, *best, track.stop_reason)) best = std::move(r);
     }
     best->quality.stop_reason = track.stop_reason;

@@ -24,7 +24,7 @@ OptimizeStream::OptimizeStream(Scheduler* scheduler,
 
 void OptimizeStream::MaybeReadLocked() {
   if (state_->reading || state_->half_closed || state_->finished) return;
-  if (state_->in_flight >= window_) {
+  if (state_->in_flight + state_->unsent_results >= window_) {
     state_->read_paused = true;
     return;
   }
@@ -133,6 +133,13 @@ void OptimizeStream::TrackDone(const std::shared_ptr<State>& state,
 
 void OptimizeStream::EnqueueLocked(nio::v1::OptimizeStreamResponse response) {
   if (state_->finished) return;
+  if (response.has_progress()) {
+    // A reader that lags loses progress events, never results.
+    if (state_->unsent_progress >= window_) return;
+    ++state_->unsent_progress;
+  } else {
+    ++state_->unsent_results;
+  }
   state_->to_write.push_back(std::move(response));
   MaybeWriteLocked();
 }
@@ -146,14 +153,18 @@ void OptimizeStream::MaybeWriteLocked() {
 void OptimizeStream::OnWriteDone(bool ok) {
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->writing = false;
+  (state_->to_write.front().has_progress() ? state_->unsent_progress
+                                           : state_->unsent_results)--;
   state_->to_write.pop_front();
   if (!ok) {
     // The client is gone: stop its tracks and finish.
     control_->cancelled.store(true);
     state_->to_write.clear();
+    state_->unsent_results = state_->unsent_progress = 0;
     state_->half_closed = true;
   }
   MaybeWriteLocked();
+  if (state_->read_paused) MaybeReadLocked();
   MaybeFinishLocked();
 }
 

@@ -1,7 +1,11 @@
 // The reactor of one OptimizeStream call. Reads messages of tracks, submits
 // them to the scheduler, and writes each result (and progress event) as soon
 // as it arrives. Flow control: while `window` tracks of this stream are in
-// flight it stops reading, so one stream never floods the queue. Bad tracks
+// flight or answered but not yet written, it stops reading (and resumes as
+// writes complete), so one stream never floods the queue and a client that
+// sends but never reads holds at most `window` answers in server memory.
+// Progress events beyond `window` unwritten ones are dropped (the result
+// still comes). Bad tracks
 // and rejected submissions are answered with an error result for that id;
 // the stream goes on. It finishes OK once the client has half-closed and
 // every track is answered.
@@ -45,6 +49,8 @@ class OptimizeStream final
     std::mutex mu;
     OptimizeStream* reactor = nullptr;  // null once the call is done
     std::deque<nio::v1::OptimizeStreamResponse> to_write;
+    int unsent_results = 0;   // results in to_write
+    int unsent_progress = 0;  // progress events in to_write
     bool writing = false;
     bool reading = false;
     bool read_paused = false;  // window full: next read waits for results

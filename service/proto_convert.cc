@@ -1,5 +1,6 @@
 #include "service/proto_convert.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -155,6 +156,8 @@ void ToProto(const models::ResultQuality& quality, nio::v1::TrackQuality* out) {
   out->set_distance_l1(quality.distance_l1);
   out->set_features_changed(quality.features_changed);
   if (quality.target_reached) out->set_target_reached(*quality.target_reached);
+  out->set_optimizer(ToProto(quality.optimizer));
+  out->set_starts(quality.starts);
 }
 
 models::ResultQuality FromProto(const nio::v1::TrackQuality& quality) {
@@ -171,6 +174,11 @@ models::ResultQuality FromProto(const nio::v1::TrackQuality& quality) {
   q.distance_l1 = quality.distance_l1();
   q.features_changed = quality.features_changed();
   if (quality.has_target_reached()) q.target_reached = quality.target_reached();
+  // Unset: a server older than the option, which ran Adam.
+  q.optimizer = quality.optimizer() == nio::v1::OPTIMIZER_LBFGS
+                    ? models::Optimizer::kLbfgs
+                    : models::Optimizer::kAdam;
+  q.starts = std::max(1, quality.starts());
   return q;
 }
 

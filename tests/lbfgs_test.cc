@@ -69,7 +69,7 @@ std::vector<double> BoxMinimizer(const Quadratic& q,
   double norm = 0.0;  // a bound on the Hessian's largest eigenvalue
   for (double v : q.a) norm += v * v;
   const double step = 1.0 / (std::sqrt(norm) + 2.0 * lambda / k);
-  for (int it = 0; it < 200000; ++it) {
+  for (int it = 0; it < 20000; ++it) {
     for (int i = 0; i < n; ++i) {
       if (!mask[i]) continue;
       double g = 2.0 * lambda / k * (p[i] - p0[i]);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -636,6 +637,81 @@ TEST(ServiceTest, ARejectedStreamMessageAnswersEachIdOnce) {
   ASSERT_EQ(answers["b"].size(), 1u);
   EXPECT_EQ(answers["b"][0],
             static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+}
+
+// A client that streams but never reads: the server stops reading once its
+// window of answers waits unwritten (beyond what the transport buffers), so
+// what it holds for the stream stays bounded; once the client reads, every
+// track is answered exactly once.
+TEST(ServiceTest, AStreamWhoseClientNeverReadsHoldsAtMostItsWindow) {
+  using namespace std::chrono_literals;
+  ServerOptions o;
+  o.model_dir = TestDataDir() + "/tiny_model";
+  o.listen = "127.0.0.1:0";
+  o.scheduler.backend = kernels::BackendChoice::kCpu;
+  o.scheduler.compute.threads = 2;
+  o.service.stream_window = 8;
+  auto server = NioServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  // A client whose receive window stays small (no BDP probing): gRPC's
+  // transport then holds only a few hundred unread answers.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto stub = nio::v1::Nio::NewStub(grpc::CreateCustomChannel(
+      (*server)->address(), grpc::InsecureChannelCredentials(), args));
+  constexpr int kTracks = 3000;
+  grpc::ClientContext ctx;
+  auto stream = stub->OptimizeStream(&ctx);
+  std::thread writer([&] {
+    for (int i = 0; i < kTracks; ++i) {
+      nio::v1::OptimizeStreamRequest m;
+      nio::v1::Track* t = m.add_tracks();
+      t->set_id("t" + std::to_string(i));
+      t->set_genre("pop");
+      m.mutable_options()->set_steps(1);
+      if (!stream->Write(m)) return;
+    }
+    stream->WritesDone();
+  });
+  // The server stalls: every track it took is answered, and it takes no
+  // more while nobody reads.
+  Scheduler& scheduler = (*server)->scheduler();
+  auto settled = [&] {
+    const SchedulerStats s = scheduler.Stats();
+    return s.submitted > 0 && s.completed == s.submitted && s.queued == 0 &&
+           s.active == 0;
+  };
+  int64_t taken = -1;
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       std::chrono::steady_clock::now() < until;) {
+    if (settled()) {
+      const int64_t now = scheduler.Stats().submitted;
+      // Stable over a few scan intervals: nothing more is being read.
+      std::this_thread::sleep_for(300ms);
+      if (settled() && scheduler.Stats().submitted == now) {
+        taken = now;
+        break;
+      }
+    } else {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  ASSERT_GE(taken, 8) << "the server never settled";
+  EXPECT_LT(taken, kTracks / 3)
+      << "the server kept reading a stream whose client never reads";
+  std::set<std::string> answered;
+  int answers = 0;
+  nio::v1::OptimizeStreamResponse r;
+  while (stream->Read(&r)) {
+    if (!r.has_result()) continue;
+    ++answers;
+    EXPECT_EQ(r.result().status().code(), 0) << r.result().status().message();
+    answered.insert(r.result().id());
+  }
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answers, kTracks);
+  EXPECT_EQ(answered.size(), static_cast<size_t>(kTracks));
 }
 
 // The options of better suggestions over the wire: per request, per track

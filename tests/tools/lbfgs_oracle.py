@@ -16,8 +16,11 @@ to hold the track's value, as projected mode builds it. Two checks:
     oracle's is at most --tolerance. The objective is not convex and the
     line searches differ (L-BFGS-B's first step goes to the generalized
     Cauchy point, often far across the box, ours is a step of length 1), so
-    single starts land in different minima on some tracks; the share within
-    --tolerance is printed.
+    single starts land in different minima on some tracks (then L-BFGS-B's
+    is often far better: the largest gaps are 30-50 points); the shares
+    within 0.25, 0.5, 1 and 5 are printed, and more than half must be
+    within 1 point. Measured: the bundled model 52% / 56% / 58% / 69%, the
+    original app's model (96 tracks) 67% / 71% / 75% / 85%.
 And every reported point lies in the box. Exit 0 when all hold, 1 when not.
 
   lbfgs_oracle.py --nio build/client/nio --model-dir models/bundled
@@ -133,9 +136,14 @@ def main():
     print(f"  from the same start: within {args.tolerance} of the oracle's objective or "
           f"lower on {within} ({within / n:.0%}); median gap {np.median(gaps):+.4f} "
           f"(required <= {args.tolerance}), mean {gaps.mean():+.4f} (negative: ours lower)")
+    for t in (0.5, 1.0, 5.0):
+        print(f"  from the same start, within {t}: {np.mean(gaps <= t):.0%}")
     for gap, tid, mine, theirs in worst[:3]:
         print(f"  largest: {tid}: ours {mine:.4f} oracle {theirs:.4f} gap {gap:+.4f}")
-    ok = local / n >= args.min_share and np.median(gaps) <= args.tolerance
+    # Most tracks land within a point of the reference's own answer.
+    within_point = np.mean(gaps <= 1.0)
+    ok = (local / n >= args.min_share and np.median(gaps) <= args.tolerance
+          and within_point > 0.5)
     return 0 if ok else 1
 
 
