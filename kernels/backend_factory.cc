@@ -26,36 +26,60 @@ int CudaDeviceCount(std::string* reason) {
 #endif
 }
 
-absl::StatusOr<CreatedBackend> CreateBackend(BackendChoice choice,
-                                             const MlpWeights& mlp,
-                                             std::vector<int> movable_columns,
-                                             const BackendOptions& options) {
+absl::StatusOr<CreatedBackend> ChooseBackend(BackendChoice choice,
+                                             int cuda_devices,
+                                             const std::string& why_no_device,
+                                             const BackendMaker& make_cuda,
+                                             const BackendMaker& make_cpu) {
   CreatedBackend created;
-  std::string why_not_cuda;
-  const bool cuda_usable =
-      choice != BackendChoice::kCpu && CudaDeviceCount(&why_not_cuda) > 0;
-  if (choice == BackendChoice::kCuda && !cuda_usable) {
+  std::string why_not_cuda = why_no_device;
+  if (choice == BackendChoice::kCuda && cuda_devices <= 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("--backend cuda: no usable CUDA device: ", why_not_cuda));
   }
-#if defined(NIO_ENABLE_CUDA)
-  if (cuda_usable) {
-    NIO_ASSIGN_OR_RETURN(
-        created.backend,
-        CreateCudaBackend(mlp, std::move(movable_columns), options));
-    created.log_line = absl::StrCat("backend: ", created.backend->Describe());
-    return created;
+  if (choice != BackendChoice::kCpu && cuda_devices > 0) {
+    absl::StatusOr<std::unique_ptr<Backend>> cuda = make_cuda();
+    if (cuda.ok()) {
+      created.backend = std::move(*cuda);
+      created.log_line = absl::StrCat("backend: ", created.backend->Describe());
+      return created;
+    }
+    if (choice == BackendChoice::kCuda) {
+      return absl::Status(cuda.status().code(),
+                          absl::StrCat("--backend cuda: the CUDA backend "
+                                       "failed to start: ",
+                                       cuda.status().message()));
+    }
+    why_not_cuda = absl::StrCat("the CUDA backend failed to start: ",
+                                cuda.status().message());
   }
-#endif
-  NIO_ASSIGN_OR_RETURN(
-      created.backend,
-      CreateCpuBackend(mlp, std::move(movable_columns), options));
+  NIO_ASSIGN_OR_RETURN(created.backend, make_cpu());
   created.step_chunk_rows = 128;
   created.log_line = absl::StrCat("backend: ", created.backend->Describe());
   if (choice == BackendChoice::kAuto) {
     absl::StrAppend(&created.log_line, " (CUDA not used: ", why_not_cuda, ")");
   }
   return created;
+}
+
+absl::StatusOr<CreatedBackend> CreateBackend(BackendChoice choice,
+                                             const MlpWeights& mlp,
+                                             std::vector<int> movable_columns,
+                                             const BackendOptions& options) {
+  std::string why_no_device;
+  const int devices =
+      choice == BackendChoice::kCpu ? 0 : CudaDeviceCount(&why_no_device);
+  auto make_cuda = [&]() -> absl::StatusOr<std::unique_ptr<Backend>> {
+#if defined(NIO_ENABLE_CUDA)
+    return CreateCudaBackend(mlp, movable_columns, options);
+#else
+    return absl::UnimplementedError("this build has no CUDA backend");
+#endif
+  };
+  auto make_cpu = [&]() {
+    return CreateCpuBackend(mlp, movable_columns, options);
+  };
+  return ChooseBackend(choice, devices, why_no_device, make_cuda, make_cpu);
 }
 
 }  // namespace nio::kernels

@@ -2,6 +2,7 @@
 #ifndef NIO_KERNELS_BACKEND_FACTORY_H_
 #define NIO_KERNELS_BACKEND_FACTORY_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,12 +32,25 @@ struct CreatedBackend {
   int step_chunk_rows = 0;
 };
 
-// kAuto: CUDA when a device is usable, else CPU (the log line says why).
-// kCuda without a usable device: FAILED_PRECONDITION.
+// kAuto: CUDA when a device is usable and its backend starts (out of
+// memory, an exclusive-mode device busy, a cuBLAS failure fall back), else
+// CPU; the log line says why. kCuda without a usable device:
+// FAILED_PRECONDITION; kCuda whose backend fails to start: that error.
 absl::StatusOr<CreatedBackend> CreateBackend(BackendChoice choice,
                                              const MlpWeights& mlp,
                                              std::vector<int> movable_columns,
                                              const BackendOptions& options);
+
+// The choice itself, over the two ways to make a backend: what
+// CreateBackend does with the real ones. make_cuda is called only when
+// `cuda_devices` > 0 and the choice is not kCpu; why_no_device says why
+// there are none otherwise.
+using BackendMaker = std::function<absl::StatusOr<std::unique_ptr<Backend>>()>;
+absl::StatusOr<CreatedBackend> ChooseBackend(BackendChoice choice,
+                                             int cuda_devices,
+                                             const std::string& why_no_device,
+                                             const BackendMaker& make_cuda,
+                                             const BackendMaker& make_cpu);
 
 }  // namespace nio::kernels
 

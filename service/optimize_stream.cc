@@ -1,5 +1,9 @@
 #include "service/optimize_stream.h"
 
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "service/optimize_call.h"
 #include "service/proto_convert.h"
 #include "service/request_builder.h"
@@ -50,28 +54,59 @@ void OptimizeStream::HandleRequest(
     SetTrackStatus(status, r.mutable_result()->mutable_status());
     return r;
   };
-  auto built = BuildTracks(scheduler_->featurizer(), request.tracks(),
-                           request.options(), &seen_ids_);
+  // A repeated id fails alone and every id is answered once: a copy of an
+  // id the stream already has is dropped (its own track answers), an id
+  // repeated within this message is answered once with the error and none
+  // of its copies run; the message's other tracks go on.
+  std::unordered_map<std::string, int> copies;
+  for (const nio::v1::Track& t : request.tracks()) ++copies[t.id()];
+  google::protobuf::RepeatedPtrField<nio::v1::Track> tracks;
+  std::vector<nio::v1::OptimizeStreamResponse> repeated;
+  for (int i = 0; i < request.tracks_size(); ++i) {
+    const nio::v1::Track& t = request.tracks(i);
+    if (t.id().empty()) {
+      *tracks.Add() = t;  // the whole message is refused below
+      continue;
+    }
+    if (seen_ids_.count(t.id())) continue;
+    if (copies[t.id()] > 1) {
+      seen_ids_.insert(t.id());
+      repeated.push_back(error_result(
+          t.id(), absl::InvalidArgumentError(absl::StrCat(
+                      "tracks[", i, "].id: '", t.id(), "' appears ",
+                      copies[t.id()], " times in one message"))));
+      continue;
+    }
+    *tracks.Add() = t;
+  }
+  auto built =
+      tracks.empty()
+          ? absl::StatusOr<std::vector<BuiltTrack>>(std::vector<BuiltTrack>{})
+          : BuildTracks(scheduler_->featurizer(), tracks, request.options(),
+                        &seen_ids_);
   std::lock_guard<std::mutex> lock(state_->mu);
+  for (auto& r : repeated) EnqueueLocked(std::move(r));
+  if (request.tracks().empty()) {
+    EnqueueLocked(error_result(
+        "", absl::InvalidArgumentError("tracks: the request has no tracks")));
+    return;
+  }
   if (!built.ok()) {
     // The message is bad as a whole: each of its tracks fails with that,
-    // once per id. An id the stream already had is answered by its own
-    // track, so it gets no second answer here; the ids answered here count
-    // as used, so no later track reuses them either.
-    if (request.tracks().empty()) {
-      EnqueueLocked(error_result("", built.status()));
-    }
-    for (const nio::v1::Track& t : request.tracks()) {
+    // once per id; the ids answered here count as used, so no later track
+    // reuses them either.
+    for (const nio::v1::Track& t : tracks) {
       if (!seen_ids_.insert(t.id()).second) continue;
       EnqueueLocked(error_result(t.id(), built.status()));
     }
     return;
   }
+  if (built->empty()) return;
   auto job_class =
       ChooseJobClass(request.options().priority(), JobClass::kBatch,
-                     request.tracks_size(), interactive_max_tracks_);
+                     tracks.size(), interactive_max_tracks_);
   if (!job_class.ok()) {
-    for (const nio::v1::Track& t : request.tracks()) {
+    for (const nio::v1::Track& t : tracks) {
       EnqueueLocked(error_result(t.id(), job_class.status()));
     }
     return;

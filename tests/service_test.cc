@@ -606,7 +606,7 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
 // A stream message that is bad as a whole (an id the stream already used,
 // an id twice in it) fails each of its tracks once; a track of an earlier
 // message keeps its one answer.
-TEST(ServiceTest, ARejectedStreamMessageAnswersEachIdOnce) {
+TEST(ServiceTest, ARepeatedIdInAStreamFailsAloneAndEachIdIsAnsweredOnce) {
   auto server = StartServer();
   auto stub = Connect(*server);
   auto track = [](nio::v1::OptimizeStreamRequest& m, const std::string& id) {
@@ -620,6 +620,7 @@ TEST(ServiceTest, ARejectedStreamMessageAnswersEachIdOnce) {
   track(second, "a");  // already in the stream
   track(second, "b");
   track(second, "b");  // twice in the message
+  track(second, "c");  // fine: runs, whatever its neighbours
   grpc::ClientContext ctx;
   auto stream = stub->OptimizeStream(&ctx);
   ASSERT_TRUE(stream->Write(first));
@@ -637,6 +638,9 @@ TEST(ServiceTest, ARejectedStreamMessageAnswersEachIdOnce) {
   ASSERT_EQ(answers["b"].size(), 1u);
   EXPECT_EQ(answers["b"][0],
             static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  ASSERT_EQ(answers["c"].size(), 1u);
+  EXPECT_EQ(answers["c"][0], 0);
+  EXPECT_EQ(answers.size(), 3u);
 }
 
 // A client that streams but never reads: the server stops reading once its
