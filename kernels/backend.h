@@ -121,6 +121,11 @@ class Backend {
 
   // Plain forward pass: x (rows, n_in) -> out (rows). Any number of rows.
   virtual absl::Status Predict(const float* x, int rows, float* out) = 0;
+
+  // OK while the backend can run. After a fault that every later call would
+  // repeat (on a GPU: an illegal address, a lost device), that fault: the
+  // backend is broken for good. Asked after a call failed.
+  virtual absl::Status Health() const { return absl::OkStatus(); }
 };
 
 // The CPU backend, always available.

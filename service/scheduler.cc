@@ -100,10 +100,46 @@ Scheduler::Scheduler(const models::Model& model,
 
 Scheduler::~Scheduler() { Stop(Now()); }
 
+absl::Status Scheduler::BackendHealth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return broken_;
+}
+
+void Scheduler::OnBackendBroken(
+    std::function<void(const absl::Status&)> on_broken) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_broken_ = std::move(on_broken);
+}
+
+void Scheduler::CheckBackendHealth() {
+  const absl::Status health = backend_->Health();
+  if (health.ok()) return;
+  std::vector<Job> left;
+  std::function<void(const absl::Status&)> tell;
+  absl::Status why;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!broken_.ok()) return;
+    broken_ = absl::UnavailableError(
+        absl::StrCat("the compute backend is broken (", health.message(),
+                     "); this server needs a restart"));
+    why = broken_;
+    for (Job& j : interactive_queue_) left.push_back(std::move(j));
+    interactive_queue_.clear();
+    for (Job& j : batch_queue_.TakeAll()) left.push_back(std::move(j));
+    stats_.backend_broken += static_cast<int64_t>(left.size());
+    tell = on_broken_;
+  }
+  NIO_LOG(ERROR) << why;
+  for (Job& job : left) job.on_done(TrackOutcome{why, {}});
+  if (tell) tell(why);
+}
+
 absl::Status Scheduler::Submit(std::vector<Job> jobs) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::UnavailableError("the server is shutting down");
+    if (!broken_.ok()) return broken_;
     if (Queued() + jobs.size() > static_cast<size_t>(max_queue_)) {
       stats_.rejected_queue_full += static_cast<int64_t>(jobs.size());
       return absl::ResourceExhaustedError(absl::StrCat(
@@ -371,6 +407,7 @@ void Scheduler::FailBlock(Block& block, const absl::Status& status) {
   // whole track fails with its last row.
   ForgetTickets(block, tickets);
   block.step_rows = block.step_done_rows = 0;
+  CheckBackendHealth();
 }
 
 void Scheduler::EmitProgress(Block& block) {

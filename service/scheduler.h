@@ -113,6 +113,12 @@ class Scheduler {
   void Stop(Clock::time_point deadline = Clock::time_point::max());
 
   SchedulerStats Stats() const;
+  // OK, or why the backend is broken for good (Backend::Health after a
+  // failure): from then on Submit and every queued track get UNAVAILABLE
+  // with that reason, and `on_broken` (set before any work arrives, called
+  // once from the batching thread) tells the server to report NOT_SERVING.
+  absl::Status BackendHealth() const;
+  void OnBackendBroken(std::function<void(const absl::Status&)> on_broken);
   const std::string& BackendDescription() const { return backend_description_; }
   const std::string& BackendLogLine() const { return backend_log_line_; }
   const models::Featurizer& featurizer() const { return featurizer_; }
@@ -155,6 +161,9 @@ class Scheduler {
   void EmitProgress(Block& block);
   // Answers every track of the block with INTERNAL and empties it.
   void FailBlock(Block& block, const absl::Status& status);
+  // After a failure: when the backend says it is broken for good, records
+  // that, answers every queued track UNAVAILABLE and tells on_broken_.
+  void CheckBackendHealth();
   // Answers the queued tracks whose call was cancelled or whose deadline
   // passed, so they neither wait for a slot nor count against max_queue.
   void DropDeadQueued(Clock::time_point now);
@@ -192,8 +201,10 @@ class Scheduler {
   size_t Queued() const {
     return interactive_queue_.size() + batch_queue_.Size();
   }
-  std::deque<std::function<void()>> predict_tasks_;  // guarded by mu_
-  bool stopping_ = false;                            // guarded by mu_
+  std::deque<std::function<void()>> predict_tasks_;     // guarded by mu_
+  bool stopping_ = false;                               // guarded by mu_
+  absl::Status broken_;                                 // guarded by mu_
+  std::function<void(const absl::Status&)> on_broken_;  // guarded by mu_
   Clock::time_point stop_deadline_ =
       Clock::time_point::max();  // guarded by mu_
   SchedulerStats stats_;         // guarded by mu_

@@ -39,6 +39,7 @@ struct SchedulerStats {
   int64_t deadline_exceeded = 0;  // retired because the deadline passed
   int64_t failed = 0;             // backend failures (INTERNAL)
   int64_t shut_down = 0;          // ended UNAVAILABLE: the server stopped first
+  int64_t backend_broken = 0;     // ended UNAVAILABLE: the backend broke
   int64_t rejected_queue_full = 0;
   int64_t steps = 0;        // steps run, both classes
   int64_t track_steps = 0;  // tracks advanced, both classes

@@ -42,6 +42,12 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
   }
   s->host_ = options.listen.substr(0, options.listen.rfind(':'));
   s->server_->GetHealthCheckService()->SetServingStatus(true);
+  // A broken backend answers nothing any more: NOT_SERVING, so an
+  // orchestrator restarts the server (health and GetModel still answer).
+  grpc::Server* server = s->server_.get();
+  s->scheduler_->OnBackendBroken([server](const absl::Status&) {
+    server->GetHealthCheckService()->SetServingStatus(false);
+  });
   s->start_line_ = absl::StrCat("nio-server: model ", s->model_->spec.name,
                                 " version ", s->model_->spec.version, " from ",
                                 dir, "; ", s->scheduler_->BackendLogLine(),

@@ -93,6 +93,7 @@ class FakeBackend final : public kernels::Backend {
     {
       std::unique_lock<std::mutex> lock(mu_);
       held_cv_.wait(lock, [&] { return !held_; });
+      if (broken_) return absl::InternalError("fake device lost");
       if (fail_next_step_) {
         fail_next_step_ = false;
         return absl::InternalError("fake step failure");
@@ -161,6 +162,15 @@ class FakeBackend final : public kernels::Backend {
     std::lock_guard<std::mutex> lock(mu_);
     fail_next_gather_ = true;
   }
+  // Every later Step fails and Health says so, as after a lost GPU.
+  void Break() {
+    std::lock_guard<std::mutex> lock(mu_);
+    broken_ = true;
+  }
+  absl::Status Health() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return broken_ ? absl::InternalError("fake device lost") : absl::OkStatus();
+  }
   std::vector<StepCall> Steps() const {
     std::lock_guard<std::mutex> lock(mu_);
     return steps_;
@@ -182,6 +192,7 @@ class FakeBackend final : public kernels::Backend {
   bool held_ = false;              // guarded by mu_
   bool fail_next_step_ = false;    // guarded by mu_
   bool fail_next_gather_ = false;  // guarded by mu_
+  bool broken_ = false;            // guarded by mu_
   std::vector<StepCall> steps_;    // guarded by mu_
 };
 

@@ -467,6 +467,41 @@ TEST_F(SchedulerTest,
   EXPECT_EQ(scheduler_->Stats().failed, 3);
 }
 
+// A fault that stays (a lost device): the tracks in flight fail INTERNAL,
+// the queued ones and every later call UNAVAILABLE naming the fault, each
+// answered once; the server is told once, so health can say NOT_SERVING.
+TEST_F(SchedulerTest, ABrokenBackendAnswersEveryTrackOnceAndRefusesNewWork) {
+  SchedulerOptions o = Blocks(4, 0);
+  Start(o);
+  std::atomic<int> told{0};
+  scheduler_->OnBackendBroken([&](const absl::Status& why) {
+    EXPECT_NE(why.message().find("fake device lost"), std::string::npos);
+    ++told;
+  });
+  backend_->Break();
+  // 4 run (and fail), 8 wait in the queue behind them.
+  ASSERT_TRUE(scheduler_->Submit(Jobs("a", 12, 3, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(12);
+  int internal = 0, unavailable = 0;
+  for (int i = 0; i < 12; ++i) {
+    const absl::Status s = outcomes_.Of("a" + std::to_string(i)).status;
+    internal += s.code() == absl::StatusCode::kInternal;
+    unavailable += s.code() == absl::StatusCode::kUnavailable;
+  }
+  EXPECT_EQ(internal, 4);
+  EXPECT_EQ(unavailable, 8);
+  EXPECT_EQ(told.load(), 1);
+  EXPECT_EQ(scheduler_->BackendHealth().code(), absl::StatusCode::kUnavailable);
+  const absl::Status later =
+      scheduler_->Submit(Jobs("b", 1, 3, JobClass::kBatch));
+  EXPECT_EQ(later.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(later.message().find("needs a restart"), std::string::npos)
+      << later;
+  const SchedulerStats stats = scheduler_->Stats();
+  EXPECT_EQ(stats.failed, 4);
+  EXPECT_EQ(stats.backend_broken, 8);
+}
+
 TEST_F(SchedulerTest, AFailedGatherAtRetireAnswersEveryTrackAndFreesTheSlots) {
   SchedulerOptions o = Blocks(4, 0);
   Start(o);

@@ -156,6 +156,13 @@ class CudaBackend final : public Backend {
                         " slots)");
   }
   int MaxRows() const override { return max_rows_; }
+  absl::Status Health() const override {
+    const cudaError_t e = cudaPeekAtLastError();
+    if (!IsStickyCudaError(e)) return absl::OkStatus();
+    return absl::InternalError(
+        absl::StrCat("CUDA context lost: ", cudaGetErrorName(e), ": ",
+                     cudaGetErrorString(e)));
+  }
   int InputSize() const override { return n_in_; }
   const std::vector<int>& MovableColumns() const override { return movable_; }
 

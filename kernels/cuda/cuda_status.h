@@ -12,8 +12,32 @@
 
 namespace nio::kernels {
 
+// Errors after which the context is unusable: every later call returns
+// them, and only a new process recovers (Backend::Health reports them).
+inline bool IsStickyCudaError(cudaError_t e) {
+  switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorAssert:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorLaunchFailure:
+    case cudaErrorECCUncorrectable:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A failed call's error as a Status. A non-sticky error is also cleared
+// here, where it happened, so the next launch check does not blame an
+// innocent kernel.
 inline absl::Status CudaStatus(cudaError_t e, const char* call, const char* file, int line) {
   if (e == cudaSuccess) return absl::OkStatus();
+  if (!IsStickyCudaError(e)) cudaGetLastError();
   return absl::InternalError(absl::StrCat(file, ":", line, ": ", call, ": ",
                                           cudaGetErrorName(e), ": ", cudaGetErrorString(e)));
 }
