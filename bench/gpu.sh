@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # On a machine with a GPU: builds with CUDA, runs the CPU/CUDA parity tests
-# (seed-model fixture first, when ../shared is there) and the engine
-# benchmark on the CUDA backend, printing tracks/s.
+# (seed-model fixture first, when ../shared is there) and the server-on-CUDA
+# test, then the engine benchmark on the CUDA backend (tracks/s) and the
+# optimizer x starts x steps quality table on the GPU. Fails (never skips)
+# without a device, with a driver older than the build needs, or when a CUDA
+# test skips.
 #   bench/gpu.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +12,28 @@ build=${1:-build-gpu}
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
   export CUDACXX=/usr/local/cuda/bin/nvcc
 fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+# CUDA 13 needs driver R580 or newer; with an older one every CUDA test
+# would skip and `auto` would quietly run on the CPU.
+min_driver=580
+if ! info=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader); then
+  echo "bench/gpu.sh: no GPU here (nvidia-smi failed)" >&2
+  exit 1
+fi
+echo "GPU: $info"
+driver=$(echo "$info" | head -1 | awk -F', ' '{print $3}')
+if [ "${driver%%.*}" -lt "$min_driver" ]; then
+  echo "bench/gpu.sh: driver $driver is older than R$min_driver, which this CUDA 13 build needs" >&2
+  exit 1
+fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNIO_ENABLE_CUDA=ON
 cmake --build "$build" -j "$(nproc)"
-(cd "$build" && ctest --output-on-failure -R 'seed_fixture_setup|CudaBackend|CudaServer|SeedParity')
+log=$(mktemp)
+(cd "$build" && ctest --output-on-failure \
+   -R 'seed_fixture_setup|CudaBackend|CudaServer|SeedParity') | tee "$log"
+if grep -q "Skipped" "$log"; then
+  echo "bench/gpu.sh: a CUDA test skipped (see above): the GPU was not used" >&2
+  exit 1
+fi
 model=${NIO_BENCH_MODEL:-models/bundled}
 echo "== engine on CUDA (fp32), model $model =="
 "$build/bench/nio_engine_bench" --backend cuda --model_dir "$model" \
@@ -23,3 +44,13 @@ echo "== engine on CUDA (TF32), the whole catalog in slots =="
 echo "== the same on CPU, for the ratio =="
 "$build/bench/nio_engine_bench" --backend cpu --model_dir "$model" --batches 1024 --min_seconds 3 \
   --single_track_runs 5
+if [ -f ../shared/seed-model/nio_model_hybrid.pth ] && [ -f ../shared/data/spotify_tracks.csv ]; then
+  echo "== suggestion quality on CUDA: the original app's model, 120 varied tracks =="
+  q=$(mktemp -d)
+  python3 models/tools/export_pytorch.py --state-dict ../shared/seed-model/nio_model_hybrid.pth \
+    --scaler ../shared/seed-model/nio_scaler.pkl \
+    --feature-names ../shared/seed-model/nio_feature_names.pkl --out "$q/seed" >/dev/null
+  python3 bench/varied_tracks.py --model-dir "$q/seed" --out "$q/tracks.json" --seed 3
+  "$build/bench/quality_bench" --backend cuda --model_dir "$q/seed" --tracks "$q/tracks.json" \
+    --tolerances ""
+fi

@@ -39,6 +39,7 @@ ABSL_FLAG(int, catalog_tracks, 1024,
           "convergence table: tracks per run (the given ones, repeated)");
 ABSL_FLAG(int, latency_runs, 21, "timed one-track optimizations per K");
 ABSL_FLAG(int, threads, 0, "CPU threads (0 = all cores)");
+ABSL_FLAG(std::string, backend, "cpu", "auto, cpu or cuda");
 
 namespace {
 
@@ -134,8 +135,14 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  auto backend = nio::kernels::ParseBackendChoice(absl::GetFlag(FLAGS_backend));
+  if (!backend.ok()) {
+    std::cerr << "quality_bench: --backend: " << backend.status().message()
+              << "\n";
+    return 2;
+  }
   nio::service::SchedulerOptions o;
-  o.backend = nio::kernels::BackendChoice::kCpu;
+  o.backend = *backend;
   o.max_batch = 1024;
   o.compute.threads = absl::GetFlag(FLAGS_threads);
   auto opt = nio::service::Optimizer::Create(*model, o);
