@@ -122,6 +122,12 @@ class Backend {
   // Plain forward pass: x (rows, n_in) -> out (rows). Any number of rows.
   virtual absl::Status Predict(const float* x, int rows, float* out) = 0;
 
+  // How many rows a Step should run to cover `rows` active rows of a block
+  // whose rows after them, up to `limit`, are free slots. A backend that
+  // replays captured steps rounds up to a few buckets (step_bucket.h); the
+  // default runs exactly the active rows.
+  virtual int StepRowsFor(int rows, int limit) const { return rows; }
+
   // OK while the backend can run. After a fault that every later call would
   // repeat (on a GPU: an illegal address, a lost device), that fault: the
   // backend is broken for good. Asked after a call failed.

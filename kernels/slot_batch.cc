@@ -47,7 +47,13 @@ absl::Status SlotBatch::StepRows(int begin, int count) {
                                               Active(), " active slots"));
   }
   if (count == 0) return absl::OkStatus();
-  if (absl::Status s = backend_->Step(first_row_ + begin, count); !s.ok())
+  // A whole-block step may cover free rows too, when the backend wants a
+  // bucketed row count (its free rows are reset on admission).
+  const int run = begin == 0 && count == Active()
+                      ? std::clamp(backend_->StepRowsFor(count, capacity_),
+                                   count, capacity_)
+                      : count;
+  if (absl::Status s = backend_->Step(first_row_ + begin, run); !s.ok())
     return s;
   for (int r = begin; r < begin + count; ++r) ++slots_[r].steps_done;
   if (watched_ == 0) return absl::OkStatus();

@@ -59,7 +59,8 @@ class SlotBatch {
   absl::Status Admit(const NioRows& rows, const std::vector<int64_t>& tickets,
                      const std::vector<int>& steps_wanted);
 
-  // One NIO step over all active slots.
+  // One NIO step over all active slots (on a backend that buckets its steps,
+  // Backend::StepRowsFor, some free rows of the block too).
   absl::Status Step();
   // One NIO step over active rows [begin, begin + count) of the block only
   // (a step cut into chunks; rows are independent). Then reads the stop

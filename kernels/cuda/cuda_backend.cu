@@ -38,6 +38,7 @@
 #include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
 #include "kernels/status_macros.h"
+#include "kernels/step_bucket.h"
 
 namespace nio::kernels {
 namespace {
@@ -156,6 +157,10 @@ class CudaBackend final : public Backend {
                         " slots)");
   }
   int MaxRows() const override { return max_rows_; }
+  // Graphs per bucket, not per row count (step_bucket.h).
+  int StepRowsFor(int rows, int limit) const override {
+    return StepBucket(rows, limit);
+  }
   absl::Status Health() const override {
     const cudaError_t e = cudaPeekAtLastError();
     if (!IsStickyCudaError(e)) return absl::OkStatus();

@@ -34,6 +34,9 @@ class DeviceBuffer {
     size_ = n;
     if (n == 0) return absl::OkStatus();
     NIO_RETURN_IF_CUDA_ERROR(cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
+    // Zeroed: a slot never loaded is an idle row (mask 0, Adam, L-BFGS at
+    // its start), safe to step in a bucketed step (step_bucket.h).
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemset(data_, 0, n * sizeof(T)));
     return absl::OkStatus();
   }
   // Allocates and copies n values from host memory.
