@@ -45,6 +45,10 @@ namespace {
 
 // cuBLAS needs its own workspace to be capturable in a CUDA graph.
 constexpr size_t kCublasWorkspaceBytes = 32u << 20;
+// Steps queued on the device at most: Step waits for the step this many
+// before it, so an admit, a deadline or a cancel (which sync the stream)
+// waits behind at most this many steps, not hundreds.
+constexpr int kStepsInFlight = 2;
 // Steps of the same row range before that step is captured as a graph.
 constexpr int kStableStepsBeforeGraph = 2;
 // Row ranges whose graphs are kept (the scheduler's blocks step different
@@ -65,6 +69,9 @@ class CudaBackend final : public Backend {
     for (StepGraph& g : graphs_) {
       if (g.exec) cudaGraphExecDestroy(g.exec);
     }
+    for (cudaEvent_t e : step_done_) {
+      if (e) cudaEventDestroy(e);
+    }
     if (cublas_) cublasDestroy(cublas_);
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -77,6 +84,10 @@ class CudaBackend final : public Backend {
     sm_count_ = prop.multiProcessorCount;
     NIO_RETURN_IF_CUDA_ERROR(
         cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    for (cudaEvent_t& e : step_done_) {
+      NIO_RETURN_IF_CUDA_ERROR(
+          cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    }
     NIO_RETURN_IF_CUBLAS_ERROR(cublasCreate(&cublas_));
     NIO_RETURN_IF_CUBLAS_ERROR(cublasSetStream(cublas_, stream_));
     NIO_RETURN_IF_ERROR(workspace_.Allocate(kCublasWorkspaceBytes));
@@ -315,13 +326,20 @@ class CudaBackend final : public Backend {
                        ") outside the ", max_rows_, " slots"));
     }
     if (rows == 0) return absl::OkStatus();
+    // Bounded run-ahead: wait for the step kStepsInFlight before this one.
+    cudaEvent_t& done = step_done_[steps_enqueued_ % kStepsInFlight];
+    if (steps_enqueued_ >= kStepsInFlight)
+      NIO_RETURN_IF_CUDA_ERROR(cudaEventSynchronize(done));
     StepGraph& g = GraphFor(first_row, rows);
     if (g.uses < kStableStepsBeforeGraph) {
       ++g.uses;
-      return EnqueueStep(first_row, rows);
+      NIO_RETURN_IF_ERROR(EnqueueStep(first_row, rows));
+    } else {
+      if (!g.exec) NIO_RETURN_IF_ERROR(CaptureStep(g));
+      NIO_RETURN_IF_CUDA_ERROR(cudaGraphLaunch(g.exec, stream_));
     }
-    if (!g.exec) NIO_RETURN_IF_ERROR(CaptureStep(g));
-    NIO_RETURN_IF_CUDA_ERROR(cudaGraphLaunch(g.exec, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaEventRecord(done, stream_));
+    ++steps_enqueued_;
     return absl::OkStatus();
   }
 
@@ -557,6 +575,8 @@ class CudaBackend final : public Backend {
   cublasHandle_t cublas_ = nullptr;
   DeviceBuffer<char> workspace_;
   std::vector<StepGraph> graphs_;  // at most kStepGraphs
+  cudaEvent_t step_done_[kStepsInFlight] = {};
+  uint64_t steps_enqueued_ = 0;
   uint64_t graph_clock_ = 0;
 
   std::vector<DeviceBuffer<float>> w_, b_, act_;
