@@ -15,8 +15,9 @@
 //   gather_prediction_ (max_rows)    MoveRows / GatherRows staging
 // Products go through GemmCublas with the same GemmArgs builders the CPU uses;
 // elementwise work is the kernel bodies of elementwise.h via RunBody. One
-// stream; a step is captured as a CUDA graph once the number of active rows
-// has been stable for two steps, and replayed until it changes.
+// stream; a step's row count is rounded up to a bucket (step_bucket.h), and
+// each bucket's step is captured as a CUDA graph once it has run twice and
+// replayed from then on; at most kStepsInFlight steps are queued.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
