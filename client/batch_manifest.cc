@@ -151,12 +151,18 @@ absl::StatusOr<BatchManifest> ReadManifest(const std::string& output) {
       return j.contains(field) ? j.at(field) : nlohmann::json(nullptr);
     };
     m.options.starts = Optional<int>(optional("starts"));
+    // Written before the optimizer option: Adam without a pool, all there
+    // was.
     if (!optional("optimizer").is_null()) {
       auto o = models::ParseOptimizer(optional("optimizer").get<std::string>());
       if (!o.ok()) throw std::runtime_error("optimizer");
       m.options.optimizer = *o;
+    } else if (!j.contains("optimizer")) {
+      m.options.optimizer = models::Optimizer::kAdam;
     }
-    m.options.start_pool = Optional<int>(optional("start_pool"));
+    m.options.start_pool = j.contains("start_pool")
+                               ? Optional<int>(j.at("start_pool"))
+                               : std::optional<int>(0);
     m.options.target = Optional<double>(optional("target"));
     m.options.tolerance = Optional<double>(optional("tolerance"));
     m.options.tolerance_window = Optional<int>(optional("tolerance_window"));
