@@ -22,6 +22,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o,
   options.steps = o.steps;
   options.optimizer = o.optimizer;
   options.starts = o.starts;
+  options.mode = o.mode;
   std::mutex mu;
   std::vector<double> latencies_ms;
   std::atomic<int64_t> tracks{0}, errors{0};

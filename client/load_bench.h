@@ -23,6 +23,7 @@ struct LoadOptions {
   int steps = 300;
   std::optional<models::Optimizer> optimizer;
   std::optional<int> starts;
+  std::optional<models::NioMode> mode;
   // Each client streams through OptimizeStream (throughput only) instead of
   // unary calls.
   bool stream = false;

@@ -103,6 +103,7 @@ void CatalogStream(NioClient* client, int w, const MixedLoadOptions& o,
   options.steps = o.steps;
   options.optimizer = o.optimizer;
   options.starts = o.starts;
+  options.mode = o.mode;
   service::ToProto(options, request.mutable_options());
   request.mutable_options()->set_progress_every(every);
   for (int n = 0; !stop.load(); ++n) {
@@ -146,6 +147,7 @@ absl::StatusOr<MixedLoadResult> RunMixedLoad(const MixedLoadOptions& o,
   options.steps = o.steps;
   options.optimizer = o.optimizer;
   options.starts = o.starts;
+  options.mode = o.mode;
   MixedLoadResult result;
 
   // 1. One-track calls on an idle server.

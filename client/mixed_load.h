@@ -33,6 +33,7 @@ struct MixedLoadOptions {
   int steps = 300;
   std::optional<models::Optimizer> optimizer;
   std::optional<int> starts;
+  std::optional<models::NioMode> mode;
 };
 
 struct MixedLoadResult {

@@ -964,6 +964,11 @@ int main(int argc, char** argv) {
       ->add_option("--optimizer", bench_optimizer,
                    "adam or lbfgs (default: the model's)")
       ->check(CLI::IsMember({"adam", "lbfgs"}));
+  std::string bench_mode;
+  bench
+      ->add_option("--mode", bench_mode,
+                   "projected or reference (default: the model's)")
+      ->check(CLI::IsMember({"reference", "projected"}));
   int bench_starts = 0;
   bench
       ->add_option("--starts", bench_starts,
@@ -1033,6 +1038,7 @@ int main(int argc, char** argv) {
     if (!bench_optimizer.empty())
       load.optimizer = *nio::models::ParseOptimizer(bench_optimizer);
     if (bench_starts > 0) load.starts = bench_starts;
+    if (!bench_mode.empty()) load.mode = *nio::models::ParseNioMode(bench_mode);
   }
   if (*bench && mixed) {
     nio::client::MixedLoadOptions m;
@@ -1044,6 +1050,7 @@ int main(int argc, char** argv) {
     m.steps = load.steps;
     m.optimizer = load.optimizer;
     m.starts = load.starts;
+    m.mode = load.mode;
     return RunMixedBench(common, m, format);
   }
   if (*bench) return RunBench(common, load, format);
