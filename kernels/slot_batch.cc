@@ -112,6 +112,12 @@ absl::Status SlotBatch::Retire(
       !s.ok()) {
     return s;
   }
+  // All or nothing: the leaving rows reach `retired` only once the
+  // compaction succeeded; on a failure every slot stays where it is and the
+  // caller fails them all (no row both answered and still in a slot).
+  std::vector<RetiredSlot> leaving_slots;
+  leaving_slots.reserve(count);
+  int watched_leaving = 0;
   for (int i = 0; i < count; ++i) {
     RetiredSlot out;
     out.info = slots_[leaving[i]];
@@ -123,8 +129,8 @@ absl::Status SlotBatch::Retire(
                       best_p_scratch_.begin() + at + k);
     out.best_objective = best_objective_scratch_[i];
     out.best_prediction = best_prediction_scratch_[i];
-    watched_ -= out.info.watched ? 1 : 0;
-    retired->push_back(std::move(out));
+    watched_leaving += out.info.watched ? 1 : 0;
+    leaving_slots.push_back(std::move(out));
   }
   const std::vector<RowMove> moves = CompactionMoves(leaving, Active());
   std::vector<RowMove> backend_moves = moves;
@@ -135,6 +141,8 @@ absl::Status SlotBatch::Retire(
   if (absl::Status s = backend_->MoveRows(backend_moves); !s.ok()) return s;
   for (const RowMove& m : moves) slots_[m.to] = slots_[m.from];
   slots_.resize(slots_.size() - count);
+  watched_ -= watched_leaving;
+  for (RetiredSlot& r : leaving_slots) retired->push_back(std::move(r));
   return absl::OkStatus();
 }
 

@@ -69,7 +69,8 @@ class SlotBatch {
   absl::Status StepRows(int begin, int count);
 
   // Retires every slot that has done its steps or for which should_leave
-  // (may be empty) says so; appends them to retired.
+  // (may be empty) says so; appends them to retired. All or nothing: on an
+  // error nothing is appended and every slot is still in the batch.
   absl::Status Retire(const std::function<bool(const SlotInfo&)>& should_leave,
                       std::vector<RetiredSlot>* retired);
 

@@ -77,6 +77,13 @@ class FakeBackend final : public kernels::Backend {
   absl::Status MoveRows(const std::vector<kernels::RowMove>& moves) override {
     if (absl::Status s = kernels::CheckRowMoves(moves, max_rows_); !s.ok())
       return s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (fail_next_move_ && !moves.empty()) {
+        fail_next_move_ = false;
+        return absl::InternalError("fake move failure");
+      }
+    }
     for (const kernels::RowMove& m : moves) {
       for (int c = 0; c < k_; ++c) p_[m.to * k_ + c] = p_[m.from * k_ + c];
       step_[m.to] = step_[m.from];
@@ -162,6 +169,11 @@ class FakeBackend final : public kernels::Backend {
     std::lock_guard<std::mutex> lock(mu_);
     fail_next_gather_ = true;
   }
+  // The next MoveRows with at least one move fails.
+  void FailNextMove() {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_next_move_ = true;
+  }
   // Every later Step fails and Health says so, as after a lost GPU.
   void Break() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -193,6 +205,7 @@ class FakeBackend final : public kernels::Backend {
   bool fail_next_step_ = false;    // guarded by mu_
   bool fail_next_gather_ = false;  // guarded by mu_
   bool broken_ = false;            // guarded by mu_
+  bool fail_next_move_ = false;    // guarded by mu_
   std::vector<StepCall> steps_;    // guarded by mu_
 };
 

@@ -502,6 +502,27 @@ TEST_F(SchedulerTest, ABrokenBackendAnswersEveryTrackOnceAndRefusesNewWork) {
   EXPECT_EQ(stats.backend_broken, 8);
 }
 
+// The gather at retire succeeds but the compaction fails: no track is
+// answered twice, every one once, with the error.
+TEST_F(SchedulerTest, AFailedMoveAtRetireAnswersEveryTrackOnce) {
+  SchedulerOptions o = Blocks(4, 0);
+  Start(o);
+  backend_->FailNextMove();
+  // Different step counts: the first to leave needs a move of a survivor.
+  std::vector<Job> jobs = Jobs("a", 2, 3, JobClass::kBatch);
+  for (Job& j : Jobs("b", 2, 9, JobClass::kBatch)) jobs.push_back(std::move(j));
+  ASSERT_TRUE(scheduler_->Submit(std::move(jobs)).ok());
+  outcomes_.WaitFor(4);
+  WaitUntil([](const SchedulerStats& s) { return s.active == 0; });
+  std::map<std::string, int> answers;
+  for (const auto& e : outcomes_.WaitFor(4)) ++answers[e.id];
+  EXPECT_EQ(answers.size(), 4u);
+  for (const auto& [id, n] : answers) EXPECT_EQ(n, 1) << id;
+  ASSERT_TRUE(scheduler_->Submit(Jobs("z", 4, 3, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(8);
+  EXPECT_TRUE(outcomes_.Of("z3").status.ok());
+}
+
 TEST_F(SchedulerTest, AFailedGatherAtRetireAnswersEveryTrackAndFreesTheSlots) {
   SchedulerOptions o = Blocks(4, 0);
   Start(o);

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "kernels/backend.h"
 #include "kernels/step_bucket.h"
+#include "tests/fake_backend.h"
 #include "tests/test_util.h"
 
 namespace nio::kernels {
@@ -196,6 +197,31 @@ TEST(StepBucketTest, FewBucketsAtMostAQuarterMoreRowsNeverPastTheLimit) {
   EXPECT_LE(seen.size(), 4u + 4u * 12u) << "buckets for 1..4096 rows";
   EXPECT_EQ(StepBucket(90, 100), 96);
   EXPECT_EQ(StepBucket(99, 100), 100);
+}
+
+// Retire is all or nothing: when the compaction fails after the leaving rows
+// were read, nothing is handed back and every slot is still there.
+TEST(SlotBatchRetireTest, AFailedCompactionRetiresNothing) {
+  testing::FakeClock clock;
+  testing::FakeBackend backend(4, 3, {0}, &clock, std::chrono::nanoseconds(1));
+  SlotBatch batch(&backend);
+  const std::vector<float> x0(4 * 3, 0.0f), lo(4, -1.0f), hi(4, 1.0f),
+      lr(4, 0.1f), lambda(4, 0.0f);
+  const std::vector<uint8_t> mask(4, 1);
+  const NioRows rows{4,         x0.data(), mask.data(),  lo.data(),
+                     hi.data(), lr.data(), lambda.data()};
+  ASSERT_TRUE(batch.Admit(rows, {1, 2, 3, 4}, {1, 5, 5, 5}).ok());
+  ASSERT_TRUE(batch.Step().ok());
+  backend.FailNextMove();
+  std::vector<RetiredSlot> retired;
+  EXPECT_FALSE(batch.Retire(nullptr, &retired).ok());
+  EXPECT_TRUE(retired.empty());
+  EXPECT_EQ(batch.Active(), 4);
+  // The next try succeeds: ticket 1 leaves once.
+  ASSERT_TRUE(batch.Retire(nullptr, &retired).ok());
+  ASSERT_EQ(retired.size(), 1u);
+  EXPECT_EQ(retired[0].info.ticket, 1);
+  EXPECT_EQ(batch.Active(), 3);
 }
 
 TEST_F(SlotBatchTest, RetireOnRequestFreesTheSlot) {
