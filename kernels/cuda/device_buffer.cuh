@@ -19,7 +19,8 @@ class DeviceBuffer {
     if (data_) cudaFree(data_);
   }
   DeviceBuffer(DeviceBuffer&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)) {}
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
@@ -33,7 +34,8 @@ class DeviceBuffer {
     data_ = nullptr;
     size_ = n;
     if (n == 0) return absl::OkStatus();
-    NIO_RETURN_IF_CUDA_ERROR(cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
     // Zeroed: a slot never loaded is an idle row (mask 0, Adam, L-BFGS at
     // its start), safe to step in a bucketed step (step_bucket.h).
     NIO_RETURN_IF_CUDA_ERROR(cudaMemset(data_, 0, n * sizeof(T)));
@@ -43,7 +45,8 @@ class DeviceBuffer {
   absl::Status Upload(const T* host, size_t n) {
     if (absl::Status s = Allocate(n); !s.ok()) return s;
     if (n == 0) return absl::OkStatus();
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpy(data_, host, n * sizeof(T), cudaMemcpyHostToDevice));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaMemcpy(data_, host, n * sizeof(T), cudaMemcpyHostToDevice));
     return absl::OkStatus();
   }
 
