@@ -60,6 +60,20 @@ class NioOptionsTest : public ::testing::Test {
     return out[0].result;
   }
 
+  // A track alone and inside a crowd: the same answer within 1e-5.
+  static void ExpectSameAnswer(const NioResult& expected,
+                               const NioResult& got) {
+    ASSERT_EQ(got.id, expected.id);
+    EXPECT_NEAR(got.prediction_after, expected.prediction_after, 1e-5);
+    EXPECT_EQ(got.quality.winning_start, expected.quality.winning_start);
+    EXPECT_EQ(got.steps_run, expected.steps_run);
+    ASSERT_EQ(got.changes.size(), expected.changes.size());
+    for (size_t c = 0; c < got.changes.size(); ++c) {
+      EXPECT_NEAR(got.changes[c].optimized, expected.changes[c].optimized,
+                  1e-5 * (1 + std::fabs(expected.changes[c].optimized)));
+    }
+  }
+
   static const models::FeatureChange* Change(const NioResult& r,
                                              const std::string& name) {
     for (const auto& c : r.changes) {
@@ -124,15 +138,7 @@ TEST_F(NioOptionsTest, ATrackAloneIsTheSameInsideAThousandOthers) {
   for (const auto& [expected, got] :
        {std::pair{&alone, &out[300].result},
         std::pair{&target_alone, &out[701].result}}) {
-    ASSERT_EQ(got->id, expected->id);
-    EXPECT_NEAR(got->prediction_after, expected->prediction_after, 1e-5);
-    EXPECT_EQ(got->quality.winning_start, expected->quality.winning_start);
-    EXPECT_EQ(got->steps_run, expected->steps_run);
-    ASSERT_EQ(got->changes.size(), expected->changes.size());
-    for (size_t c = 0; c < got->changes.size(); ++c) {
-      EXPECT_NEAR(got->changes[c].optimized, expected->changes[c].optimized,
-                  1e-5 * (1 + std::fabs(expected->changes[c].optimized)));
-    }
+    ExpectSameAnswer(*expected, *got);
   }
   // The same request twice: the same answer, bit for bit.
   const NioResult again = Run(probe);
@@ -171,14 +177,7 @@ TEST_F(NioOptionsTest, LbfgsTracksAreTheSameAloneAndAmongAdamTracks) {
   for (const auto& [expected, got] :
        {std::pair{&alone, &out[100].result},
         std::pair{&pooled_alone, &out[601].result}}) {
-    ASSERT_EQ(got->id, expected->id);
-    EXPECT_NEAR(got->prediction_after, expected->prediction_after, 1e-5);
-    EXPECT_EQ(got->quality.winning_start, expected->quality.winning_start);
-    ASSERT_EQ(got->changes.size(), expected->changes.size());
-    for (size_t c = 0; c < got->changes.size(); ++c) {
-      EXPECT_NEAR(got->changes[c].optimized, expected->changes[c].optimized,
-                  1e-5 * (1 + std::fabs(expected->changes[c].optimized)));
-    }
+    ExpectSameAnswer(*expected, *got);
   }
   const NioResult again = Run(probe);
   EXPECT_EQ(again.prediction_after, alone.prediction_after);
