@@ -131,8 +131,10 @@ void Scheduler::CheckBackendHealth() {
     tell = on_broken_;
   }
   NIO_LOG(ERROR) << why;
-  for (Job& job : left) job.on_done(TrackOutcome{why, {}});
+  // The server learns first, so health says NOT_SERVING before any caller
+  // hears UNAVAILABLE.
   if (tell) tell(why);
+  for (Job& job : left) job.on_done(TrackOutcome{why, {}});
 }
 
 absl::Status Scheduler::Submit(std::vector<Job> jobs) {
