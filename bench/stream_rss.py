@@ -56,7 +56,7 @@ def main():
     from nio.v1 import nio_pb2, nio_pb2_grpc
 
     server = subprocess.Popen([args.server, "--model_dir", args.model_dir, "--listen",
-                               "127.0.0.1:0", "--backend", "cpu",
+                               "127.0.0.1:0", "--http_listen", "", "--backend", "cpu",
                                "--stream_window", str(args.window)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     address = None

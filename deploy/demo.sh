@@ -21,7 +21,7 @@ cmake --build "$build" -j "$jobs" --target nio-server nio
 
 mkdir -p "$(dirname "$out")"
 log=$(mktemp)
-"$build/service/nio-server" --listen 127.0.0.1:0 >"$log" 2>&1 &
+"$build/service/nio-server" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 1 300); do

@@ -13,16 +13,22 @@
 
 namespace nio::service {
 
-std::string VersionLine(const std::string& program) {
+BuildInfo GetBuildInfo() {
 #if defined(NIO_ENABLE_CUDA)
   constexpr char kBackends[] = "cpu, cuda";
 #else
   constexpr char kBackends[] = "cpu";
 #endif
-  const std::string build_type =
-      sizeof(NIO_BUILD_TYPE) > 1 ? NIO_BUILD_TYPE : "no CMAKE_BUILD_TYPE";
-  return absl::StrCat(program, " ", NIO_VERSION, " (", build_type,
-                      " build; backends: ", kBackends, ")");
+  return BuildInfo{
+      NIO_VERSION,
+      sizeof(NIO_BUILD_TYPE) > 1 ? NIO_BUILD_TYPE : "no CMAKE_BUILD_TYPE",
+      kBackends};
+}
+
+std::string VersionLine(const std::string& program) {
+  const BuildInfo b = GetBuildInfo();
+  return absl::StrCat(program, " ", b.version, " (", b.build_type,
+                      " build; backends: ", b.backends, ")");
 }
 
 }  // namespace nio::service

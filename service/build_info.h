@@ -8,6 +8,13 @@
 
 namespace nio::service {
 
+struct BuildInfo {
+  std::string version;     // "0.1.0"
+  std::string build_type;  // "RelWithDebInfo"
+  std::string backends;    // "cpu, cuda"
+};
+BuildInfo GetBuildInfo();
+
 // "<program> 0.1.0 (RelWithDebInfo build; backends: cpu)".
 std::string VersionLine(const std::string& program);
 

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "service/caller_identity.h"
 #include "service/optimize_call.h"
 #include "service/optimize_stream.h"
 #include "service/proto_convert.h"
@@ -13,14 +14,18 @@
 namespace nio::service {
 
 NioService::NioService(const models::Model& model, Scheduler* scheduler,
-                       const NioServiceOptions& options)
-    : model_(model), scheduler_(scheduler), options_(options) {}
+                       const NioServiceOptions& options, CallMetrics* metrics)
+    : model_(model),
+      scheduler_(scheduler),
+      options_(options),
+      metrics_(metrics) {}
 
 grpc::ServerUnaryReactor* NioService::GetModel(
     grpc::CallbackServerContext* context, const nio::v1::GetModelRequest*,
     nio::v1::ModelInfo* response) {
   ToProto(model_.spec, scheduler_->BackendDescription(), scheduler_->MaxBatch(),
           response);
+  CallTimer(metrics_, "GetModel").Done(absl::StatusCode::kOk);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -31,7 +36,9 @@ grpc::ServerUnaryReactor* NioService::Predict(
     const nio::v1::PredictRequest* request,
     nio::v1::PredictResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto timer = std::make_shared<CallTimer>(metrics_, "Predict");
   if (request->tracks().empty()) {
+    timer->Done(absl::StatusCode::kInvalidArgument);
     reactor->Finish(ToGrpcStatus(
         absl::InvalidArgumentError("tracks: the request has no tracks")));
     return reactor;
@@ -41,7 +48,8 @@ grpc::ServerUnaryReactor* NioService::Predict(
   for (const nio::v1::Track& t : request->tracks())
     tracks.push_back(FromProto(t));
   PredictTracks(
-      *scheduler_, tracks, [reactor, request, response](TrackPredictions out) {
+      *scheduler_, tracks,
+      [reactor, request, response, timer](TrackPredictions out) {
         absl::Status first_error;
         bool any_ok = false;
         for (size_t i = 0; i < out.size(); ++i) {
@@ -56,6 +64,7 @@ grpc::ServerUnaryReactor* NioService::Predict(
           }
         }
         if (!any_ok) response->clear_predictions();
+        timer->Done(any_ok ? absl::StatusCode::kOk : first_error.code());
         reactor->Finish(any_ok ? grpc::Status::OK : ToGrpcStatus(first_error));
       });
   return reactor;
@@ -65,19 +74,20 @@ grpc::ServerUnaryReactor* NioService::Optimize(
     grpc::CallbackServerContext* context,
     const nio::v1::OptimizeRequest* request,
     nio::v1::OptimizeResponse* response) {
-  return new OptimizeCall(scheduler_, context, request, response,
-                          options_.interactive_max_tracks);
+  return new OptimizeCall(
+      scheduler_, context, request, response, options_.interactive_max_tracks,
+      CallerOf(*context, options_.gateway_secret), metrics_);
 }
 
 grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest,
                         nio::v1::OptimizeStreamResponse>*
 NioService::OptimizeStream(grpc::CallbackServerContext* context) {
   // Each stream is its own caller for the batch block's fair share.
-  std::string caller =
-      absl::StrCat(context->peer(), "/stream-", streams_started_++);
+  std::string caller = absl::StrCat(CallerOf(*context, options_.gateway_secret),
+                                    "/stream-", streams_started_++);
   return new service::OptimizeStream(
       scheduler_, context, options_.stream_window,
-      options_.interactive_max_tracks, std::move(caller));
+      options_.interactive_max_tracks, std::move(caller), metrics_);
 }
 
 }  // namespace nio::service

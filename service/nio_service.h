@@ -11,6 +11,7 @@
 
 #include "models/model.h"
 #include "nio/v1/nio.grpc.pb.h"
+#include "service/call_metrics.h"
 #include "service/scheduler.h"
 
 namespace nio::service {
@@ -23,13 +24,18 @@ struct NioServiceOptions {
   // interactive block; unary requests beyond it run as batch work unless
   // they claim PRIORITY_INTERACTIVE (then INVALID_ARGUMENT).
   int interactive_max_tracks = 16;
+  // Calls that carry it come from the HTTP gateway, and share work under
+  // the HTTP client they name (caller_identity.h); empty: none do.
+  std::string gateway_secret;
 };
 
 class NioService final : public nio::v1::Nio::CallbackService {
  public:
-  // model and scheduler: not owned, must outlive the service.
+  // model, scheduler and metrics: not owned, must outlive the service;
+  // metrics may be null (nothing is recorded).
   NioService(const models::Model& model, Scheduler* scheduler,
-             const NioServiceOptions& options = {});
+             const NioServiceOptions& options = {},
+             CallMetrics* metrics = nullptr);
 
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
                                      const nio::v1::GetModelRequest* request,
@@ -50,6 +56,7 @@ class NioService final : public nio::v1::Nio::CallbackService {
   const models::Model& model_;
   Scheduler* scheduler_;
   const NioServiceOptions options_;
+  CallMetrics* metrics_;
   std::atomic<int64_t> streams_started_{0};  // names each stream's caller
 };
 

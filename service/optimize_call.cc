@@ -22,32 +22,35 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler,
                            grpc::CallbackServerContext* context,
                            const nio::v1::OptimizeRequest* request,
                            nio::v1::OptimizeResponse* response,
-                           int interactive_max_tracks)
+                           int interactive_max_tracks, std::string caller,
+                           CallMetrics* metrics)
     : response_(response),
       control_(std::make_shared<CallControl>()),
-      state_(std::make_shared<State>()) {
+      state_(std::make_shared<State>()),
+      timer_(metrics, "Optimize") {
   control_->deadline = SteadyDeadline(context);
   std::unordered_set<std::string> ids;
   auto built = BuildTracks(scheduler->featurizer(), request->tracks(),
                            request->options(), &ids);
   if (!built.ok()) {
-    Finish(ToGrpcStatus(built.status()));
+    End(ToGrpcStatus(built.status()));
     return;
   }
   if (absl::Status all = AllFailed(*built); !all.ok()) {
-    Finish(ToGrpcStatus(all));
+    End(ToGrpcStatus(all));
     return;
   }
   auto job_class =
       ChooseJobClass(request->options().priority(), JobClass::kInteractive,
                      request->tracks_size(), interactive_max_tracks);
   if (!job_class.ok()) {
-    Finish(ToGrpcStatus(job_class.status()));
+    End(ToGrpcStatus(job_class.status()));
     return;
   }
+  timer_.SetClass(JobClassName(*job_class));
   JobTraits traits;
   traits.job_class = *job_class;
-  traits.caller = context->peer();
+  traits.caller = std::move(caller);
   traits.control = control_;
   std::vector<Job> jobs;
   for (size_t i = 0; i < built->size(); ++i) {
@@ -67,8 +70,13 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler,
   state_->remaining = static_cast<int>(jobs.size());
   if (absl::Status s = scheduler->Submit(std::move(jobs)); !s.ok()) {
     response_->clear_results();
-    Finish(ToGrpcStatus(s));
+    End(ToGrpcStatus(s));
   }
+}
+
+void OptimizeCall::End(const grpc::Status& status) {
+  timer_.Done(static_cast<absl::StatusCode>(status.error_code()));
+  Finish(status);
 }
 
 void OptimizeCall::OnCancel() { control_->cancelled.store(true); }
@@ -96,7 +104,7 @@ void OptimizeCall::TrackDone(int index, TrackOutcome outcome) {
     state_->finished = true;
     ended_by = state_->ended_by;
   }
-  Finish(ToGrpcStatus(ended_by));
+  End(ToGrpcStatus(ended_by));
 }
 
 }  // namespace nio::service

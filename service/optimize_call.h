@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "nio/v1/nio.grpc.pb.h"
+#include "service/call_metrics.h"
 #include "service/scheduler.h"
 
 namespace nio::service {
@@ -19,10 +20,13 @@ namespace nio::service {
 class OptimizeCall final : public grpc::ServerUnaryReactor {
  public:
   // request and response belong to gRPC and live until OnDone. Requests
-  // with more tracks than interactive_max_tracks run as batch work.
+  // with more tracks than interactive_max_tracks run as batch work, shared
+  // fairly under `caller`. metrics (may be null) records the call when it
+  // ends.
   OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* context,
                const nio::v1::OptimizeRequest* request,
-               nio::v1::OptimizeResponse* response, int interactive_max_tracks);
+               nio::v1::OptimizeResponse* response, int interactive_max_tracks,
+               std::string caller, CallMetrics* metrics);
 
   void OnCancel() override;
   void OnDone() override { delete this; }
@@ -37,10 +41,13 @@ class OptimizeCall final : public grpc::ServerUnaryReactor {
     absl::Status ended_by;
   };
   void TrackDone(int index, TrackOutcome outcome);
+  // Records the call and finishes it; `this` may be gone after it.
+  void End(const grpc::Status& status);
 
   nio::v1::OptimizeResponse* response_;
   std::shared_ptr<CallControl> control_;
   std::shared_ptr<State> state_;
+  CallTimer timer_;
 };
 
 // Steady-clock form of a gRPC deadline (max() when there is none).

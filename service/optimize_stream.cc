@@ -13,11 +13,13 @@ namespace nio::service {
 
 OptimizeStream::OptimizeStream(Scheduler* scheduler,
                                grpc::CallbackServerContext* context, int window,
-                               int interactive_max_tracks, std::string caller)
+                               int interactive_max_tracks, std::string caller,
+                               CallMetrics* metrics)
     : scheduler_(scheduler),
       window_(window),
       interactive_max_tracks_(interactive_max_tracks),
       caller_(std::move(caller)),
+      timer_(metrics, "OptimizeStream"),
       control_(std::make_shared<CallControl>()),
       state_(std::make_shared<State>()) {
   control_->deadline = SteadyDeadline(context);
@@ -111,6 +113,7 @@ void OptimizeStream::HandleRequest(
     }
     return;
   }
+  timer_.SetClass(JobClassName(*job_class));
   JobTraits traits;
   traits.job_class = *job_class;
   traits.caller = caller_;
@@ -207,6 +210,7 @@ void OptimizeStream::MaybeFinishLocked() {
   if (state_->finished || state_->writing) return;
   if (control_->cancelled.load()) {
     state_->finished = true;
+    timer_.Done(absl::StatusCode::kCancelled);
     Finish(
         grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled"));
     return;
@@ -214,6 +218,7 @@ void OptimizeStream::MaybeFinishLocked() {
   if (state_->half_closed && state_->in_flight == 0 &&
       state_->to_write.empty() && !state_->reading) {
     state_->finished = true;
+    timer_.Done(absl::StatusCode::kOk);
     Finish(grpc::Status::OK);
   }
 }

@@ -25,6 +25,7 @@
 #include <unordered_set>
 
 #include "nio/v1/nio.grpc.pb.h"
+#include "service/call_metrics.h"
 #include "service/scheduler.h"
 
 namespace nio::service {
@@ -36,8 +37,10 @@ class OptimizeStream final
   // window: tracks in flight before the stream stops reading. Tracks run as
   // batch work (unless a message claims interactive, at most
   // interactive_max_tracks per message), shared fairly under `caller`.
+  // metrics (may be null) records the stream when it ends.
   OptimizeStream(Scheduler* scheduler, grpc::CallbackServerContext* context,
-                 int window, int interactive_max_tracks, std::string caller);
+                 int window, int interactive_max_tracks, std::string caller,
+                 CallMetrics* metrics);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -72,6 +75,7 @@ class OptimizeStream final
   const int window_;
   const int interactive_max_tracks_;
   const std::string caller_;
+  CallTimer timer_;  // under state_->mu
   std::shared_ptr<CallControl> control_;
   std::shared_ptr<State> state_;
   std::unordered_set<std::string> seen_ids_;  // touched by the read path only

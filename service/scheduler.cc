@@ -27,6 +27,13 @@ int FormedBatchBucket(int rows) {
   return static_cast<int>(kFormedBatchBounds.size());
 }
 
+int StepSecondsBucket(double seconds) {
+  for (size_t b = 0; b < kStepSecondsBounds.size(); ++b) {
+    if (seconds <= kStepSecondsBounds[b]) return static_cast<int>(b);
+  }
+  return static_cast<int>(kStepSecondsBounds.size());
+}
+
 // INVALID_ARGUMENT naming the first option out of its range.
 absl::Status CheckOptions(const SchedulerOptions& options) {
   if (options.max_batch <= 0 || options.max_queue < 0 ||
@@ -409,6 +416,7 @@ void Scheduler::FailBlock(Block& block, const absl::Status& status) {
   // whole track fails with its last row.
   ForgetTickets(block, tickets);
   block.step_rows = block.step_done_rows = 0;
+  block.step_time = {};
   CheckBackendHealth();
 }
 
@@ -580,12 +588,16 @@ void Scheduler::RetireFinished(Block& block) {
 }
 
 void Scheduler::EndStep(Block& block, int rows) {
+  const double step_s = std::chrono::duration<double>(block.step_time).count();
+  block.step_time = {};
   {
     std::lock_guard<std::mutex> lock(mu_);
     ClassStats& c = stats_.by_class[static_cast<int>(block.job_class)];
     c.steps++;
     c.track_steps += rows;
     c.formed_batch[FormedBatchBucket(rows)]++;
+    c.step_seconds[StepSecondsBucket(step_s)]++;
+    c.step_seconds_sum += step_s;
     stats_.steps++;
     stats_.track_steps += rows;
   }
@@ -595,10 +607,12 @@ void Scheduler::EndStep(Block& block, int rows) {
 
 void Scheduler::RunStep(Block& block) {
   const int rows = block.slots.Active();
+  const Clock::time_point start = Now();
   if (absl::Status s = block.slots.Step(); !s.ok()) {
     FailBlock(block, s);
     return;
   }
+  block.step_time = Now() - start;
   EndStep(block, rows);
 }
 
@@ -609,11 +623,13 @@ void Scheduler::RunBatchChunk(Block& block) {
   const int rows = batch_chunk_rows_ == 0 || left < 2 * batch_chunk_rows_
                        ? left
                        : batch_chunk_rows_;
+  const Clock::time_point start = Now();
   if (absl::Status s = block.slots.StepRows(block.step_done_rows, rows);
       !s.ok()) {
     FailBlock(block, s);
     return;
   }
+  block.step_time += Now() - start;
   block.step_done_rows += rows;
   if (block.step_done_rows < block.step_rows) return;
   const int step_rows = block.step_rows;
@@ -672,6 +688,7 @@ void Scheduler::ShutDownNow(Block* blocks) {
       continue;
     }
     block.step_rows = block.step_done_rows = 0;
+    block.step_time = {};
     if (!retired.empty()) FinishRetired(block, retired);
   }
   for (int c = 0; c < kJobClasses; ++c) {

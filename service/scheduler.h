@@ -133,6 +133,8 @@ class Scheduler {
     // Batch block: the rows of the step in progress and how many have run.
     int step_rows = 0;
     int step_done_rows = 0;
+    // Backend time of the step in progress so far (all its chunks).
+    Clock::duration step_time{};
     bool MidStep() const { return step_done_rows > 0; }
   };
 

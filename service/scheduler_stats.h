@@ -15,6 +15,13 @@ namespace nio::service {
 inline constexpr std::array<int, 13> kFormedBatchBounds = {
     1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
 
+// Upper bounds of the step-time histogram buckets, in seconds of backend time
+// per whole step (a batch step's chunks added up); the last bucket counts
+// everything longer.
+inline constexpr std::array<double, 14> kStepSecondsBounds = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+    0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+
 struct ClassStats {
   int queued = 0;  // tracks waiting for a slot now
   int active = 0;  // tracks in the class's block now
@@ -30,6 +37,10 @@ struct ClassStats {
   double busy_s = 0;
   // Rows per step, by kFormedBatchBounds (one more bucket: larger).
   std::array<int64_t, kFormedBatchBounds.size() + 1> formed_batch{};
+  // Backend time per step, by kStepSecondsBounds (one more bucket: longer),
+  // and its sum.
+  std::array<int64_t, kStepSecondsBounds.size() + 1> step_seconds{};
+  double step_seconds_sum = 0;
 };
 
 struct SchedulerStats {

@@ -6,21 +6,39 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/status_macros.h"
+#include "service/caller_identity.h"
 #include "service/log.h"
+#include "service/service_metrics.h"
 
 namespace nio::service {
+namespace {
+
+// Where this process reaches its own gRPC port: a wildcard address through
+// loopback, any other as it is.
+std::string LoopbackTarget(const std::string& host, int port) {
+  std::string h = host;
+  if (h.empty() || h == "0.0.0.0" || h == "*") h = "127.0.0.1";
+  if (h == "[::]") h = "[::1]";
+  return absl::StrCat(h, ":", port);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
     const ServerOptions& options) {
   std::unique_ptr<NioServer> s(new NioServer());
+  s->options_ = options;
   const std::string dir =
       options.model_dir.empty() ? models::DefaultModelDir() : options.model_dir;
   NIO_ASSIGN_OR_RETURN(models::Model model, models::LoadModel(dir));
   s->model_ = std::make_unique<models::Model>(std::move(model));
   NIO_ASSIGN_OR_RETURN(s->scheduler_,
                        Scheduler::Create(*s->model_, options.scheduler));
-  s->service_ = std::make_unique<NioService>(*s->model_, s->scheduler_.get(),
-                                             options.service);
+  NioServiceOptions service_options = options.service;
+  if (!options.http.listen.empty())
+    service_options.gateway_secret = NewGatewaySecret();
+  s->service_ = std::make_unique<NioService>(
+      *s->model_, s->scheduler_.get(), service_options, &s->call_metrics_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -41,20 +59,62 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
         ": address in use (another nio-server?) or not available"));
   }
   s->host_ = options.listen.substr(0, options.listen.rfind(':'));
-  s->server_->GetHealthCheckService()->SetServingStatus(true);
+  if (!options.http.listen.empty()) {
+    // Over the gRPC port itself, not an in-process channel: a drain lets
+    // in-flight calls on a socket finish, but closes in-process ones at once.
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    HttpGateway::Sources sources;
+    sources.channel =
+        grpc::CreateCustomChannel(LoopbackTarget(s->host_, s->port_),
+                                  grpc::InsecureChannelCredentials(), args);
+    sources.gateway_secret = service_options.gateway_secret;
+    NioServer* raw = s.get();
+    sources.ready = [raw] { return raw->ready(); };
+    sources.metrics = [raw] { return raw->MetricsText(); };
+    sources.call_metrics = &s->call_metrics_;
+    auto http = HttpGateway::Start(options.http, std::move(sources));
+    if (!http.ok()) {
+      s->server_->Shutdown();
+      s->scheduler_->Stop();
+      return http.status();
+    }
+    s->http_ = std::move(*http);
+  }
+  s->SetServing(true);
   // A broken backend answers nothing any more: NOT_SERVING, so an
   // orchestrator restarts the server (health and GetModel still answer).
-  grpc::Server* server = s->server_.get();
-  s->scheduler_->OnBackendBroken([server](const absl::Status&) {
-    server->GetHealthCheckService()->SetServingStatus(false);
-  });
-  s->start_line_ = absl::StrCat("nio-server: model ", s->model_->spec.name,
-                                " version ", s->model_->spec.version, " from ",
-                                dir, "; ", s->scheduler_->BackendLogLine(),
-                                "; max_batch ", options.scheduler.max_batch,
-                                ", max_queue ", options.scheduler.max_queue,
-                                "; listening on ", s->address());
+  NioServer* raw = s.get();
+  s->scheduler_->OnBackendBroken(
+      [raw](const absl::Status&) { raw->SetServing(false); });
+  s->start_line_ = absl::StrCat(
+      "nio-server: model ", s->model_->spec.name, " version ",
+      s->model_->spec.version, " from ", dir, "; ",
+      s->scheduler_->BackendLogLine(), "; max_batch ",
+      options.scheduler.max_batch, ", max_queue ", options.scheduler.max_queue,
+      "; listening on ", s->address(), " (gRPC)",
+      s->http_ ? absl::StrCat(", ", s->http_->url(), " (HTTP)")
+               : std::string());
   return s;
+}
+
+void NioServer::SetServing(bool serving) {
+  ready_.store(serving);
+  server_->GetHealthCheckService()->SetServingStatus(serving);
+}
+
+std::string NioServer::MetricsText() const {
+  MetricsInputs in;
+  in.calls = &call_metrics_;
+  in.stats = scheduler_->Stats();
+  in.model_name = model_->spec.name;
+  in.model_version = model_->spec.version;
+  in.backend = scheduler_->BackendDescription();
+  in.batch_slots = options_.scheduler.max_batch;
+  in.interactive_slots = options_.scheduler.interactive_slots;
+  in.ready = ready();
+  return RenderMetrics(in);
 }
 
 std::string NioServer::address() const {
@@ -64,12 +124,13 @@ std::string NioServer::address() const {
 void NioServer::Shutdown(std::chrono::milliseconds timeout) {
   if (shut_down_ || !server_) return;
   shut_down_ = true;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  SetServing(false);
   const auto deadline = std::chrono::system_clock::now() + timeout;
   // gRPC waits for in-flight calls until the deadline, then cancels them; the
   // scheduler keeps stepping meanwhile so they can finish.
   server_->Shutdown(deadline);
   scheduler_->Stop(Clock::now());
+  if (http_) http_->Stop();
 }
 
 void NioServer::Wait() {

@@ -13,6 +13,7 @@
 #include "absl/flags/usage_config.h"
 #include "kernels/backend_factory.h"
 #include "service/build_info.h"
+#include "service/http_gateway.h"
 #include "service/log.h"
 #include "service/server.h"
 #include "service/usage.h"
@@ -23,6 +24,18 @@ ABSL_FLAG(std::string, model_dir, "",
           "or $NIO_MODEL_DIR");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "address to listen on (host:port; port 0 = any)");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
+          "address of the HTTP port (JSON API, /healthz, /readyz, /metrics, "
+          "the web page at /); \"\" = no HTTP port");
+ABSL_FLAG(int64_t, http_max_body_bytes, 64 << 20,
+          "HTTP requests with a larger body get 413 (large catalogs: "
+          "POST /v1/optimize/stream in parts, or gRPC)");
+ABSL_FLAG(double, http_timeout_s, 300,
+          "deadline of HTTP API calls without a grpc-timeout header "
+          "(streams: none)");
+ABSL_FLAG(int, http_threads, 128,
+          "HTTP requests served at once (each waits for its answer on its own "
+          "thread)");
 ABSL_FLAG(std::string, backend, "auto",
           "compute backend: auto (CUDA when a device is usable, else CPU), "
           "cpu, or cuda "
@@ -99,12 +112,15 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves Neural Input Optimization for one model over gRPC (nio.v1.Nio, "
       "with\n"
-      "grpc.health.v1 health and server reflection).\n"
-      "  nio-server [--model_dir DIR] [--listen 127.0.0.1:50051] [--backend "
-      "auto|cpu|cuda]\n"
+      "grpc.health.v1 health and server reflection) and HTTP (the same API "
+      "as JSON,\n"
+      "/healthz, /readyz, Prometheus /metrics, and the web page at /).\n"
+      "  nio-server [--model_dir DIR] [--listen 127.0.0.1:50051] "
+      "[--http_listen 127.0.0.1:8080]\n"
+      "             [--backend auto|cpu|cuda]\n"
       "Exit codes: 0 after a clean drain (SIGTERM/SIGINT), 1 bad flags, 2 "
       "cannot load the\n"
-      "model or start the backend, 3 cannot listen.\n"
+      "model or start the backend, 3 cannot listen (gRPC or HTTP).\n"
       "Flags take _ or - between words (--model_dir or --model-dir).");
   if (std::optional<int> code = ParseFlags(argc, argv)) return *code;
 
@@ -124,11 +140,15 @@ int Run(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_queue) < 0 || absl::GetFlag(FLAGS_threads) < 0 ||
       absl::GetFlag(FLAGS_stream_window) <= 0 ||
       absl::GetFlag(FLAGS_interactive_slots) < 0 ||
-      absl::GetFlag(FLAGS_interactive_max_tracks) < 0) {
+      absl::GetFlag(FLAGS_interactive_max_tracks) < 0 ||
+      absl::GetFlag(FLAGS_http_max_body_bytes) <= 0 ||
+      absl::GetFlag(FLAGS_http_threads) <= 0 ||
+      !(absl::GetFlag(FLAGS_http_timeout_s) >= 0)) {
     std::cerr
-        << "nio-server: --max_batch and --stream_window must be > 0; "
-           "--max_queue, "
-           "--threads, --interactive_slots and --interactive_max_tracks >= 0\n";
+        << "nio-server: --max_batch, --stream_window, --http_max_body_bytes "
+           "and --http_threads must be > 0; --max_queue, --threads, "
+           "--interactive_slots, --interactive_max_tracks and "
+           "--http_timeout_s >= 0\n";
     return 1;
   }
   const double share = absl::GetFlag(FLAGS_batch_min_share);
@@ -143,6 +163,18 @@ int Run(int argc, char** argv) {
   nio::service::ServerOptions options;
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.http.listen = absl::GetFlag(FLAGS_http_listen);
+  if (!options.http.listen.empty()) {
+    if (auto parsed = nio::service::ParseHttpListen(options.http.listen);
+        !parsed.ok()) {
+      std::cerr << "nio-server: " << parsed.status().message() << "\n";
+      return 1;
+    }
+  }
+  options.http.max_body_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_http_max_body_bytes));
+  options.http.default_timeout_s = absl::GetFlag(FLAGS_http_timeout_s);
+  options.http.threads = absl::GetFlag(FLAGS_http_threads);
   options.scheduler.backend = *choice;
   options.scheduler.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.scheduler.max_queue = absl::GetFlag(FLAGS_max_queue);

@@ -43,8 +43,10 @@ size_t CountLines(const std::string& path) {
 // A started nio-server on a free loopback port.
 struct Server {
   explicit Server(std::vector<std::string> flags) {
-    std::vector<std::string> argv = {NIO_SERVER_BINARY, "--listen",
-                                     "127.0.0.1:0", "--backend", "cpu"};
+    std::vector<std::string> argv = {NIO_SERVER_BINARY,  "--listen",
+                                     "127.0.0.1:0",      "--http_listen",
+                                     "127.0.0.1:0",      "--backend",
+                                     "cpu"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     process = std::make_unique<ChildProcess>(argv);
     if (!process->WaitForOutput("listening on", 60s)) return;
@@ -310,7 +312,7 @@ TEST_F(BatchSafetyTest, ASecondServerCannotTakeAPortInUse) {
   Server first({});
   ASSERT_FALSE(first.port.empty()) << first.process->output();
   ChildProcess second({NIO_SERVER_BINARY, "--listen", "127.0.0.1:" + first.port,
-                       "--backend", "cpu"});
+                       "--http_listen", "127.0.0.1:0", "--backend", "cpu"});
   EXPECT_EQ(second.Wait(60s), 3) << second.output();
   EXPECT_NE(second.output().find("address in use"), std::string::npos)
       << second.output();

@@ -1,8 +1,10 @@
 // The command examples of README.md and client/README.md, run as written
 // (docs that drift from the code fail here). An example is an indented
 // line that starts with `build/` or `nio `; a trailing `# comment` is
-// dropped and bare `nio` is the built CLI. An example with `[optional
-// parts]` runs without them, then once with each part (its first
+// dropped and bare `nio` is the built CLI. A `curl ` example (with its
+// more-indented continuation lines) runs in sh against the server's HTTP
+// port in place of localhost:8080, and must get no HTTP error. An example with
+// `[optional parts]` runs without them, then once with each part (its first
 // alternative; `I/N` as 0/2), resuming on the output the first run left or
 // on a fresh one. A real
 // nio-server on a free loopback port stands in for "nio-server &" (the CLI
@@ -41,10 +43,21 @@ std::vector<Example> Examples(const std::string& file) {
   std::ifstream in(std::string(NIO_SOURCE_DIR) + "/" + file);
   std::string line;
   int n = 0;
+  bool in_curl = false;  // the line before was a curl example's
   while (std::getline(in, line)) {
     ++n;
+    if (in_curl && line.rfind("      ", 0) == 0) {
+      out.back().command += " " + line.substr(6);
+      continue;
+    }
+    in_curl = false;
     if (line.rfind("    ", 0) != 0) continue;
     std::string command = line.substr(4);
+    if (command.rfind("curl ", 0) == 0) {
+      out.push_back({file, n, command});
+      in_curl = true;
+      continue;
+    }
     if (command.rfind("build/", 0) != 0 && command.rfind("nio ", 0) != 0) {
       continue;
     }
@@ -97,21 +110,38 @@ TEST(ReadmeExamplesTest, EveryCommandExampleRunsAsWritten) {
     std::ofstream(dir / "tracks.json")
         << std::regex_replace(std::string(m[1]), std::regex("\n    "), "\n");
   }
-  ChildProcess server(
-      {NIO_SERVER_BINARY, "--listen", "127.0.0.1:0", "--backend", "cpu"});
+  ChildProcess server({NIO_SERVER_BINARY, "--listen", "127.0.0.1:0",
+                       "--http_listen", "127.0.0.1:0", "--backend", "cpu"});
   ASSERT_TRUE(server.WaitForOutput("listening on", 60s)) << server.output();
   std::smatch m;
   const std::string log = server.output();
   ASSERT_TRUE(
       std::regex_search(log, m, std::regex("listening on ([0-9.]+:[0-9]+)")));
   setenv("NIO_SERVER", std::string(m[1]).c_str(), 1);
+  std::smatch http;
+  ASSERT_TRUE(
+      std::regex_search(log, http, std::regex("http://([0-9.]+:[0-9]+)")));
+  const std::string http_address = http[1];
 
   std::vector<Example> examples = Examples("README.md");
   for (const Example& e : Examples("client/README.md")) examples.push_back(e);
   ASSERT_GE(examples.size(), 8u);
   const fs::path before = fs::current_path();
   fs::current_path(dir);
+  int curl_examples = 0;
   for (const Example& e : examples) {
+    if (e.command.rfind("curl ", 0) == 0) {
+      const std::string command = std::regex_replace(
+          std::regex_replace(e.command, std::regex("localhost:8080"),
+                             http_address),
+          std::regex("^curl "), "curl --fail ");
+      ChildProcess p({"/bin/sh", "-c", command});
+      EXPECT_EQ(p.Wait(120s), 0)
+          << e.file << ":" << e.line << ": " << command << "\n"
+          << p.output();
+      ++curl_examples;
+      continue;
+    }
     std::vector<std::string> argv = Words(e.command);
     if (argv.back() == "&") continue;  // the server: the one started above
     if (argv[0] == "nio") argv[0] = NIO_CLI_BINARY;
@@ -130,6 +160,7 @@ TEST(ReadmeExamplesTest, EveryCommandExampleRunsAsWritten) {
     EXPECT_EQ(code, 0) << e.file << ":" << e.line << ": " << e.command << "\n"
                        << p.output();
   }
+  EXPECT_GE(curl_examples, 4) << "the README's HTTP examples";
   fs::current_path(before);
   fs::remove_all(dir);
 }

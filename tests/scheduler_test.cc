@@ -249,6 +249,18 @@ TEST_F(SchedulerTest, TrackStepRatesAreMeasuredAndGoToZeroWhenIdle) {
   EXPECT_EQ(scheduler_->Stats().Of(JobClass::kBatch).track_steps_per_s, 0);
 }
 
+TEST_F(SchedulerTest, StepTimeIsTheBackendTimeOfWholeSteps) {
+  SchedulerOptions o = Blocks(20, 0);
+  o.batch_chunk_rows = 5;  // each step runs as 4 chunks of 0.5 ms
+  Start(o, microseconds(100));  // 2 ms a step of 20 rows
+  ASSERT_TRUE(scheduler_->Submit(Jobs("b", 20, 50, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(20);
+  const ClassStats c = scheduler_->Stats().Of(JobClass::kBatch);
+  ASSERT_EQ(c.steps, 50);
+  EXPECT_EQ(c.step_seconds[4], 50) << "every step in the (1 ms, 2.5 ms] bucket";
+  EXPECT_NEAR(c.step_seconds_sum, 50 * 0.002, 1e-6);
+}
+
 TEST_F(SchedulerTest, WithoutBatchWorkInteractiveHasTheWholeBackend) {
   SchedulerOptions o = Blocks(16, 4);
   Start(o);

@@ -34,7 +34,7 @@ std::string StartAndGetAddress(ChildProcess& server) {
 
 TEST(ServerE2ETest, HealthReflectionServeAndDrainOnSigterm) {
   ChildProcess server({ServerBinary(), "--model_dir", nio::testing::TestDataDir() + "/tiny_model",
-                       "--listen", "127.0.0.1:0", "--backend", "cpu", "--drain_timeout_s", "120"});
+                       "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0", "--backend", "cpu", "--drain_timeout_s", "120"});
   const std::string address = StartAndGetAddress(server);
   // The start-up line names model, version, backend, threads and address.
   EXPECT_NE(server.output().find("model tiny-random version 1"), std::string::npos);
@@ -111,7 +111,8 @@ TEST(ServerE2ETest, HealthReflectionServeAndDrainOnSigterm) {
 
 TEST(ServerE2ETest, BadStartsExitNonZeroWithAMessage) {
   {
-    ChildProcess server({ServerBinary(), "--model_dir", "/nonexistent/model", "--listen", "127.0.0.1:0"});
+    ChildProcess server({ServerBinary(), "--model_dir", "/nonexistent/model", "--listen", "127.0.0.1:0",
+                         "--http_listen", "127.0.0.1:0"});
     EXPECT_EQ(server.Wait(30s), 2);
     EXPECT_NE(server.output().find("/nonexistent/model/model.json"), std::string::npos) << server.output();
   }

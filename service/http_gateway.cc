@@ -1,0 +1,191 @@
+#include "service/http_gateway.h"
+
+#include <httplib.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "service/http_errors.h"
+#include "service/http_json_api.h"
+#include "service/web_assets.h"
+
+namespace nio::service {
+namespace {
+
+constexpr char kJson[] = "application/json";
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+absl::StatusOr<std::pair<std::string, int>> ParseHttpListen(
+    const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon + 1 < listen.size() &&
+      listen.size() - colon - 1 <= 5 &&
+      listen.find_first_not_of("0123456789", colon + 1) == std::string::npos) {
+    port = std::stoi(listen.substr(colon + 1));
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_listen: '", listen,
+                     "' is not host:port (e.g. 127.0.0.1:8080; port 0 = any)"));
+  }
+  return std::make_pair(listen.substr(0, colon), port);
+}
+
+HttpGateway::HttpGateway(const HttpOptions& options, Sources sources)
+    : options_(options),
+      sources_(std::move(sources)),
+      server_(std::make_unique<httplib::Server>()) {}
+
+absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
+    const HttpOptions& options, Sources sources) {
+  std::unique_ptr<HttpGateway> g(new HttpGateway(options, std::move(sources)));
+  auto host_port = ParseHttpListen(options.listen);
+  if (!host_port.ok()) return host_port.status();
+  const int port = host_port->second;
+  g->host_ = host_port->first;
+  // "[::1]" in the address, "::1" to the socket.
+  std::string bind_host = g->host_;
+  if (bind_host.size() > 2 && bind_host.front() == '[')
+    bind_host = bind_host.substr(1, bind_host.size() - 2);
+  const int threads = options.threads;
+  g->server_->new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
+  // httplib's default sets SO_REUSEPORT: a second server on a busy port
+  // would start and silently split the traffic with the first.
+  g->server_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  g->server_->set_payload_max_length(options.max_body_bytes);
+  g->server_->set_read_timeout(options.read_timeout_s, 0);
+  g->AddRoutes();
+  if (port == 0) {
+    g->port_ = g->server_->bind_to_any_port(bind_host);
+  } else if (g->server_->bind_to_port(bind_host, port)) {
+    g->port_ = port;
+  }
+  if (g->port_ <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for HTTP on ", options.listen,
+                     ": address in use or not available"));
+  }
+  httplib::Server* server = g->server_.get();
+  g->thread_ = std::thread([server] { server->listen_after_bind(); });
+  return g;
+}
+
+HttpGateway::~HttpGateway() { Stop(); }
+
+std::string HttpGateway::url() const {
+  return absl::StrCat("http://", host_, ":", port_);
+}
+
+void HttpGateway::Stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+}
+
+void HttpGateway::AddRoutes() {
+  httplib::Server& s = *server_;
+  CallMetrics* metrics = sources_.call_metrics;
+  auto record = [metrics](const char* route, int status,
+                          Clock::time_point start) {
+    if (metrics != nullptr)
+      metrics->RecordHttp(route, status, SecondsSince(start));
+  };
+  // Every route answers through this: timed and counted under its pattern.
+  auto timed = [record](const char* route, auto handler) {
+    return [record, route, handler](const httplib::Request& req,
+                                    httplib::Response& res) {
+      const Clock::time_point start = Clock::now();
+      handler(req, res);
+      if (res.status == -1) res.status = 200;  // httplib's default
+      record(route, res.status, start);
+    };
+  };
+  auto api = std::make_shared<HttpJsonApi>(
+      sources_.channel, sources_.gateway_secret, options_.default_timeout_s);
+
+  s.Get("/v1/model", timed("/v1/model", [api](const auto& req, auto& res) {
+          api->GetModel(req, res);
+        }));
+  s.Post("/v1/predict", timed("/v1/predict", [api](const auto& req, auto& res) {
+           api->Predict(req, res);
+         }));
+  s.Post("/v1/optimize",
+         timed("/v1/optimize",
+               [api](const auto& req, auto& res) { api->Optimize(req, res); }));
+  // A stream is counted when its response ends, not when its handler
+  // returns.
+  s.Post("/v1/optimize/stream",
+         [api, record](const httplib::Request& req, httplib::Response& res) {
+           const Clock::time_point start = Clock::now();
+           api->OptimizeStream(req, res, [record, start](int status) {
+             record("/v1/optimize/stream", status, start);
+           });
+         });
+
+  s.Get("/healthz", timed("/healthz", [](const auto&, auto& res) {
+          res.set_content(R"({"status":"ok"})", kJson);
+        }));
+  auto ready = sources_.ready;
+  s.Get("/readyz", timed("/readyz", [ready](const auto&, auto& res) {
+          const bool ok = ready && ready();
+          res.status = ok ? 200 : 503;
+          res.set_content(
+              ok ? R"({"status":"SERVING"})" : R"({"status":"NOT_SERVING"})",
+              kJson);
+        }));
+  auto page = sources_.metrics;
+  s.Get("/metrics", timed("/metrics", [page](const auto&, auto& res) {
+          res.set_content(page ? page() : std::string(),
+                          "text/plain; version=0.0.4; charset=utf-8");
+        }));
+
+  for (const WebAsset& asset : WebAssets()) {
+    auto serve = [asset](const httplib::Request&, httplib::Response& res) {
+      res.set_content(asset.body.data(), asset.body.size(),
+                      std::string(asset.content_type).c_str());
+      res.set_header("Cache-Control", "no-cache");
+    };
+    const std::string path(asset.path);
+    if (path == "/index.html") s.Get("/", timed("/", serve));
+    s.Get(path, timed("/", serve));
+  }
+
+  // What no route answered (404, 405), or httplib refused before routing
+  // (413 over the body limit, 400 unreadable): a JSON error like the API's.
+  // Answers the routes wrote themselves keep their own body.
+  s.set_error_handler(httplib::Server::HandlerWithResponse(
+      [record](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        const absl::StatusCode code = StatusCodeForHttp(res.status);
+        std::string message;
+        if (res.status == 404) {
+          message =
+              absl::StrCat("no such route: ", req.method, " ", req.path,
+                           " (see GET /v1/model, POST /v1/optimize, ...)");
+        } else if (res.status == 413) {
+          message =
+              "request body: larger than the server's --http_max_body_bytes";
+        } else {
+          message = absl::StrCat("HTTP ", res.status);
+        }
+        res.set_content(ErrorJson(code, message), kJson);
+        record("other", res.status, Clock::now());
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+}
+
+}  // namespace nio::service
