@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -113,27 +114,98 @@ void HttpGateway::AddRoutes() {
       record(route, res.status, start);
     };
   };
+  // API calls: refused while draining, and beyond the threads they may
+  // hold (the rest answer health and metrics).
+  const int api_limit =
+      std::max(1, options_.threads - HttpOptions::kReservedThreads);
+  auto draining = sources_.draining;
+  std::atomic<int>* in_flight = &api_in_flight_;
+  auto admitted = [draining, in_flight, api_limit](httplib::Response& res) {
+    if (draining && draining()) {
+      res.status = 503;
+      res.set_content(ErrorJson(absl::StatusCode::kUnavailable,
+                                "the server is shutting down: retry on "
+                                "another replica"),
+                      kJson);
+      return false;
+    }
+    if (in_flight->fetch_add(1) >= api_limit) {
+      in_flight->fetch_sub(1);
+      res.status = 429;
+      res.set_content(
+          ErrorJson(absl::StatusCode::kResourceExhausted,
+                    absl::StrCat("the HTTP port has ", api_limit,
+                                 " API calls in flight (--http_threads less ",
+                                 HttpOptions::kReservedThreads,
+                                 " kept for health and metrics); retry later")),
+          kJson);
+      return false;
+    }
+    return true;
+  };
+  auto api_call = [timed, admitted, in_flight](const char* route,
+                                               auto handler) {
+    return timed(route,
+                 [admitted, in_flight, handler](const httplib::Request& req,
+                                                httplib::Response& res) {
+                   if (!admitted(res)) return;
+                   handler(req, res);
+                   in_flight->fetch_sub(1);
+                 });
+  };
   auto api = std::make_shared<HttpJsonApi>(
       sources_.channel, sources_.gateway_secret, options_.default_timeout_s);
 
-  s.Get("/v1/model", timed("/v1/model", [api](const auto& req, auto& res) {
+  s.Get("/v1/model", api_call("/v1/model", [api](const auto& req, auto& res) {
           api->GetModel(req, res);
         }));
-  s.Post("/v1/predict", timed("/v1/predict", [api](const auto& req, auto& res) {
+  s.Post("/v1/predict",
+         api_call("/v1/predict", [api](const auto& req, auto& res) {
            api->Predict(req, res);
          }));
   s.Post("/v1/optimize",
-         timed("/v1/optimize",
-               [api](const auto& req, auto& res) { api->Optimize(req, res); }));
-  // A stream is counted when its response ends, not when its handler
-  // returns.
-  s.Post("/v1/optimize/stream",
-         [api, record](const httplib::Request& req, httplib::Response& res) {
-           const Clock::time_point start = Clock::now();
-           api->OptimizeStream(req, res, [record, start](int status) {
-             record("/v1/optimize/stream", status, start);
-           });
-         });
+         api_call("/v1/optimize", [api](const auto& req, auto& res) {
+           api->Optimize(req, res);
+         }));
+  // A stream is counted, and frees its place, when its response ends, not
+  // when its handler returns.
+  s.Post("/v1/optimize/stream", [api, record, admitted, in_flight](
+                                    const httplib::Request& req,
+                                    httplib::Response& res) {
+    const Clock::time_point start = Clock::now();
+    if (!admitted(res)) {
+      record("/v1/optimize/stream", res.status, start);
+      return;
+    }
+    api->OptimizeStream(req, res, [record, start, in_flight](int status) {
+      in_flight->fetch_sub(1);
+      record("/v1/optimize/stream", status, start);
+    });
+  });
+  // The wrong method on a known route: 405 with the one it takes.
+  auto wrong_method = [record](const char* route, const char* allow) {
+    return [record, route, allow](const httplib::Request& req,
+                                  httplib::Response& res) {
+      res.status = 405;
+      res.set_header("Allow", allow);
+      res.set_content(
+          ErrorJson(absl::StatusCode::kUnimplemented,
+                    absl::StrCat(req.method, " ", route, ": use ", allow)),
+          kJson);
+      record(route, 405, Clock::now());
+    };
+  };
+  for (const char* route :
+       {"/v1/predict", "/v1/optimize", "/v1/optimize/stream"}) {
+    s.Get(route, wrong_method(route, "POST"));
+    s.Put(route, wrong_method(route, "POST"));
+    s.Delete(route, wrong_method(route, "POST"));
+  }
+  for (const char* route : {"/v1/model", "/healthz", "/readyz", "/metrics"}) {
+    s.Post(route, wrong_method(route, "GET"));
+    s.Put(route, wrong_method(route, "GET"));
+    s.Delete(route, wrong_method(route, "GET"));
+  }
 
   s.Get("/healthz", timed("/healthz", [](const auto&, auto& res) {
           res.set_content(R"({"status":"ok"})", kJson);
@@ -179,6 +251,10 @@ void HttpGateway::AddRoutes() {
         } else if (res.status == 413) {
           message =
               "request body: larger than the server's --http_max_body_bytes";
+        } else if (res.status == 400) {
+          message =
+              "the request could not be read (a POST needs a JSON body, with "
+              "Content-Length or chunked)";
         } else {
           message = absl::StrCat("HTTP ", res.status);
         }

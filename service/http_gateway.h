@@ -1,7 +1,7 @@
 // HttpGateway: the HTTP port of nio-server. It serves the nio.v1 API as
 // JSON (proto3 JSON mapping) by calling the gRPC service over the server's
-// in-process channel, so an HTTP answer is the gRPC answer for the same
-// request; plus /healthz, /readyz, /metrics and the web page.
+// own gRPC port on loopback, so an HTTP answer is the gRPC answer for the
+// same request; plus /healthz, /readyz, /metrics and the web page.
 //
 //   GET  /v1/model            ModelInfo
 //   POST /v1/predict          PredictRequest -> PredictResponse
@@ -12,13 +12,16 @@
 //                             first event is a last line {"error": {...}}
 //   GET  /healthz /readyz /metrics, and / with its assets
 //
-// Errors: the gRPC code mapped as grpc-gateway maps it (http_errors.h).
-// A grpc-timeout header sets the call's deadline.
+// Errors: the gRPC code mapped as grpc-gateway maps it (http_errors.h); a
+// known route with the wrong method is 405. A grpc-timeout header sets the
+// call's deadline. API calls may hold all but kReservedThreads of the
+// threads, so health checks and scrapes answer however busy the port is.
 #ifndef NIO_SERVICE_HTTP_GATEWAY_H_
 #define NIO_SERVICE_HTTP_GATEWAY_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,6 +47,7 @@ struct HttpOptions {
   int read_timeout_s = 30;
   // Requests served at once (each call blocks its thread until answered).
   int threads = 128;
+  static constexpr int kReservedThreads = 8;
 };
 
 // host and port of an --http_listen value; INVALID_ARGUMENT naming the flag.
@@ -56,6 +60,7 @@ class HttpGateway {
     std::shared_ptr<grpc::Channel> channel;  // to the gRPC service
     std::string gateway_secret;              // NioServiceOptions' secret
     std::function<bool()> ready;             // /readyz
+    std::function<bool()> draining;          // new API calls get 503
     std::function<std::string()> metrics;    // /metrics page
     CallMetrics* call_metrics = nullptr;     // records HTTP requests
   };
@@ -78,6 +83,7 @@ class HttpGateway {
   Sources sources_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<int> api_in_flight_{0};
   std::string host_;
   int port_ = 0;
 };

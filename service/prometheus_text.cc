@@ -40,8 +40,13 @@ void AppendLabels(const Labels& labels, std::string* out) {
 std::string PrometheusNumber(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  // The shortest %g form that reads back as v: 0.0001, 2.5, 1e+06.
   char buf[32];
+  // Whole numbers as integers (30, 183010), as other clients write them.
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
+  // Else the shortest %g form that reads back as v: 0.0001, 2.5.
   for (int precision = 1; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, v);
     if (std::strtod(buf, nullptr) == v) break;

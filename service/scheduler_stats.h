@@ -24,7 +24,7 @@ inline constexpr std::array<double, 14> kStepSecondsBounds = {
 
 struct ClassStats {
   int queued = 0;  // tracks waiting for a slot now
-  int active = 0;  // tracks in the class's block now
+  int active = 0;  // slots (rows) in use in the class's block now
   int64_t submitted = 0;
   int64_t completed = 0;
   // Steps the block ran (a batch step may run as several chunks) and the
@@ -54,7 +54,7 @@ struct SchedulerStats {
   int64_t rejected_queue_full = 0;
   int64_t steps = 0;        // steps run, both classes
   int64_t track_steps = 0;  // tracks advanced, both classes
-  int active = 0;           // tracks in slots now
+  int active = 0;           // slots (rows) in use now
   int queued = 0;           // tracks waiting now
   std::array<ClassStats, kJobClasses> by_class;
 

@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
     sources.gateway_secret = service_options.gateway_secret;
     NioServer* raw = s.get();
     sources.ready = [raw] { return raw->ready(); };
+    sources.draining = [raw] { return raw->draining_.load(); };
     sources.metrics = [raw] { return raw->MetricsText(); };
     sources.call_metrics = &s->call_metrics_;
     auto http = HttpGateway::Start(options.http, std::move(sources));
@@ -124,6 +125,7 @@ std::string NioServer::address() const {
 void NioServer::Shutdown(std::chrono::milliseconds timeout) {
   if (shut_down_ || !server_) return;
   shut_down_ = true;
+  draining_.store(true);
   SetServing(false);
   const auto deadline = std::chrono::system_clock::now() + timeout;
   // gRPC waits for in-flight calls until the deadline, then cancels them; the

@@ -73,6 +73,7 @@ class NioServer {
   CallMetrics call_metrics_;
   std::unique_ptr<HttpGateway> http_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
   ServerOptions options_;
   std::string host_;
   int port_ = 0;

@@ -29,13 +29,13 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "the web page at /); \"\" = no HTTP port");
 ABSL_FLAG(int64_t, http_max_body_bytes, 64 << 20,
           "HTTP requests with a larger body get 413 (large catalogs: "
-          "POST /v1/optimize/stream in parts, or gRPC)");
+          "nio batch over gRPC)");
 ABSL_FLAG(double, http_timeout_s, 300,
           "deadline of HTTP API calls without a grpc-timeout header "
           "(streams: none)");
 ABSL_FLAG(int, http_threads, 128,
           "HTTP requests served at once (each waits for its answer on its own "
-          "thread)");
+          "thread; API calls may take all but 8, kept for health and metrics)");
 ABSL_FLAG(std::string, backend, "auto",
           "compute backend: auto (CUDA when a device is usable, else CPU), "
           "cpu, or cuda "

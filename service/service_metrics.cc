@@ -80,9 +80,10 @@ std::string RenderMetrics(const MetricsInputs& in) {
   PerClass(out, "nio_track_steps_per_second", "gauge",
            "Track-steps per second over the last second or so", s,
            [](const ClassStats& c) { return c.track_steps_per_s; });
-  PerClass(out, "nio_active_tracks", "gauge",
-           "Tracks in the class's block of slots now", s,
-           [](const ClassStats& c) { return c.active; });
+  PerClass(out, "nio_active_slots", "gauge",
+           "Slots (rows) of the class's block in use now; a track takes one "
+           "per start",
+           s, [](const ClassStats& c) { return c.active; });
   PerClass(out, "nio_queued_tracks", "gauge",
            "Tracks waiting for a slot of the class now", s,
            [](const ClassStats& c) { return c.queued; });

@@ -245,6 +245,7 @@ TEST_F(HttpE2ETest, ErrorsMapToHttpStatusesAndNameTheField) {
        "RESOURCE_EXHAUSTED",
        "--http_max_body_bytes"},
       {"/v1/nothing", "{}", {}, 404, "NOT_FOUND", "/v1/nothing"},
+      {"/v1/model", "{}", {}, 405, "UNIMPLEMENTED", "use GET"},
   };
   for (const Case& c : cases) {
     auto res = Post(c.path, c.body, c.headers);
@@ -289,7 +290,7 @@ TEST_F(HttpE2ETest, HealthAndReadinessFollowTheDrain) {
     }
   });
   while (http_->Get("/metrics")
-             ->body.find("nio_active_tracks{class=\"interactive\"} 1") ==
+             ->body.find("nio_active_slots{class=\"interactive\"} 1") ==
          std::string::npos) {
     std::this_thread::yield();
   }
@@ -305,6 +306,12 @@ TEST_F(HttpE2ETest, HealthAndReadinessFollowTheDrain) {
   EXPECT_EQ(ready_status, 503);
   EXPECT_EQ(ready_body, R"({"status":"NOT_SERVING"})");
   EXPECT_EQ(http_->Get("/healthz")->status, 200);
+  // A new call is refused with a reason, not a transport error.
+  auto late =
+      Post("/v1/optimize", R"({"tracks": [{"id": "b", "genre": "pop"}]})");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 503);
+  EXPECT_NE(late->body.find("shutting down"), std::string::npos) << late->body;
   call.join();
   EXPECT_EQ(in_flight_status, 200) << in_flight_body;
   EXPECT_EQ(server_->Wait(60s), 0) << server_->output();

@@ -80,6 +80,8 @@ TEST(PrometheusTextTest, EscapesLabelsAndWritesCumulativeBuckets) {
   EXPECT_EQ(PrometheusNumber(0.1), "0.1");
   EXPECT_EQ(PrometheusNumber(0.001214522), "0.001214522");
   EXPECT_EQ(PrometheusNumber(2944229376), "2944229376");
+  EXPECT_EQ(PrometheusNumber(30), "30");
+  EXPECT_EQ(PrometheusNumber(-0.5), "-0.5");
   EXPECT_EQ(PrometheusNumber(1.0 / 0.0), "+Inf");
 }
 

@@ -121,6 +121,9 @@ function buildFeatures() {
     msg.setAttribute("role", "alert");
     slider.addEventListener("input", () => { number.value = slider.value; checkFeature(f); });
     number.addEventListener("input", () => { slider.value = number.value; checkFeature(f); });
+    const help = () => { $("feature-help").textContent = `${f.name}: ${f.description}`; };
+    row.addEventListener("focusin", help);
+    row.addEventListener("mouseenter", help);
     row.append(toggle, name, slider, number, msg);
     box.appendChild(row);
   }
@@ -234,6 +237,13 @@ function drawBars(changes) {
   });
 }
 
+// How big a change is: its share of the feature's range, so a tempo in BPM
+// and a danceability in 0..1 compare.
+function changeShare(c) {
+  const f = model.features.find((x) => x.name === c.name);
+  return f ? Math.abs(c.delta) / ((f.range_max - f.range_min) || 1) : Math.abs(c.delta);
+}
+
 function suggestionText(c) {
   const unit = UNITS[c.name] ? " " + UNITS[c.name] : "";
   const verb = c.delta > 0 ? "Raise" : "Lower";
@@ -250,8 +260,9 @@ function showResult(r) {
   d.className = "value " + (r.delta > 0 ? "up" : r.delta < 0 ? "down" : "");
   const list = $("suggestions");
   list.textContent = "";
-  const changes = (r.changes || []).slice().sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta));
-  const moved = changes.filter((c) => c.delta !== 0);
+  const changes = (r.changes || []).slice().sort((a, b) => changeShare(b) - changeShare(a));
+  // Changes under 0.2% of a range are noise, not advice.
+  const moved = changes.filter((c) => c.delta !== 0 && changeShare(c) >= 0.002);
   if (!moved.length) {
     list.append(Object.assign(document.createElement("li"), {
       textContent: "Keep the track as it is: no change the model rates higher was found." }));
@@ -294,11 +305,15 @@ async function optimize(event) {
     });
     if (!result) throw new Error("the server ended the stream without a result");
     if (result.status && result.status.code) throw new Error(result.status.message);
-    if (points.length) points.push({ step: result.steps_run, prediction: result.prediction_after });
     drawLine(points);
+    const starts = (result.quality && result.quality.starts) || 1;
+    $("live-caption").textContent = starts > 1
+      ? `The line follows start 0 (the track as given); the answer, ${fmt(result.prediction_after)}, is the best of ${starts} starts.`
+      : `The answer: ${fmt(result.prediction_after)} after ${result.steps_run} steps.`;
     showResult(result);
     $("status").textContent = "Done.";
   } catch (e) {
+    $("result").hidden = true;  // no earlier answer beside this error
     showError($("options-error"), e.message);
     $("status").textContent = "";
   } finally {
@@ -353,19 +368,22 @@ function tracksFromCsv(text) {
     seen.set(id, k + 1);
     if (k) id = `${id}#${k + 1}`;
     const features = {};
+    let error = "";
     for (const [h, i] of featureCols) {
       const raw = (r[i] || "").trim();
       if (raw === "") continue;
-      features[h] = raw === "True" || raw === "true" ? 1 : raw === "False" || raw === "false" ? 0 : Number(raw);
+      const v = raw === "True" || raw === "true" ? 1 : raw === "False" || raw === "false" ? 0 : Number(raw);
+      if (!isFinite(v) && !error) error = `line ${n + 2}: ${h}: '${raw}' is not a number`;
+      features[h] = v;
     }
-    return { id, genre: (r[genreCol] || "").trim(), features };
+    return { id, genre: (r[genreCol] || "").trim(), features, error };
   });
 }
 
 function addCatalogRow(r, track) {
   const tr = document.createElement("tr");
   const failed = r.status && r.status.code;
-  const top = (r.changes || []).filter((c) => c.delta !== 0).sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta))[0];
+  const top = (r.changes || []).filter((c) => c.delta !== 0).sort((a, b) => changeShare(b) - changeShare(a))[0];
   const cells = [r.id, track ? track.genre : "", failed ? "–" : fmt(r.prediction_before),
     failed ? "–" : fmt(r.prediction_after), failed ? "–" : (r.delta > 0 ? "+" : "") + fmt(r.delta),
     failed ? "" : top ? suggestionText(top) : "keep as is", failed ? r.status.message : "ok"];
@@ -382,6 +400,14 @@ async function runCatalog() {
   const byId = new Map(catalogRows.map((t) => [t.id, t]));
   catalogResults = [];
   $("csv-results").querySelector("tbody").textContent = "";
+  // Rows the page cannot read fail alone, here; the rest go to the server.
+  const send = [];
+  for (const t of catalogRows) {
+    if (!t.error) { send.push({ id: t.id, genre: t.genre, features: t.features }); continue; }
+    const r = { id: t.id, status: { code: 3, message: t.error } };
+    catalogResults.push(r);
+    addCatalogRow(r, t);
+  }
   const progress = $("csv-progress");
   progress.hidden = false;
   progress.max = catalogRows.length;
@@ -389,7 +415,7 @@ async function runCatalog() {
   $("csv-run").disabled = true;
   $("csv-download").disabled = true;
   try {
-    await stream({ tracks: catalogRows, options }, (e) => {
+    if (send.length) await stream({ tracks: send, options }, (e) => {
       if (!e.result) return;
       catalogResults.push(e.result);
       addCatalogRow(e.result, byId.get(e.result.id));
