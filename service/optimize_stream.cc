@@ -210,7 +210,10 @@ void OptimizeStream::MaybeFinishLocked() {
   if (state_->finished || state_->writing) return;
   if (control_->cancelled.load()) {
     state_->finished = true;
-    timer_.Done(absl::StatusCode::kCancelled);
+    // gRPC cancels a stream whose deadline passed the same way.
+    timer_.Done(Clock::now() >= control_->deadline
+                    ? absl::StatusCode::kDeadlineExceeded
+                    : absl::StatusCode::kCancelled);
     Finish(
         grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled"));
     return;

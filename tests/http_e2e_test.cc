@@ -317,6 +317,55 @@ TEST_F(HttpE2ETest, HealthAndReadinessFollowTheDrain) {
   EXPECT_EQ(server_->Wait(60s), 0) << server_->output();
 }
 
+TEST_F(HttpE2ETest, BusyApiCallsLeaveThreadsForHealthAndMetrics) {
+  // 9 threads: one API call at a time, 8 kept for health and metrics. The
+  // bundled model, so that one Adam track of 50000 steps runs for seconds.
+  server_.reset();
+  std::vector<std::string> argv = {NIO_SERVER_BINARY,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--http_listen",
+                                   "127.0.0.1:0",
+                                   "--backend",
+                                   "cpu",
+                                   "--http_threads",
+                                   "9",
+                                   "--drain_timeout_s",
+                                   "0"};
+  server_ = std::make_unique<ChildProcess>(argv);
+  ASSERT_TRUE(server_->WaitForOutput("(HTTP)", 60s)) << server_->output();
+  std::smatch m;
+  const std::string out = server_->output();
+  ASSERT_TRUE(std::regex_search(
+      out, m, std::regex("http://([0-9.]+):([0-9]+) \\(HTTP\\)")));
+  host_ = m[1];
+  port_ = std::stoi(m[2]);
+  http_ = NewClient();
+  std::thread holder([&] {
+    NewClient()->Post("/v1/optimize", {{"grpc-timeout", "60S"}},
+                      R"({"tracks": [{"id": "h", "genre": "pop"}],
+                          "options": {"optimizer": "OPTIMIZER_ADAM",
+                                      "starts": 1, "steps": 50000}})",
+                      "application/json");
+  });
+  while (http_->Get("/metrics")
+             ->body.find("nio_active_slots{class=\"interactive\"} 1") ==
+         std::string::npos) {
+    std::this_thread::yield();
+  }
+  auto refused =
+      Post("/v1/optimize", R"({"tracks": [{"id": "x", "genre": "pop"}]})");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429) << refused->body;
+  EXPECT_NE(refused->body.find("--http_threads"), std::string::npos)
+      << refused->body;
+  EXPECT_EQ(http_->Get("/healthz")->status, 200);
+  EXPECT_EQ(http_->Get("/readyz")->status, 200);
+  // Stop at once: the holder's call is cut, not waited for.
+  server_->Signal(SIGTERM);
+  holder.join();
+}
+
 TEST_F(HttpE2ETest, ServesThePageAndItsAssets) {
   StartServer();
   auto page = http_->Get("/");
