@@ -138,8 +138,9 @@ TEST_P(BatchInvarianceTest, EveryResultIsBitIdenticalWhateverTheBatch) {
   local("1024", "1");
 
   ChildProcess server({NIO_SERVER_BINARY, "--model_dir", BundledModel(),
-                       "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0", "--backend", "cpu",
-                       "--max_batch", "1024"});
+                       "--listen", "127.0.0.1:0", "--http_listen",
+                       "127.0.0.1:0", "--backend", "cpu", "--max_batch",
+                       "1024"});
   ASSERT_TRUE(server.WaitForOutput("listening on", 60s)) << server.output();
   std::smatch m;
   const std::string log = server.output();

@@ -43,10 +43,9 @@ size_t CountLines(const std::string& path) {
 // A started nio-server on a free loopback port.
 struct Server {
   explicit Server(std::vector<std::string> flags) {
-    std::vector<std::string> argv = {NIO_SERVER_BINARY,  "--listen",
-                                     "127.0.0.1:0",      "--http_listen",
-                                     "127.0.0.1:0",      "--backend",
-                                     "cpu"};
+    std::vector<std::string> argv = {
+        NIO_SERVER_BINARY, "--listen",  "127.0.0.1:0", "--http_listen",
+        "127.0.0.1:0",     "--backend", "cpu"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     process = std::make_unique<ChildProcess>(argv);
     if (!process->WaitForOutput("listening on", 60s)) return;

@@ -97,7 +97,8 @@ class CliE2ETest : public ::testing::Test {
     }
     out.close();
     server_ = new ChildProcess({NIO_SERVER_BINARY, "--model_dir", TinyModel(),
-                                "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0", "--backend", "cpu",
+                                "--listen", "127.0.0.1:0", "--http_listen",
+                                "127.0.0.1:0", "--backend", "cpu",
                                 "--max_batch", "64"});
     ASSERT_TRUE(server_->WaitForOutput("listening on", 30s))
         << server_->output();
@@ -711,8 +712,9 @@ TEST_F(CliE2ETest, ExitCodesAreTheOnesInTheReadmeTable) {
     // A server that queues nothing: every call is refused with
     // RESOURCE_EXHAUSTED, a request that failed on the server.
     ChildProcess full({NIO_SERVER_BINARY, "--model_dir", TinyModel(),
-                       "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0", "--backend", "cpu",
-                       "--max_queue", "0", "--interactive_slots", "0"});
+                       "--listen", "127.0.0.1:0", "--http_listen",
+                       "127.0.0.1:0", "--backend", "cpu", "--max_queue", "0",
+                       "--interactive_slots", "0"});
     ASSERT_TRUE(full.WaitForOutput("listening on", 30s)) << full.output();
     std::smatch m;
     const std::string log = full.output();

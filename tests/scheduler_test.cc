@@ -251,7 +251,7 @@ TEST_F(SchedulerTest, TrackStepRatesAreMeasuredAndGoToZeroWhenIdle) {
 
 TEST_F(SchedulerTest, StepTimeIsTheBackendTimeOfWholeSteps) {
   SchedulerOptions o = Blocks(20, 0);
-  o.batch_chunk_rows = 5;  // each step runs as 4 chunks of 0.5 ms
+  o.batch_chunk_rows = 5;       // each step runs as 4 chunks of 0.5 ms
   Start(o, microseconds(100));  // 2 ms a step of 20 rows
   ASSERT_TRUE(scheduler_->Submit(Jobs("b", 20, 50, JobClass::kBatch)).ok());
   outcomes_.WaitFor(20);

@@ -28,19 +28,25 @@ std::string StartAndGetAddress(ChildProcess& server) {
   EXPECT_TRUE(server.WaitForOutput("listening on", 30s)) << server.output();
   std::smatch m;
   const std::string out = server.output();
-  EXPECT_TRUE(std::regex_search(out, m, std::regex("listening on ([0-9.]+:[0-9]+)"))) << out;
+  EXPECT_TRUE(
+      std::regex_search(out, m, std::regex("listening on ([0-9.]+:[0-9]+)")))
+      << out;
   return m[1];
 }
 
 TEST(ServerE2ETest, HealthReflectionServeAndDrainOnSigterm) {
-  ChildProcess server({ServerBinary(), "--model_dir", nio::testing::TestDataDir() + "/tiny_model",
-                       "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0", "--backend", "cpu", "--drain_timeout_s", "120"});
+  ChildProcess server({ServerBinary(), "--model_dir",
+                       nio::testing::TestDataDir() + "/tiny_model", "--listen",
+                       "127.0.0.1:0", "--http_listen", "127.0.0.1:0",
+                       "--backend", "cpu", "--drain_timeout_s", "120"});
   const std::string address = StartAndGetAddress(server);
   // The start-up line names model, version, backend, threads and address.
-  EXPECT_NE(server.output().find("model tiny-random version 1"), std::string::npos);
+  EXPECT_NE(server.output().find("model tiny-random version 1"),
+            std::string::npos);
   EXPECT_NE(server.output().find("backend: cpu"), std::string::npos);
   EXPECT_NE(server.output().find("threads"), std::string::npos);
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
 
   {  // Health.
     auto health = grpc::health::v1::Health::NewStub(channel);
@@ -50,7 +56,8 @@ TEST(ServerE2ETest, HealthReflectionServeAndDrainOnSigterm) {
     EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
   {  // Reflection lists the service.
-    auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+    auto reflection =
+        grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
     grpc::ClientContext ctx;
     auto stream = reflection->ServerReflectionInfo(&ctx);
     grpc::reflection::v1alpha::ServerReflectionRequest req;
@@ -59,7 +66,8 @@ TEST(ServerE2ETest, HealthReflectionServeAndDrainOnSigterm) {
     grpc::reflection::v1alpha::ServerReflectionResponse resp;
     ASSERT_TRUE(stream->Read(&resp));
     std::vector<std::string> names;
-    for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
+    for (const auto& s : resp.list_services_response().service())
+      names.push_back(s.name());
     EXPECT_NE(std::find(names.begin(), names.end(), "nio.v1.Nio"), names.end());
     req.set_file_containing_symbol("nio.v1.Nio");
     ASSERT_TRUE(stream->Write(req));
@@ -95,12 +103,14 @@ TEST(ServerE2ETest, HealthReflectionServeAndDrainOnSigterm) {
     if (event.has_result()) result = event.result();
   }
   const grpc::Status inflight_status = stream->Finish();
-  EXPECT_TRUE(inflight_status.ok()) << inflight_status.error_code() << " " << inflight_status.error_message();
+  EXPECT_TRUE(inflight_status.ok())
+      << inflight_status.error_code() << " " << inflight_status.error_message();
   EXPECT_EQ(server.Wait(150s), 0) << server.output();
   EXPECT_EQ(result.id(), "inflight");
   EXPECT_EQ(result.status().code(), 0) << result.status().message();
   EXPECT_EQ(result.steps_run(), 100000);
-  EXPECT_GT(progress_after_signal, 0) << "the track should still have been running at the signal";
+  EXPECT_GT(progress_after_signal, 0)
+      << "the track should still have been running at the signal";
   EXPECT_NE(server.output().find("draining"), std::string::npos);
   // Once stopped, nothing listens.
   grpc::ClientContext ctx;
@@ -111,10 +121,13 @@ TEST(ServerE2ETest, HealthReflectionServeAndDrainOnSigterm) {
 
 TEST(ServerE2ETest, BadStartsExitNonZeroWithAMessage) {
   {
-    ChildProcess server({ServerBinary(), "--model_dir", "/nonexistent/model", "--listen", "127.0.0.1:0",
-                         "--http_listen", "127.0.0.1:0"});
+    ChildProcess server({ServerBinary(), "--model_dir", "/nonexistent/model",
+                         "--listen", "127.0.0.1:0", "--http_listen",
+                         "127.0.0.1:0"});
     EXPECT_EQ(server.Wait(30s), 2);
-    EXPECT_NE(server.output().find("/nonexistent/model/model.json"), std::string::npos) << server.output();
+    EXPECT_NE(server.output().find("/nonexistent/model/model.json"),
+              std::string::npos)
+        << server.output();
   }
   {
     ChildProcess server({ServerBinary(), "--backend", "tpu"});
@@ -124,7 +137,8 @@ TEST(ServerE2ETest, BadStartsExitNonZeroWithAMessage) {
   {
     ChildProcess server({ServerBinary(), "--help"});
     server.Wait(30s);
-    for (const char* flag : {"--model_dir", "--listen", "--backend", "--max_batch", "--max_queue", "--threads"}) {
+    for (const char* flag : {"--model_dir", "--listen", "--backend",
+                             "--max_batch", "--max_queue", "--threads"}) {
       EXPECT_NE(server.output().find(flag), std::string::npos) << flag;
     }
   }
