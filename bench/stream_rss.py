@@ -19,7 +19,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -45,15 +44,10 @@ def main():
     ap.add_argument("--window", type=int, default=4096, help="the server's --stream_window")
     args = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="nio-rss-")
-    subprocess.run(["protoc", f"-I{os.path.join(ROOT, 'proto')}", f"--python_out={tmp}",
-                    f"--grpc_out={tmp}", "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-                    os.path.join(ROOT, "proto", "nio", "v1", "nio.proto")], check=True)
-    for d in ("nio", os.path.join("nio", "v1")):
-        open(os.path.join(tmp, d, "__init__.py"), "a").close()
-    sys.path.insert(0, tmp)
+    sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+    import nio_grpc_stubs
+    nio_pb2, nio_pb2_grpc = nio_grpc_stubs.load()
     import grpc
-    from nio.v1 import nio_pb2, nio_pb2_grpc
 
     server = subprocess.Popen([args.server, "--model_dir", args.model_dir, "--listen",
                                "127.0.0.1:0", "--http_listen", "", "--backend", "cpu",

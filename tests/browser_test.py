@@ -32,17 +32,6 @@ def fail(message):
     sys.exit(1)
 
 
-def grpc_stubs(tmp):
-    subprocess.run(["protoc", f"-I{os.path.join(ROOT, 'proto')}", f"--python_out={tmp}",
-                    f"--grpc_out={tmp}", "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-                    os.path.join(ROOT, "proto", "nio", "v1", "nio.proto")], check=True)
-    for d in ("nio", os.path.join("nio", "v1")):
-        open(os.path.join(tmp, d, "__init__.py"), "a").close()
-    sys.path.insert(0, tmp)
-    from nio.v1 import nio_pb2, nio_pb2_grpc
-    return nio_pb2, nio_pb2_grpc
-
-
 def start_server(binary):
     server = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0",
                                "--backend", "cpu"], stderr=subprocess.PIPE, text=True)
@@ -109,7 +98,9 @@ def main():
     ARTIFACTS = args.artifacts
     os.makedirs(ARTIFACTS, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="nio-browser-")
-    nio_pb2, nio_pb2_grpc = grpc_stubs(tmp)
+    sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+    import nio_grpc_stubs
+    nio_pb2, nio_pb2_grpc = nio_grpc_stubs.load()
     import grpc
     from google.protobuf import json_format
     from selenium import webdriver
