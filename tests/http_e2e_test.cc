@@ -27,17 +27,17 @@ using google::protobuf::util::MessageDifferencer;
 
 class HttpE2ETest : public ::testing::Test {
  protected:
-  void StartServer(std::vector<std::string> flags = {}) {
+  // model_dir empty: the bundled model.
+  void StartServer(std::vector<std::string> flags = {},
+                   std::string model_dir = nio::testing::TestDataDir() +
+                                           "/tiny_model") {
     std::vector<std::string> argv = {
-        NIO_SERVER_BINARY,
-        "--model_dir",
-        nio::testing::TestDataDir() + "/tiny_model",
-        "--listen",
-        "127.0.0.1:0",
-        "--http_listen",
-        "127.0.0.1:0",
-        "--backend",
-        "cpu"};
+        NIO_SERVER_BINARY, "--listen",  "127.0.0.1:0", "--http_listen",
+        "127.0.0.1:0",     "--backend", "cpu"};
+    if (!model_dir.empty()) {
+      argv.push_back("--model_dir");
+      argv.push_back(model_dir);
+    }
     argv.insert(argv.end(), flags.begin(), flags.end());
     server_ = std::make_unique<ChildProcess>(argv);
     ASSERT_TRUE(server_->WaitForOutput("(HTTP)", 60s)) << server_->output();
@@ -320,27 +320,7 @@ TEST_F(HttpE2ETest, HealthAndReadinessFollowTheDrain) {
 TEST_F(HttpE2ETest, BusyApiCallsLeaveThreadsForHealthAndMetrics) {
   // 9 threads: one API call at a time, 8 kept for health and metrics. The
   // bundled model, so that one Adam track of 50000 steps runs for seconds.
-  server_.reset();
-  std::vector<std::string> argv = {NIO_SERVER_BINARY,
-                                   "--listen",
-                                   "127.0.0.1:0",
-                                   "--http_listen",
-                                   "127.0.0.1:0",
-                                   "--backend",
-                                   "cpu",
-                                   "--http_threads",
-                                   "9",
-                                   "--drain_timeout_s",
-                                   "0"};
-  server_ = std::make_unique<ChildProcess>(argv);
-  ASSERT_TRUE(server_->WaitForOutput("(HTTP)", 60s)) << server_->output();
-  std::smatch m;
-  const std::string out = server_->output();
-  ASSERT_TRUE(std::regex_search(
-      out, m, std::regex("http://([0-9.]+):([0-9]+) \\(HTTP\\)")));
-  host_ = m[1];
-  port_ = std::stoi(m[2]);
-  http_ = NewClient();
+  StartServer({"--http_threads", "9", "--drain_timeout_s", "0"}, "");
   std::thread holder([&] {
     NewClient()->Post("/v1/optimize", {{"grpc-timeout", "60S"}},
                       R"({"tracks": [{"id": "h", "genre": "pop"}],
