@@ -317,7 +317,7 @@ def main():
         rows[cls] = (total / count if count else None, count,
                      d("nio_backend_busy_seconds_total", **{"class": cls}))
     cpu = d("process_cpu_seconds_total")
-    served = d("nio_requests_total", method="Optimize", code="OK")
+    served = d("nio_requests_total", method="Optimize", code="OK", caller="anonymous")
 
     figures = {
         "clients": args.clients, "duration_s": args.duration, "elapsed_s": elapsed,

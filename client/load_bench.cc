@@ -31,7 +31,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o,
   std::vector<std::thread> threads;
   for (int w = 0; w < o.concurrency; ++w) {
     threads.emplace_back([&, w] {
-      auto client = NioClient::Connect(o.server);
+      auto client = NioClient::Connect(o.server, o.connect);
       if (!client.ok()) {
         errors++;
         return;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "client/nio_client.h"
 #include "models/model_spec.h"
 #include "nio/v1/nio.pb.h"
 
@@ -15,6 +16,7 @@ namespace nio::client {
 
 struct LoadOptions {
   std::string server;
+  ConnectOptions connect;
   int concurrency = 8;
   int tracks_per_request = 1;
   double seconds = 10;

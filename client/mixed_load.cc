@@ -22,9 +22,10 @@ using SteadyClock = std::chrono::steady_clock;
 // loop: each call starts on time on its own thread, however long earlier
 // ones take (a slow server sees the calls pile up, as it would in service).
 absl::StatusOr<LatencySummary> OneTrackCalls(
-    const std::string& server, const std::vector<models::RawTrack>& pool,
+    const std::string& server, const ConnectOptions& connect,
+    const std::vector<models::RawTrack>& pool,
     const models::NioOptions& options, double rate, double seconds) {
-  auto client = NioClient::Connect(server);
+  auto client = NioClient::Connect(server, connect);
   if (!client.ok()) return client.status();
   const int calls = std::max(1, static_cast<int>(std::lround(seconds * rate)));
   std::vector<double> latencies(calls, -1);  // -1: failed
@@ -77,6 +78,7 @@ void CatalogStream(NioClient* client, int w, const MixedLoadOptions& o,
   const int every = ProgressEvery(o.steps);
   const int window = 8 * o.tracks_per_message;
   grpc::ClientContext context;
+  client->Prepare(&context);
   auto stream = client->stub()->OptimizeStream(&context);
   std::mutex mu;
   std::condition_variable cv;
@@ -151,8 +153,8 @@ absl::StatusOr<MixedLoadResult> RunMixedLoad(const MixedLoadOptions& o,
   MixedLoadResult result;
 
   // 1. One-track calls on an idle server.
-  auto idle =
-      OneTrackCalls(o.server, pool, options, o.interactive_rate, o.seconds);
+  auto idle = OneTrackCalls(o.server, o.connect, pool, options,
+                            o.interactive_rate, o.seconds);
   if (!idle.ok()) return idle.status();
   result.idle = *idle;
 
@@ -162,7 +164,7 @@ absl::StatusOr<MixedLoadResult> RunMixedLoad(const MixedLoadOptions& o,
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<NioClient>> clients;
   for (int w = 0; w < o.streams; ++w) {
-    auto client = NioClient::Connect(o.server);
+    auto client = NioClient::Connect(o.server, o.connect);
     if (!client.ok()) return client.status();
     clients.push_back(std::move(*client));
   }
@@ -188,8 +190,8 @@ absl::StatusOr<MixedLoadResult> RunMixedLoad(const MixedLoadOptions& o,
   });
   absl::StatusOr<LatencySummary> mixed = absl::UnknownError("not run");
   result.catalog_mixed_tracks_per_s = window_rate([&] {
-    mixed =
-        OneTrackCalls(o.server, pool, options, o.interactive_rate, o.seconds);
+    mixed = OneTrackCalls(o.server, o.connect, pool, options,
+                          o.interactive_rate, o.seconds);
   });
   stop.store(true);
   for (auto& t : streams) t.join();

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/latency_summary.h"
+#include "client/nio_client.h"
 #include "models/model_spec.h"
 #include "nio/v1/nio.pb.h"
 
@@ -23,6 +24,7 @@ namespace nio::client {
 
 struct MixedLoadOptions {
   std::string server;
+  ConnectOptions connect;
   int streams = 8;  // catalog streams
   int tracks_per_message = 64;
   double interactive_rate = 5;  // one-track calls per second

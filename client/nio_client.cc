@@ -1,8 +1,13 @@
 #include "client/nio_client.h"
 
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "kernels/status_macros.h"
 #include "service/proto_convert.h"
 #include "service/status_util.h"
 
@@ -42,30 +47,95 @@ absl::Status CheckServerAddress(const std::string& address) {
                    "127.0.0.1:50051 (--server or $NIO_SERVER)"));
 }
 
+namespace {
+
+absl::StatusOr<std::string> ReadFileNamed(const std::string& path,
+                                          const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  if (in) text << in.rdbuf();
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": cannot read '", path, "'"));
+  }
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
+    const ConnectOptions& o) {
+  if (o.tls_ca_file.empty()) {
+    if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_cert/--tls_key need --tls_ca (the CA of the server's "
+          "certificate)");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  grpc::SslCredentialsOptions ssl;
+  NIO_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                       ReadFileNamed(o.tls_ca_file, "--tls_ca"));
+  if (!o.tls_cert_file.empty()) {
+    NIO_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                         ReadFileNamed(o.tls_cert_file, "--tls_cert"));
+    NIO_ASSIGN_OR_RETURN(ssl.pem_private_key,
+                         ReadFileNamed(o.tls_key_file, "--tls_key"));
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  NIO_ASSIGN_OR_RETURN(std::string text, ReadFileNamed(path, "--token_file"));
+  std::string token(
+      absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token_file: '", path, "' has no token"));
+  }
+  return token;
+}
+
 absl::StatusOr<std::unique_ptr<NioClient>> NioClient::Connect(
-    const std::string& address, std::chrono::milliseconds connect_timeout) {
+    const std::string& address, const ConnectOptions& options) {
   if (absl::Status s = CheckServerAddress(address); !s.ok()) return s;
+  NIO_ASSIGN_OR_RETURN(auto credentials, Credentials(options));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
-  auto channel = grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(address, credentials, args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() +
-                                 connect_timeout)) {
-    return absl::UnavailableError(
-        absl::StrCat("no NIO server answers at ", address,
-                     " (is nio-server running? --server sets the address)"));
+                                 options.connect_timeout)) {
+    return absl::UnavailableError(absl::StrCat(
+        "no NIO server answers at ", address,
+        options.tls_ca_file.empty()
+            ? " (is nio-server running? --server sets the address; a server "
+              "with --tls_cert needs --tls_ca)"
+            : " over TLS (is nio-server running with --tls_cert? does "
+              "--tls_ca hold the CA that signed it, and does its certificate "
+              "name this host? mutual TLS needs --tls_cert/--tls_key)"));
   }
-  return std::unique_ptr<NioClient>(new NioClient(address, std::move(channel)));
+  return std::unique_ptr<NioClient>(
+      new NioClient(address, std::move(channel), options.token));
 }
 
 NioClient::NioClient(std::string address,
-                     std::shared_ptr<grpc::Channel> channel)
+                     std::shared_ptr<grpc::Channel> channel, std::string token)
     : address_(std::move(address)),
+      token_(std::move(token)),
       channel_(std::move(channel)),
       stub_(nio::v1::Nio::NewStub(channel_)) {}
 
+void NioClient::Prepare(grpc::ClientContext* context) const {
+  if (!token_.empty())
+    context->AddMetadata("authorization", "Bearer " + token_);
+}
+
 absl::StatusOr<nio::v1::ModelInfo> NioClient::GetModel() {
   grpc::ClientContext ctx;
+  Prepare(&ctx);
   nio::v1::ModelInfo info;
   grpc::Status s = stub_->GetModel(&ctx, {}, &info);
   if (!s.ok()) return FromGrpcStatus(s);
@@ -77,6 +147,7 @@ absl::StatusOr<std::vector<absl::StatusOr<double>>> NioClient::Predict(
   nio::v1::PredictRequest req;
   for (const auto& t : tracks) service::ToProto(t, req.add_tracks());
   grpc::ClientContext ctx;
+  Prepare(&ctx);
   nio::v1::PredictResponse resp;
   grpc::Status s = stub_->Predict(&ctx, req, &resp);
   if (!s.ok()) return FromGrpcStatus(s);
@@ -96,6 +167,7 @@ absl::StatusOr<std::vector<models::TrackOutcome>> NioClient::Optimize(
   for (const auto& t : tracks) service::ToProto(t, req.add_tracks());
   service::ToProto(options, req.mutable_options());
   grpc::ClientContext ctx;
+  Prepare(&ctx);
   if (timeout.count() > 0)
     ctx.set_deadline(std::chrono::system_clock::now() + timeout);
   nio::v1::OptimizeResponse resp;
@@ -124,6 +196,7 @@ RemoteEngine::~RemoteEngine() {
 
 absl::Status RemoteEngine::Start(std::function<void(EngineResult)> on_result) {
   on_result_ = std::move(on_result);
+  client_->Prepare(&context_);
   stream_ = client_->stub()->OptimizeStream(&context_);
   reader_ = std::thread([this] { ReadLoop(); });
   return absl::OkStatus();

@@ -27,14 +27,34 @@ namespace nio::client {
 // rather than after the connect timeout.
 absl::Status CheckServerAddress(const std::string& address);
 
+// How to reach a server that has TLS or tokens (nio-server --tls_cert,
+// --auth_tokens).
+struct ConnectOptions {
+  // PEM CA that signed the server's certificate: TLS when set.
+  std::string tls_ca_file;
+  // PEM client certificate and key, for a server with --tls_client_ca.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Sent as `authorization: Bearer TOKEN` with every call; empty: none.
+  std::string token;
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+};
+
+// The token in a --token_file: its first line, trimmed; INVALID_ARGUMENT
+// naming the file when it cannot be read or is empty.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
 class NioClient {
  public:
-  // Connects (waits up to connect_timeout for the channel). INVALID_ARGUMENT
-  // for a malformed address (CheckServerAddress); UNAVAILABLE when nothing
-  // answers at `address`.
+  // Connects (waits up to options.connect_timeout for the channel).
+  // INVALID_ARGUMENT for a malformed address (CheckServerAddress) or TLS
+  // files that cannot be read; UNAVAILABLE when nothing answers at
+  // `address` (or the TLS handshake fails).
   static absl::StatusOr<std::unique_ptr<NioClient>> Connect(
-      const std::string& address,
-      std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
+      const std::string& address, const ConnectOptions& options = {});
+
+  // Adds what every call carries (the token) to a new call's context.
+  void Prepare(grpc::ClientContext* context) const;
 
   absl::StatusOr<nio::v1::ModelInfo> GetModel();
   // One prediction (or per-track error) per track, in order.
@@ -50,8 +70,10 @@ class NioClient {
   const std::string& address() const { return address_; }
 
  private:
-  NioClient(std::string address, std::shared_ptr<grpc::Channel> channel);
+  NioClient(std::string address, std::shared_ptr<grpc::Channel> channel,
+            std::string token);
   std::string address_;
+  std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<nio::v1::Nio::Stub> stub_;
 };

@@ -53,7 +53,8 @@ enum ExitCode {
 
 constexpr char kExitCodes[] =
     "Exit codes: 0 ok; 1 usage error (a flag, its value, or flags that do not\n"
-    "go together); 2 bad input (file, track, preset); 3 no server at --server\n"
+    "go together; no valid --token_file for a server that needs one); 2 bad "
+    "input (file, track, preset); 3 no server at --server\n"
     "or the --local engine cannot start; 4 the request failed on the\n"
     "server/engine; 5 done, but some rows were bad or tracks failed (not\n"
     "for duplicate rows); 130 interrupted (Ctrl-C). Flags take _ or -\n"
@@ -73,6 +74,8 @@ int ExitFor(const absl::Status& s) {
     // options: the command line must change.
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kFailedPrecondition:
+    // No token, or one the server does not know: --token_file must change.
+    case absl::StatusCode::kUnauthenticated:
       return kUsage;
     default:
       return kFailed;
@@ -96,6 +99,11 @@ struct Common {
   std::string server =
       std::getenv("NIO_SERVER") ? std::getenv("NIO_SERVER") : "127.0.0.1:50051";
   bool local = false;
+  // TLS files from the flags; the token from --token_file or $NIO_TOKEN
+  // (ResolveToken).
+  nio::client::ConnectOptions connect;
+  std::string token_file =
+      std::getenv("NIO_TOKEN_FILE") ? std::getenv("NIO_TOKEN_FILE") : "";
   std::string backend = "auto";  // parsed into local.engine.backend
   nio::client::LocalOptions local_options;
 };
@@ -105,7 +113,7 @@ struct Common {
 // --backend cuda without a device) is UNAVAILABLE, as no server would be:
 // exit 3 either way.
 absl::StatusOr<std::unique_ptr<Session>> Open(const Common& c) {
-  if (!c.local) return Session::Remote(c.server);
+  if (!c.local) return Session::Remote(c.server, c.connect);
   auto choice = nio::kernels::ParseBackendChoice(c.backend);
   if (!choice.ok()) return choice.status();
   std::string no_cuda;
@@ -136,10 +144,37 @@ std::string Names(const std::string& flag) {
 // The engine flags only mean something with --local: given without it they
 // are a usage error naming the flag (CLI11: "--threads requires --local"),
 // never silently ignored while a server's model answers.
+// How to reach a server with TLS or tokens (nio-server --tls_cert,
+// --auth_tokens).
+void AddConnectFlags(CLI::App* cmd, Common* c) {
+  cmd->add_option(Names("--tls_ca"), c->connect.tls_ca_file,
+                  "PEM CA of the server's certificate: connect over TLS");
+  cmd->add_option(Names("--tls_cert"), c->connect.tls_cert_file,
+                  "PEM client certificate, for a server with mutual TLS");
+  cmd->add_option(Names("--tls_key"), c->connect.tls_key_file,
+                  "PEM key of --tls_cert");
+  cmd->add_option(Names("--token_file"), c->token_file,
+                  "file holding this caller's token (default $NIO_TOKEN_FILE; "
+                  "or the token itself in $NIO_TOKEN)");
+}
+
+// The token to send: --token_file's, else $NIO_TOKEN's, else none.
+absl::Status ResolveToken(Common* c) {
+  if (!c->token_file.empty()) {
+    auto token = nio::client::ReadTokenFile(c->token_file);
+    if (!token.ok()) return token.status();
+    c->connect.token = *token;
+  } else if (const char* env = std::getenv("NIO_TOKEN")) {
+    c->connect.token = env;
+  }
+  return absl::OkStatus();
+}
+
 void AddCommon(CLI::App* cmd, Common* c) {
   cmd->add_option("--server", c->server,
                   "server address host:port (default $NIO_SERVER or "
                   "127.0.0.1:50051)");
+  AddConnectFlags(cmd, c);
   CLI::Option* local =
       cmd->add_flag("--local", c->local,
                     "run the engine in this process instead of asking a "
@@ -708,7 +743,7 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
 
 // The model the server at --server serves (the benches need its genres).
 absl::StatusOr<nio::v1::ModelInfo> ServerModel(const Common& c) {
-  auto session = Session::Remote(c.server);
+  auto session = Session::Remote(c.server, c.connect);
   if (!session.ok()) return session.status();
   return (*session)->GetModel();
 }
@@ -732,6 +767,7 @@ int RunMixedBench(const Common& c, const nio::client::MixedLoadOptions& mixed,
   if (!info.ok()) return Fail(info.status());
   nio::client::MixedLoadOptions o = mixed;
   o.server = c.server;
+  o.connect = c.connect;
   if (o.steps == 0) o.steps = DefaultSteps(*info, o.optimizer);
   auto r = nio::client::RunMixedLoad(o, *info);
   if (!r.ok()) return Fail(r.status());
@@ -794,6 +830,7 @@ int RunBench(const Common& c, const nio::client::LoadOptions& load,
   if (!info.ok()) return Fail(info.status());
   nio::client::LoadOptions o = load;
   o.server = c.server;
+  o.connect = c.connect;
   if (o.steps == 0) o.steps = DefaultSteps(*info, o.optimizer);
   auto r = nio::client::RunLoad(o, *info);
   if (!r.ok()) return Fail(r.status());
@@ -945,6 +982,7 @@ int main(int argc, char** argv) {
                          "throughput and latency percentiles");
   bench->add_option("--server", common.server,
                     "server address (default $NIO_SERVER or 127.0.0.1:50051)");
+  AddConnectFlags(bench, &common);
   bench->add_option("--concurrency", load.concurrency, "parallel clients")
       ->check(CLI::PositiveNumber);
   bench
@@ -1013,6 +1051,7 @@ int main(int argc, char** argv) {
         !s.ok()) {
       return Usage(s);
     }
+    if (absl::Status s = ResolveToken(&common); !s.ok()) return Usage(s);
   }
   if (!legacy_output.empty()) {
     if (legacy_output != "human" && legacy_output != "json") {

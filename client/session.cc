@@ -7,9 +7,9 @@
 namespace nio::client {
 
 absl::StatusOr<std::unique_ptr<Session>> Session::Remote(
-    const std::string& address) {
+    const std::string& address, const ConnectOptions& connect) {
   std::unique_ptr<Session> s(new Session());
-  NIO_ASSIGN_OR_RETURN(s->client_, NioClient::Connect(address));
+  NIO_ASSIGN_OR_RETURN(s->client_, NioClient::Connect(address, connect));
   return s;
 }
 

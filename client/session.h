@@ -25,7 +25,7 @@ struct LocalOptions {
 class Session {
  public:
   static absl::StatusOr<std::unique_ptr<Session>> Remote(
-      const std::string& address);
+      const std::string& address, const ConnectOptions& connect = {});
   static absl::StatusOr<std::unique_ptr<Session>> Local(
       const LocalOptions& options);
 

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libopenblas-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libcli11-dev
+  libopenblas-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev openssl libcli11-dev
   python3-torch python3-sklearn python3-xgboost python3-pandas python3-numpy
   python3-joblib python3-grpcio python3-scipy
   # The HTTP port's tests: a real browser, a Prometheus parser, curl.

@@ -5,6 +5,10 @@
 #include <cstdio>
 #include <random>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+
 namespace nio::service {
 namespace {
 
@@ -14,6 +18,17 @@ std::string MetadataValue(const grpc::CallbackServerContext& context,
   auto it = md.find(key);
   if (it == md.end()) return "";
   return std::string(it->second.data(), it->second.size());
+}
+
+// "ipv4:127.0.0.1:5000" -> "ipv4:127.0.0.1"; "ipv6:[::1]:5000" ->
+// "ipv6:[::1]"; a peer without a port (unix:...) as it is.
+std::string PeerHost(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  const size_t scheme = peer.find(':');
+  if (colon == std::string::npos || colon == scheme) return peer;
+  const size_t bracket = peer.rfind(']');
+  if (bracket != std::string::npos && bracket > colon) return peer;
+  return peer.substr(0, colon);
 }
 
 }  // namespace
@@ -29,19 +44,44 @@ std::string NewGatewaySecret() {
   return secret;
 }
 
-std::string CallerOf(const grpc::CallbackServerContext& context,
-                     const std::string& gateway_secret) {
-  if (!gateway_secret.empty()) {
+absl::StatusOr<Caller> IdentifyCaller(
+    const grpc::CallbackServerContext& context, const CallerPolicy& policy) {
+  Caller caller;
+  caller.label = kAnonymousCaller;
+  caller.share_key = context.peer();
+  caller.name = PeerHost(context.peer());
+  if (!policy.gateway_secret.empty()) {
     const std::string secret = MetadataValue(context, kGatewaySecretMetadata);
     const std::string http_peer = MetadataValue(context, kHttpPeerMetadata);
     // Constant time, so the secret cannot be guessed by timing.
-    if (secret.size() == gateway_secret.size() && !http_peer.empty() &&
-        CRYPTO_memcmp(secret.data(), gateway_secret.data(), secret.size()) ==
-            0) {
-      return "http:" + http_peer;
+    if (secret.size() == policy.gateway_secret.size() && !http_peer.empty() &&
+        CRYPTO_memcmp(secret.data(), policy.gateway_secret.data(),
+                      secret.size()) == 0) {
+      caller.share_key = caller.name = "http:" + http_peer;
     }
   }
-  return context.peer();
+  if (policy.tokens == nullptr) return caller;
+  const std::string header = MetadataValue(context, kAuthorizationMetadata);
+  if (header.empty()) {
+    return absl::UnauthenticatedError(
+        "authorization: this server needs a token: send 'authorization: "
+        "Bearer TOKEN' (nio --token_file, HTTP Authorization header)");
+  }
+  absl::string_view value = header;
+  if (value.size() < 7 ||
+      !absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
+    return absl::UnauthenticatedError("authorization: expected 'Bearer TOKEN'");
+  }
+  value = absl::StripAsciiWhitespace(value.substr(7));
+  const TokenHolder* holder =
+      policy.tokens->Find(std::string_view(value.data(), value.size()));
+  if (holder == nullptr) {
+    return absl::UnauthenticatedError("authorization: unknown token");
+  }
+  caller.name = caller.share_key = caller.label = holder->name;
+  caller.authenticated = true;
+  caller.batch_only = holder->batch_only;
+  return caller;
 }
 
 }  // namespace nio::service

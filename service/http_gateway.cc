@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "service/http_errors.h"
 #include "service/http_json_api.h"
@@ -19,6 +21,37 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool IsLoopback(const std::string& address) {
+  return absl::StartsWith(address, "127.") || address == "::1" ||
+         absl::StartsWith(address, "::ffff:127.");
+}
+
+// Whether this request may read /metrics (HttpOptions::metrics_access).
+absl::Status MetricsAllowed(const httplib::Request& req,
+                            HttpOptions::MetricsAccess access,
+                            const TokenTable* tokens) {
+  using Access = HttpOptions::MetricsAccess;
+  if (access == Access::kOpen) return absl::OkStatus();
+  if (access == Access::kLoopback) {
+    if (IsLoopback(req.remote_addr)) return absl::OkStatus();
+    return absl::PermissionDeniedError(
+        "/metrics: open to loopback clients only (--metrics_access "
+        "loopback)");
+  }
+  if (tokens == nullptr) return absl::OkStatus();
+  const std::string header = req.get_header_value("Authorization");
+  if (header.size() > 7 &&
+      absl::EqualsIgnoreCase(header.substr(0, 7), "bearer ")) {
+    const absl::string_view token =
+        absl::StripAsciiWhitespace(absl::string_view(header).substr(7));
+    if (tokens->Find(std::string_view(token.data(), token.size())) != nullptr)
+      return absl::OkStatus();
+  }
+  return absl::UnauthenticatedError(
+      "/metrics: needs 'Authorization: Bearer TOKEN' (--metrics_access "
+      "token)");
 }
 
 }  // namespace
@@ -40,14 +73,39 @@ absl::StatusOr<std::pair<std::string, int>> ParseHttpListen(
   return std::make_pair(listen.substr(0, colon), port);
 }
 
+absl::StatusOr<HttpOptions::MetricsAccess> ParseMetricsAccess(
+    const std::string& text) {
+  if (text == "token") return HttpOptions::MetricsAccess::kToken;
+  if (text == "loopback") return HttpOptions::MetricsAccess::kLoopback;
+  if (text == "open") return HttpOptions::MetricsAccess::kOpen;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--metrics_access: '", text, "': expected token, loopback or open"));
+}
+
 HttpGateway::HttpGateway(const HttpOptions& options, Sources sources)
-    : options_(options),
-      sources_(std::move(sources)),
-      server_(std::make_unique<httplib::Server>()) {}
+    : options_(options), sources_(std::move(sources)) {}
 
 absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
     const HttpOptions& options, Sources sources) {
   std::unique_ptr<HttpGateway> g(new HttpGateway(options, std::move(sources)));
+  if (options.cert_file.empty()) {
+    g->server_ = std::make_unique<httplib::Server>();
+  } else {
+    auto tls = std::make_unique<httplib::SSLServer>(
+        options.cert_file.c_str(), options.key_file.c_str(),
+        options.client_ca_file.empty() ? nullptr
+                                       : options.client_ca_file.c_str());
+    if (!tls->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tls_cert/--tls_key: the HTTP port cannot load ", options.cert_file,
+          " and ", options.key_file,
+          options.client_ca_file.empty()
+              ? std::string()
+              : absl::StrCat(" or --tls_client_ca ", options.client_ca_file),
+          " (PEM files; the key must match the certificate)"));
+    }
+    g->server_ = std::move(tls);
+  }
   auto host_port = ParseHttpListen(options.listen);
   if (!host_port.ok()) return host_port.status();
   const int port = host_port->second;
@@ -92,7 +150,8 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
 HttpGateway::~HttpGateway() { Stop(); }
 
 std::string HttpGateway::url() const {
-  return absl::StrCat("http://", host_, ":", port_);
+  return absl::StrCat(options_.cert_file.empty() ? "http://" : "https://",
+                      host_, ":", port_);
 }
 
 void HttpGateway::Stop() {
@@ -224,7 +283,18 @@ void HttpGateway::AddRoutes() {
               kJson);
         }));
   auto page = sources_.metrics;
-  s.Get("/metrics", timed("/metrics", [page](const auto&, auto& res) {
+  const HttpOptions::MetricsAccess access = options_.metrics_access;
+  const TokenTable* tokens = sources_.tokens;
+  s.Get("/metrics",
+        timed("/metrics", [page, access, tokens](const auto& req, auto& res) {
+          if (absl::Status s = MetricsAllowed(req, access, tokens); !s.ok()) {
+            res.status = HttpStatusFor(s.code());
+            if (s.code() == absl::StatusCode::kUnauthenticated)
+              res.set_header("WWW-Authenticate", "Bearer");
+            res.set_content(ErrorJson(s.code(), std::string(s.message())),
+                            kJson);
+            return;
+          }
           res.set_content(page ? page() : std::string(),
                           "text/plain; version=0.0.4; charset=utf-8");
         }));

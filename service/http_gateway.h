@@ -13,7 +13,10 @@
 //   GET  /healthz /readyz /metrics, and / with its assets
 //
 // Errors: the gRPC code mapped as grpc-gateway maps it (http_errors.h); a
-// known route with the wrong method is 405. A grpc-timeout header sets the
+// known route with the wrong method is 405. The API's Authorization header
+// goes to the service as the call's token; /metrics is open, loopback-only
+// or behind a token (HttpOptions::metrics_access); health and the page stay
+// open. A grpc-timeout header sets the
 // call's deadline. API calls may hold all but kReservedThreads of the
 // threads, so health checks and scrapes answer however busy the port is.
 #ifndef NIO_SERVICE_HTTP_GATEWAY_H_
@@ -28,6 +31,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "service/auth_tokens.h"
 #include "service/call_metrics.h"
 
 namespace httplib {
@@ -48,7 +52,22 @@ struct HttpOptions {
   // Requests served at once (each call blocks its thread until answered).
   int threads = 128;
   static constexpr int kReservedThreads = 8;
+  // Who may read /metrics: kToken: a caller with a valid token when the
+  // server has tokens, anyone otherwise; kLoopback: clients on loopback;
+  // kOpen: anyone.
+  enum class MetricsAccess { kToken, kLoopback, kOpen };
+  MetricsAccess metrics_access = MetricsAccess::kToken;
+  // TLS (https) when cert_file is set: PEM certificate chain and key;
+  // client_ca_file set: clients must show a certificate it signed.
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
 };
+
+// --metrics_access: "token", "loopback" or "open"; INVALID_ARGUMENT naming
+// the flag.
+absl::StatusOr<HttpOptions::MetricsAccess> ParseMetricsAccess(
+    const std::string& text);
 
 // host and port of an --http_listen value; INVALID_ARGUMENT naming the flag.
 absl::StatusOr<std::pair<std::string, int>> ParseHttpListen(
@@ -63,6 +82,7 @@ class HttpGateway {
     std::function<bool()> draining;          // new API calls get 503
     std::function<std::string()> metrics;    // /metrics page
     CallMetrics* call_metrics = nullptr;     // records HTTP requests
+    const TokenTable* tokens = nullptr;      // null: the server has none
   };
   // UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpGateway>> Start(

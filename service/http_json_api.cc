@@ -37,6 +37,8 @@ std::string ToJson(const google::protobuf::Message& message) {
 void WriteError(httplib::Response& res, absl::StatusCode code,
                 const std::string& message) {
   res.status = HttpStatusFor(code);
+  if (code == absl::StatusCode::kUnauthenticated)
+    res.set_header("WWW-Authenticate", "Bearer");
   res.set_content(ErrorJson(code, message), kJson);
 }
 
@@ -77,6 +79,11 @@ absl::Status SetUpContext(const httplib::Request& req,
                           grpc::ClientContext* context) {
   context->AddMetadata(kHttpPeerMetadata, req.remote_addr);
   context->AddMetadata(kGatewaySecretMetadata, secret);
+  // The service checks the token (auth_tokens.h), as for any gRPC call.
+  if (req.has_header("Authorization")) {
+    context->AddMetadata(kAuthorizationMetadata,
+                         req.get_header_value("Authorization"));
+  }
   if (req.has_header("grpc-timeout")) {
     auto timeout = ParseGrpcTimeout(req.get_header_value("grpc-timeout"));
     if (!timeout.ok()) return timeout.status();

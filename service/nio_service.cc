@@ -18,14 +18,53 @@ NioService::NioService(const models::Model& model, Scheduler* scheduler,
     : model_(model),
       scheduler_(scheduler),
       options_(options),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      ledger_(options.limits) {
+  policy_.gateway_secret = options.gateway_secret;
+  policy_.tokens = options.tokens;
+  resources_.scheduler = scheduler;
+  resources_.limits = options.limits;
+  resources_.interactive_max_tracks = options.interactive_max_tracks;
+  resources_.stream_window = options.stream_window;
+  resources_.ledger = &ledger_;
+  resources_.metrics = metrics;
+}
+
+namespace {
+
+// Finishes a unary call refused before it started.
+grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
+                                 CallTimer& timer, const absl::Status& status) {
+  timer.Done(status.code());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// Refuses streams before they read anything.
+class RefusedStream final
+    : public grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest,
+                                     nio::v1::OptimizeStreamResponse> {
+ public:
+  RefusedStream(const absl::Status& status, CallMetrics* metrics) {
+    CallTimer(metrics, "OptimizeStream").Done(status.code());
+    Finish(ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
 
 grpc::ServerUnaryReactor* NioService::GetModel(
     grpc::CallbackServerContext* context, const nio::v1::GetModelRequest*,
     nio::v1::ModelInfo* response) {
+  CallTimer timer(metrics_, "GetModel");
+  auto caller = IdentifyCaller(*context, policy_);
+  if (!caller.ok()) return Refuse(context, timer, caller.status());
+  timer.SetCaller(caller->label);
   ToProto(model_.spec, scheduler_->BackendDescription(), scheduler_->MaxBatch(),
           response);
-  CallTimer(metrics_, "GetModel").Done(absl::StatusCode::kOk);
+  timer.Done(absl::StatusCode::kOk);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -35,14 +74,20 @@ grpc::ServerUnaryReactor* NioService::Predict(
     grpc::CallbackServerContext* context,
     const nio::v1::PredictRequest* request,
     nio::v1::PredictResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto timer = std::make_shared<CallTimer>(metrics_, "Predict");
+  auto caller = IdentifyCaller(*context, policy_);
+  if (!caller.ok()) return Refuse(context, *timer, caller.status());
+  timer->SetCaller(caller->label);
   if (request->tracks().empty()) {
-    timer->Done(absl::StatusCode::kInvalidArgument);
-    reactor->Finish(ToGrpcStatus(
-        absl::InvalidArgumentError("tracks: the request has no tracks")));
-    return reactor;
+    return Refuse(
+        context, *timer,
+        absl::InvalidArgumentError("tracks: the request has no tracks"));
   }
+  if (absl::Status s = CheckTrackCount(request->tracks_size(), options_.limits);
+      !s.ok()) {
+    return Refuse(context, *timer, s);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::vector<models::RawTrack> tracks;
   tracks.reserve(request->tracks_size());
   for (const nio::v1::Track& t : request->tracks())
@@ -74,20 +119,28 @@ grpc::ServerUnaryReactor* NioService::Optimize(
     grpc::CallbackServerContext* context,
     const nio::v1::OptimizeRequest* request,
     nio::v1::OptimizeResponse* response) {
-  return new OptimizeCall(
-      scheduler_, context, request, response, options_.interactive_max_tracks,
-      CallerOf(*context, options_.gateway_secret), metrics_);
+  auto caller = IdentifyCaller(*context, policy_);
+  if (!caller.ok()) {
+    CallTimer timer(metrics_, "Optimize");
+    return Refuse(context, timer, caller.status());
+  }
+  return new OptimizeCall(&resources_, context, request, response,
+                          std::move(*caller));
 }
 
 grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest,
                         nio::v1::OptimizeStreamResponse>*
 NioService::OptimizeStream(grpc::CallbackServerContext* context) {
-  // Each stream is its own caller for the batch block's fair share.
-  std::string caller = absl::StrCat(CallerOf(*context, options_.gateway_secret),
-                                    "/stream-", streams_started_++);
-  return new service::OptimizeStream(
-      scheduler_, context, options_.stream_window,
-      options_.interactive_max_tracks, std::move(caller), metrics_);
+  auto caller = IdentifyCaller(*context, policy_);
+  if (!caller.ok()) return new RefusedStream(caller.status(), metrics_);
+  // Without a token, each stream is its own share of the batch block; with
+  // one, all of the caller's streams share its name's.
+  std::string share_key =
+      caller->authenticated
+          ? caller->share_key
+          : absl::StrCat(caller->share_key, "/stream-", streams_started_++);
+  return new service::OptimizeStream(&resources_, context, std::move(*caller),
+                                     std::move(share_key));
 }
 
 }  // namespace nio::service

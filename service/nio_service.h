@@ -11,7 +11,12 @@
 
 #include "models/model.h"
 #include "nio/v1/nio.grpc.pb.h"
+#include "service/auth_tokens.h"
 #include "service/call_metrics.h"
+#include "service/call_resources.h"
+#include "service/caller_identity.h"
+#include "service/caller_ledger.h"
+#include "service/request_limits.h"
 #include "service/scheduler.h"
 
 namespace nio::service {
@@ -27,12 +32,16 @@ struct NioServiceOptions {
   // Calls that carry it come from the HTTP gateway, and share work under
   // the HTTP client they name (caller_identity.h); empty: none do.
   std::string gateway_secret;
+  // Not owned, must outlive the service; null: calls need no token.
+  const TokenTable* tokens = nullptr;
+  RequestLimits limits;
 };
 
 class NioService final : public nio::v1::Nio::CallbackService {
  public:
   // model, scheduler and metrics: not owned, must outlive the service;
-  // metrics may be null (nothing is recorded).
+  // metrics may be null (nothing is recorded). Every call first identifies
+  // its caller (UNAUTHENTICATED without a valid token when tokens are set).
   NioService(const models::Model& model, Scheduler* scheduler,
              const NioServiceOptions& options = {},
              CallMetrics* metrics = nullptr);
@@ -52,12 +61,20 @@ class NioService final : public nio::v1::Nio::CallbackService {
                           nio::v1::OptimizeStreamResponse>*
   OptimizeStream(grpc::CallbackServerContext* context) override;
 
+  // Steps held and streams open now, by caller label (for /metrics).
+  std::map<std::string, CallerLedger::Usage> CallerUsage() const {
+    return ledger_.UsageByLabel();
+  }
+
  private:
   const models::Model& model_;
   Scheduler* scheduler_;
   const NioServiceOptions options_;
   CallMetrics* metrics_;
-  std::atomic<int64_t> streams_started_{0};  // names each stream's caller
+  CallerPolicy policy_;
+  CallerLedger ledger_;
+  CallResources resources_;
+  std::atomic<int64_t> streams_started_{0};  // names each stream's share
 };
 
 }  // namespace nio::service

@@ -18,20 +18,26 @@ Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
          std::chrono::duration_cast<Clock::duration>(deadline - now);
 }
 
-OptimizeCall::OptimizeCall(Scheduler* scheduler,
+OptimizeCall::OptimizeCall(const CallResources* resources,
                            grpc::CallbackServerContext* context,
                            const nio::v1::OptimizeRequest* request,
-                           nio::v1::OptimizeResponse* response,
-                           int interactive_max_tracks, std::string caller,
-                           CallMetrics* metrics)
-    : response_(response),
+                           nio::v1::OptimizeResponse* response, Caller caller)
+    : resources_(resources),
+      caller_(std::make_shared<const Caller>(std::move(caller))),
+      response_(response),
       control_(std::make_shared<CallControl>()),
       state_(std::make_shared<State>()),
-      timer_(metrics, "Optimize") {
+      timer_(resources->metrics, "Optimize") {
+  timer_.SetCaller(caller_->label);
   control_->deadline = SteadyDeadline(context);
+  Run(*request);
+}
+
+void OptimizeCall::Run(const nio::v1::OptimizeRequest& request) {
+  Scheduler* scheduler = resources_->scheduler;
   std::unordered_set<std::string> ids;
-  auto built = BuildTracks(scheduler->featurizer(), request->tracks(),
-                           request->options(), &ids);
+  auto built = BuildTracks(scheduler->featurizer(), request.tracks(),
+                           request.options(), &ids, resources_->limits);
   if (!built.ok()) {
     End(ToGrpcStatus(built.status()));
     return;
@@ -41,16 +47,26 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler,
     return;
   }
   auto job_class =
-      ChooseJobClass(request->options().priority(), JobClass::kInteractive,
-                     request->tracks_size(), interactive_max_tracks);
+      ChooseJobClass(request.options().priority(), JobClass::kInteractive,
+                     request.tracks_size(), resources_->interactive_max_tracks,
+                     caller_->batch_only);
   if (!job_class.ok()) {
     End(ToGrpcStatus(job_class.status()));
     return;
   }
   timer_.SetClass(JobClassName(*job_class));
+  int64_t reserved = 0;
+  for (const BuiltTrack& b : *built) {
+    if (b.problem.ok()) reserved += TrackSteps(*b.problem);
+  }
+  CallerLedger* ledger = resources_->ledger;
+  if (absl::Status s = ledger->Reserve(*caller_, reserved); !s.ok()) {
+    End(ToGrpcStatus(s));
+    return;
+  }
   JobTraits traits;
   traits.job_class = *job_class;
-  traits.caller = std::move(caller);
+  traits.caller = caller_->share_key;
   traits.control = control_;
   std::vector<Job> jobs;
   for (size_t i = 0; i < built->size(); ++i) {
@@ -62,13 +78,17 @@ OptimizeCall::OptimizeCall(Scheduler* scheduler,
       continue;
     }
     const int index = static_cast<int>(i);
-    jobs.push_back(MakeJob(std::move(*b.problem), traits,
-                           [this, index](TrackOutcome outcome) {
-                             TrackDone(index, std::move(outcome));
-                           }));
+    const int64_t cost = TrackSteps(*b.problem);
+    jobs.push_back(MakeJob(
+        std::move(*b.problem), traits,
+        [this, index, ledger, caller = caller_, cost](TrackOutcome outcome) {
+          ledger->Release(*caller, cost);
+          TrackDone(index, std::move(outcome));
+        }));
   }
   state_->remaining = static_cast<int>(jobs.size());
   if (absl::Status s = scheduler->Submit(std::move(jobs)); !s.ok()) {
+    ledger->Release(*caller_, reserved);
     response_->clear_results();
     End(ToGrpcStatus(s));
   }

@@ -13,6 +13,8 @@
 
 #include "nio/v1/nio.grpc.pb.h"
 #include "service/call_metrics.h"
+#include "service/call_resources.h"
+#include "service/caller_identity.h"
 #include "service/scheduler.h"
 
 namespace nio::service {
@@ -20,13 +22,13 @@ namespace nio::service {
 class OptimizeCall final : public grpc::ServerUnaryReactor {
  public:
   // request and response belong to gRPC and live until OnDone. Requests
-  // with more tracks than interactive_max_tracks run as batch work, shared
-  // fairly under `caller`. metrics (may be null) records the call when it
-  // ends.
-  OptimizeCall(Scheduler* scheduler, grpc::CallbackServerContext* context,
+  // with more tracks than resources->interactive_max_tracks run as batch
+  // work, shared fairly under the caller's share key; the tracks' steps are
+  // held in the caller's ledger until they are answered.
+  OptimizeCall(const CallResources* resources,
+               grpc::CallbackServerContext* context,
                const nio::v1::OptimizeRequest* request,
-               nio::v1::OptimizeResponse* response, int interactive_max_tracks,
-               std::string caller, CallMetrics* metrics);
+               nio::v1::OptimizeResponse* response, Caller caller);
 
   void OnCancel() override;
   void OnDone() override { delete this; }
@@ -41,9 +43,12 @@ class OptimizeCall final : public grpc::ServerUnaryReactor {
     absl::Status ended_by;
   };
   void TrackDone(int index, TrackOutcome outcome);
+  void Run(const nio::v1::OptimizeRequest& request);
   // Records the call and finishes it; `this` may be gone after it.
   void End(const grpc::Status& status);
 
+  const CallResources* resources_;
+  const std::shared_ptr<const Caller> caller_;
   nio::v1::OptimizeResponse* response_;
   std::shared_ptr<CallControl> control_;
   std::shared_ptr<State> state_;

@@ -11,20 +11,32 @@
 
 namespace nio::service {
 
-OptimizeStream::OptimizeStream(Scheduler* scheduler,
-                               grpc::CallbackServerContext* context, int window,
-                               int interactive_max_tracks, std::string caller,
-                               CallMetrics* metrics)
-    : scheduler_(scheduler),
-      window_(window),
-      interactive_max_tracks_(interactive_max_tracks),
-      caller_(std::move(caller)),
-      timer_(metrics, "OptimizeStream"),
+OptimizeStream::OptimizeStream(const CallResources* resources,
+                               grpc::CallbackServerContext* context,
+                               Caller caller, std::string share_key)
+    : resources_(resources),
+      window_(resources->stream_window),
+      caller_(std::make_shared<const Caller>(std::move(caller))),
+      share_key_(std::move(share_key)),
+      timer_(resources->metrics, "OptimizeStream"),
       control_(std::make_shared<CallControl>()),
       state_(std::make_shared<State>()) {
+  timer_.SetCaller(caller_->label);
   control_->deadline = SteadyDeadline(context);
+  const double rate = resources->limits.max_progress_events_per_s;
+  state_->progress_rate = TokenBucket(rate, rate);
+  state_->ledger = resources->ledger;
+  state_->caller = caller_;
+  state_->metrics = resources->metrics;
   state_->reactor = this;
   std::lock_guard<std::mutex> lock(state_->mu);
+  if (absl::Status s = resources->ledger->OpenStream(*caller_); !s.ok()) {
+    state_->finished = true;
+    timer_.Done(s.code());
+    Finish(ToGrpcStatus(s));
+    return;
+  }
+  stream_counted_ = true;
   MaybeReadLocked();
 }
 
@@ -84,8 +96,8 @@ void OptimizeStream::HandleRequest(
   auto built =
       tracks.empty()
           ? absl::StatusOr<std::vector<BuiltTrack>>(std::vector<BuiltTrack>{})
-          : BuildTracks(scheduler_->featurizer(), tracks, request.options(),
-                        &seen_ids_);
+          : BuildTracks(resources_->scheduler->featurizer(), tracks,
+                        request.options(), &seen_ids_, resources_->limits);
   std::lock_guard<std::mutex> lock(state_->mu);
   for (auto& r : repeated) EnqueueLocked(std::move(r));
   if (request.tracks().empty()) {
@@ -104,9 +116,9 @@ void OptimizeStream::HandleRequest(
     return;
   }
   if (built->empty()) return;
-  auto job_class =
-      ChooseJobClass(request.options().priority(), JobClass::kBatch,
-                     tracks.size(), interactive_max_tracks_);
+  auto job_class = ChooseJobClass(
+      request.options().priority(), JobClass::kBatch, tracks.size(),
+      resources_->interactive_max_tracks, caller_->batch_only);
   if (!job_class.ok()) {
     for (const nio::v1::Track& t : tracks) {
       EnqueueLocked(error_result(t.id(), job_class.status()));
@@ -116,9 +128,20 @@ void OptimizeStream::HandleRequest(
   timer_.SetClass(JobClassName(*job_class));
   JobTraits traits;
   traits.job_class = *job_class;
-  traits.caller = caller_;
+  traits.caller = share_key_;
   traits.control = control_;
   traits.progress_every = request.options().progress_every();
+  int64_t reserved = 0;
+  for (const BuiltTrack& b : *built) {
+    if (b.problem.ok()) reserved += TrackSteps(*b.problem);
+  }
+  if (absl::Status s = state_->ledger->Reserve(*caller_, reserved); !s.ok()) {
+    for (const BuiltTrack& b : *built) {
+      EnqueueLocked(
+          error_result(b.id, b.problem.ok() ? s : b.problem.status()));
+    }
+    return;
+  }
   std::vector<Job> jobs;
   std::vector<std::string> ids;
   for (BuiltTrack& b : *built) {
@@ -127,16 +150,23 @@ void OptimizeStream::HandleRequest(
       continue;
     }
     std::shared_ptr<State> state = state_;
-    auto on_done = [state, id = b.id](TrackOutcome outcome) {
+    auto on_done = [state, id = b.id,
+                    cost = TrackSteps(*b.problem)](TrackOutcome outcome) {
+      state->ledger->Release(*state->caller, cost);
       TrackDone(state, id, std::move(outcome));
     };
     auto on_progress = [state, id = b.id](int step, double prediction) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (!state->reactor) return;
+      if (!state->progress_rate.Take(Clock::now())) {
+        if (state->metrics) state->metrics->CountDroppedProgress("rate");
+        return;
+      }
       nio::v1::OptimizeStreamResponse r;
       r.mutable_progress()->set_id(id);
       r.mutable_progress()->set_step(step);
       r.mutable_progress()->set_prediction(prediction);
-      std::lock_guard<std::mutex> lock(state->mu);
-      if (state->reactor) state->reactor->EnqueueLocked(std::move(r));
+      state->reactor->EnqueueLocked(std::move(r));
     };
     ids.push_back(b.id);
     jobs.push_back(MakeJob(std::move(*b.problem), traits, std::move(on_done),
@@ -146,7 +176,9 @@ void OptimizeStream::HandleRequest(
   state_->in_flight += static_cast<int>(jobs.size());
   // Submit outside the lock would be nicer, but the scheduler never calls
   // back synchronously from Submit, so holding it is safe.
-  if (absl::Status s = scheduler_->Submit(std::move(jobs)); !s.ok()) {
+  if (absl::Status s = resources_->scheduler->Submit(std::move(jobs));
+      !s.ok()) {
+    state_->ledger->Release(*caller_, reserved);
     state_->in_flight -= static_cast<int>(ids.size());
     for (const std::string& id : ids) EnqueueLocked(error_result(id, s));
   }
@@ -173,7 +205,10 @@ void OptimizeStream::EnqueueLocked(nio::v1::OptimizeStreamResponse response) {
   if (state_->finished) return;
   if (response.has_progress()) {
     // A reader that lags loses progress events, never results.
-    if (state_->unsent_progress >= window_) return;
+    if (state_->unsent_progress >= window_) {
+      if (state_->metrics) state_->metrics->CountDroppedProgress("window");
+      return;
+    }
     ++state_->unsent_progress;
   } else {
     ++state_->unsent_results;
@@ -237,6 +272,7 @@ void OptimizeStream::OnDone() {
     std::lock_guard<std::mutex> lock(state_->mu);
     state_->reactor = nullptr;
   }
+  if (stream_counted_) resources_->ledger->CloseStream(*caller_);
   delete this;
 }
 

@@ -26,7 +26,10 @@
 
 #include "nio/v1/nio.grpc.pb.h"
 #include "service/call_metrics.h"
+#include "service/call_resources.h"
+#include "service/caller_identity.h"
 #include "service/scheduler.h"
+#include "service/token_bucket.h"
 
 namespace nio::service {
 
@@ -34,13 +37,14 @@ class OptimizeStream final
     : public grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest,
                                      nio::v1::OptimizeStreamResponse> {
  public:
-  // window: tracks in flight before the stream stops reading. Tracks run as
-  // batch work (unless a message claims interactive, at most
-  // interactive_max_tracks per message), shared fairly under `caller`.
-  // metrics (may be null) records the stream when it ends.
-  OptimizeStream(Scheduler* scheduler, grpc::CallbackServerContext* context,
-                 int window, int interactive_max_tracks, std::string caller,
-                 CallMetrics* metrics);
+  // Tracks run as batch work (unless a message claims interactive, at most
+  // resources->interactive_max_tracks per message), shared fairly under
+  // `share_key`; their steps are held in the caller's ledger until they are
+  // answered. A caller over its open streams limit is answered
+  // RESOURCE_EXHAUSTED at once.
+  OptimizeStream(const CallResources* resources,
+                 grpc::CallbackServerContext* context, Caller caller,
+                 std::string share_key);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -60,6 +64,12 @@ class OptimizeStream final
     bool half_closed = false;
     bool finished = false;
     int in_flight = 0;
+    // Progress events sent per second at most
+    // (RequestLimits::max_progress_events_per_s).
+    TokenBucket progress_rate{0, 0};
+    CallerLedger* ledger = nullptr;
+    std::shared_ptr<const Caller> caller;
+    CallMetrics* metrics = nullptr;
   };
 
   // All below run with state_->mu held.
@@ -71,11 +81,12 @@ class OptimizeStream final
   static void TrackDone(const std::shared_ptr<State>& state, std::string id,
                         TrackOutcome outcome);
 
-  Scheduler* scheduler_;
+  const CallResources* resources_;
   const int window_;
-  const int interactive_max_tracks_;
-  const std::string caller_;
-  CallTimer timer_;  // under state_->mu
+  const std::shared_ptr<const Caller> caller_;
+  const std::string share_key_;
+  bool stream_counted_ = false;  // OpenStream succeeded
+  CallTimer timer_;              // under state_->mu
   std::shared_ptr<CallControl> control_;
   std::shared_ptr<State> state_;
   std::unordered_set<std::string> seen_ids_;  // touched by the read path only

@@ -3,6 +3,13 @@
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/status_macros.h"
@@ -13,13 +20,55 @@
 namespace nio::service {
 namespace {
 
-// Where this process reaches its own gRPC port: a wildcard address through
-// loopback, any other as it is.
-std::string LoopbackTarget(const std::string& host, int port) {
-  std::string h = host;
-  if (h.empty() || h == "0.0.0.0" || h == "*") h = "127.0.0.1";
-  if (h == "[::]") h = "[::1]";
-  return absl::StrCat(h, ":", port);
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": cannot read a PEM file at '", path, "'"));
+  }
+  return text.str();
+}
+
+// The gRPC port's credentials: TLS (mutual with a client CA) or none.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(
+    const TlsFiles& tls) {
+  if (tls.cert_file.empty() && tls.key_file.empty()) {
+    if (!tls.client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_client_ca needs --tls_cert and --tls_key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (tls.cert_file.empty() || tls.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  NIO_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file, "--tls_cert"));
+  NIO_ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file, "--tls_key"));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    NIO_ASSIGN_OR_RETURN(options.pem_root_certs,
+                         ReadPem(tls.client_ca_file, "--tls_client_ca"));
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+// A new directory only this user can enter, for the gateway's socket.
+absl::StatusOr<std::string> MakeSocketDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = absl::StrCat(
+      tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/nio-server-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot make a directory for the HTTP port's socket under ",
+        tmp != nullptr ? tmp : "/tmp", " (set TMPDIR to a writable one)"));
+  }
+  return pattern;
 }
 
 }  // namespace
@@ -35,19 +84,31 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
   NIO_ASSIGN_OR_RETURN(s->scheduler_,
                        Scheduler::Create(*s->model_, options.scheduler));
   NioServiceOptions service_options = options.service;
-  if (!options.http.listen.empty())
-    service_options.gateway_secret = NewGatewaySecret();
+  if (!options.auth_tokens_file.empty()) {
+    NIO_ASSIGN_OR_RETURN(TokenTable tokens,
+                         TokenTable::Load(options.auth_tokens_file));
+    s->tokens_ = std::make_unique<TokenTable>(std::move(tokens));
+    service_options.tokens = s->tokens_.get();
+  }
+  const bool with_http = !options.http.listen.empty();
+  if (with_http) service_options.gateway_secret = NewGatewaySecret();
   s->service_ = std::make_unique<NioService>(
       *s->model_, s->scheduler_.get(), service_options, &s->call_metrics_);
+  NIO_ASSIGN_OR_RETURN(auto credentials, GrpcCredentials(options.tls));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &s->port_);
+  builder.AddListeningPort(options.listen, credentials, &s->port_);
+  std::string gateway_target;
+  if (with_http) {
+    NIO_ASSIGN_OR_RETURN(s->gateway_socket_dir_, MakeSocketDir());
+    gateway_target = absl::StrCat("unix:", s->gateway_socket_dir_, "/grpc");
+    builder.AddListeningPort(gateway_target, grpc::InsecureServerCredentials());
+  }
   builder.RegisterService(s->service_.get());
-  builder.SetMaxReceiveMessageSize(256 << 20);
-  builder.SetMaxSendMessageSize(256 << 20);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
   // gRPC sets SO_REUSEPORT by default on Linux: a second server on a busy
   // port would start and silently split the traffic with the first.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -59,23 +120,27 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
         ": address in use (another nio-server?) or not available"));
   }
   s->host_ = options.listen.substr(0, options.listen.rfind(':'));
-  if (!options.http.listen.empty()) {
-    // Over the gRPC port itself, not an in-process channel: a drain lets
-    // in-flight calls on a socket finish, but closes in-process ones at once.
+  if (with_http) {
+    // Over a socket, not an in-process channel: a drain lets in-flight calls
+    // on a socket finish, but closes in-process ones at once.
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);
     args.SetMaxSendMessageSize(-1);
     HttpGateway::Sources sources;
-    sources.channel =
-        grpc::CreateCustomChannel(LoopbackTarget(s->host_, s->port_),
-                                  grpc::InsecureChannelCredentials(), args);
+    sources.channel = grpc::CreateCustomChannel(
+        gateway_target, grpc::InsecureChannelCredentials(), args);
     sources.gateway_secret = service_options.gateway_secret;
+    sources.tokens = s->tokens_.get();
     NioServer* raw = s.get();
     sources.ready = [raw] { return raw->ready(); };
     sources.draining = [raw] { return raw->draining_.load(); };
     sources.metrics = [raw] { return raw->MetricsText(); };
     sources.call_metrics = &s->call_metrics_;
-    auto http = HttpGateway::Start(options.http, std::move(sources));
+    HttpOptions http_options = options.http;
+    http_options.cert_file = options.tls.cert_file;
+    http_options.key_file = options.tls.key_file;
+    http_options.client_ca_file = options.tls.client_ca_file;
+    auto http = HttpGateway::Start(http_options, std::move(sources));
     if (!http.ok()) {
       s->server_->Shutdown();
       s->scheduler_->Stop();
@@ -94,9 +159,14 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
       s->model_->spec.version, " from ", dir, "; ",
       s->scheduler_->BackendLogLine(), "; max_batch ",
       options.scheduler.max_batch, ", max_queue ", options.scheduler.max_queue,
-      "; listening on ", s->address(), " (gRPC)",
-      s->http_ ? absl::StrCat(", ", s->http_->url(), " (HTTP)")
-               : std::string());
+      "; listening on ", s->address(),
+      options.tls.cert_file.empty()        ? " (gRPC)"
+      : options.tls.client_ca_file.empty() ? " (gRPC, TLS)"
+                                           : " (gRPC, mutual TLS)",
+      s->http_ ? absl::StrCat(", ", s->http_->url(), " (HTTP)") : std::string(),
+      s->tokens_
+          ? absl::StrCat("; ", s->tokens_->size(), " tokens (--auth_tokens)")
+          : std::string());
   return s;
 }
 
@@ -115,6 +185,7 @@ std::string NioServer::MetricsText() const {
   in.batch_slots = options_.scheduler.max_batch;
   in.interactive_slots = options_.scheduler.interactive_slots;
   in.ready = ready();
+  in.callers = service_->CallerUsage();
   return RenderMetrics(in);
 }
 
@@ -139,6 +210,12 @@ void NioServer::Wait() {
   if (server_) server_->Wait();
 }
 
-NioServer::~NioServer() { Shutdown(std::chrono::milliseconds(0)); }
+NioServer::~NioServer() {
+  Shutdown(std::chrono::milliseconds(0));
+  if (!gateway_socket_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(gateway_socket_dir_, ignored);
+  }
+}
 
 }  // namespace nio::service

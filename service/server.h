@@ -21,9 +21,24 @@
 
 namespace nio::service {
 
+// PEM files of the server's TLS identity, for the gRPC and the HTTP port.
+struct TlsFiles {
+  std::string cert_file;  // certificate chain; empty: no TLS
+  std::string key_file;
+  // Set: mutual TLS, clients must show a certificate this CA signed.
+  std::string client_ca_file;
+};
+
 struct ServerOptions {
   std::string model_dir;                   // empty: the bundled model
   std::string listen = "127.0.0.1:50051";  // port 0 picks a free port
+  // Read once at start: a new certificate takes a restart.
+  TlsFiles tls;
+  // One `name token [interactive|batch]` per line (auth_tokens.h); empty:
+  // no token is asked for.
+  std::string auth_tokens_file;
+  // The largest gRPC message the server reads or writes.
+  int max_message_bytes = 64 << 20;
   // http.listen empty (the default here; nio-server's flag defaults to
   // 127.0.0.1:8080): no HTTP port.
   HttpOptions http;
@@ -72,6 +87,11 @@ class NioServer {
   std::unique_ptr<grpc::Server> server_;
   CallMetrics call_metrics_;
   std::unique_ptr<HttpGateway> http_;
+  std::unique_ptr<TokenTable> tokens_;
+  // The gateway reaches the service over a Unix socket in a directory
+  // only this user can enter (so it needs neither TLS nor a client
+  // certificate to its own port); removed at destruction.
+  std::string gateway_socket_dir_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
   ServerOptions options_;

@@ -73,6 +73,33 @@ ABSL_FLAG(
     "OptimizeStream: tracks in flight per stream before it stops reading");
 ABSL_FLAG(double, drain_timeout_s, 30,
           "on SIGTERM/SIGINT: seconds in-flight calls get to finish");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve gRPC and HTTP over TLS (read at "
+          "start; a new certificate takes a restart)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA: mutual TLS, clients must show a certificate it signed");
+ABSL_FLAG(std::string, auth_tokens, "",
+          "file of `name token [interactive|batch]` lines: every API call "
+          "needs `authorization: Bearer TOKEN` (health stays open); the name "
+          "is the caller's fair share, metrics label and limit account");
+ABSL_FLAG(std::string, metrics_access, "token",
+          "who may read /metrics: token (a valid token when --auth_tokens is "
+          "set, else anyone), loopback, or open");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "largest gRPC message read or written (catalogs: OptimizeStream in "
+          "smaller messages)");
+ABSL_FLAG(int, max_tracks_per_request, 4096,
+          "tracks per Optimize/Predict request or stream message");
+ABSL_FLAG(int64_t, max_track_steps, 100000, "steps x starts of one track");
+ABSL_FLAG(int64_t, max_caller_track_steps, 20000000,
+          "steps x starts of all tracks one caller has queued or running "
+          "(RESOURCE_EXHAUSTED beyond)");
+ABSL_FLAG(int, max_streams_per_caller, 256,
+          "OptimizeStream calls one caller may have open");
+ABSL_FLAG(double, max_progress_events_per_s, 1000,
+          "progress events sent per stream per second (the rest are "
+          "dropped and counted; results never are)");
 
 namespace {
 
@@ -118,9 +145,11 @@ int Run(int argc, char** argv) {
       "  nio-server [--model_dir DIR] [--listen 127.0.0.1:50051] "
       "[--http_listen 127.0.0.1:8080]\n"
       "             [--backend auto|cpu|cuda]\n"
-      "Exit codes: 0 after a clean drain (SIGTERM/SIGINT), 1 bad flags, 2 "
-      "cannot load the\n"
-      "model or start the backend, 3 cannot listen (gRPC or HTTP).\n"
+      "Exit codes: 0 after a clean drain (SIGTERM/SIGINT), 1 bad flags (or "
+      "their TLS\n"
+      "and token files), 2 cannot load the model or start the backend, 3 "
+      "cannot listen.\n"
+      "Security (TLS, tokens, limits): SECURITY.md.\n"
       "Flags take _ or - between words (--model_dir or --model-dir).");
   if (std::optional<int> code = ParseFlags(argc, argv)) return *code;
 
@@ -134,6 +163,24 @@ int Run(int argc, char** argv) {
   auto choice = nio::kernels::ParseBackendChoice(absl::GetFlag(FLAGS_backend));
   if (!choice.ok()) {
     std::cerr << "nio-server: --backend: " << choice.status().message() << "\n";
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_max_message_bytes) <= 0 ||
+      absl::GetFlag(FLAGS_max_tracks_per_request) <= 0 ||
+      absl::GetFlag(FLAGS_max_track_steps) <= 0 ||
+      absl::GetFlag(FLAGS_max_caller_track_steps) <= 0 ||
+      absl::GetFlag(FLAGS_max_streams_per_caller) <= 0 ||
+      !(absl::GetFlag(FLAGS_max_progress_events_per_s) >= 0)) {
+    std::cerr << "nio-server: --max_message_bytes, --max_tracks_per_request, "
+                 "--max_track_steps, --max_caller_track_steps and "
+                 "--max_streams_per_caller must be > 0, "
+                 "--max_progress_events_per_s >= 0\n";
+    return 1;
+  }
+  auto metrics_access =
+      nio::service::ParseMetricsAccess(absl::GetFlag(FLAGS_metrics_access));
+  if (!metrics_access.ok()) {
+    std::cerr << "nio-server: " << metrics_access.status().message() << "\n";
     return 1;
   }
   if (absl::GetFlag(FLAGS_max_batch) <= 0 ||
@@ -163,6 +210,19 @@ int Run(int argc, char** argv) {
   nio::service::ServerOptions options;
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.http.metrics_access = *metrics_access;
+  nio::service::RequestLimits& limits = options.service.limits;
+  limits.max_tracks_per_request = absl::GetFlag(FLAGS_max_tracks_per_request);
+  limits.max_track_steps = absl::GetFlag(FLAGS_max_track_steps);
+  limits.max_caller_track_steps = absl::GetFlag(FLAGS_max_caller_track_steps);
+  limits.max_streams_per_caller = absl::GetFlag(FLAGS_max_streams_per_caller);
+  limits.max_progress_events_per_s =
+      absl::GetFlag(FLAGS_max_progress_events_per_s);
   options.http.listen = absl::GetFlag(FLAGS_http_listen);
   if (!options.http.listen.empty()) {
     if (auto parsed = nio::service::ParseHttpListen(options.http.listen);
@@ -192,7 +252,15 @@ int Run(int argc, char** argv) {
   auto server = nio::service::NioServer::Start(options);
   if (!server.ok()) {
     std::cerr << "nio-server: " << server.status() << "\n";
-    return server.status().code() == absl::StatusCode::kUnavailable ? 3 : 2;
+    // 3: cannot listen; 1: a flag's file is bad (TLS, tokens); 2: model or
+    // backend.
+    const absl::StatusCode code = server.status().code();
+    if (code == absl::StatusCode::kUnavailable) return 3;
+    const std::string message(server.status().message());
+    if (message.substr(0, 6) == "--tls_" ||
+        message.substr(0, 13) == "--auth_tokens")
+      return 1;
+    return 2;
   }
   NIO_LOG(INFO) << (*server)->start_line();
 

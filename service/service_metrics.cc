@@ -49,6 +49,21 @@ std::string RenderMetrics(const MetricsInputs& in) {
   out.Sample("nio_backend_broken", {}, in.stats.backend_broken > 0 ? 1 : 0);
 
   if (in.calls != nullptr) in.calls->WriteTo(&out);
+  out.Family("nio_caller_row_steps_in_flight", "gauge",
+             "steps x starts of the tracks a caller has queued or running, "
+             "held against --max_caller_track_steps (by caller: the token's "
+             "name, or anonymous)");
+  for (const auto& [label, usage] : in.callers) {
+    out.Sample("nio_caller_row_steps_in_flight", {{"caller", label}},
+               static_cast<double>(usage.track_steps));
+  }
+  out.Family("nio_caller_streams_open", "gauge",
+             "OptimizeStream calls a caller has open, held against "
+             "--max_streams_per_caller");
+  for (const auto& [label, usage] : in.callers) {
+    out.Sample("nio_caller_streams_open", {{"caller", label}},
+               static_cast<double>(usage.streams));
+  }
 
   const SchedulerStats& s = in.stats;
   PerClass(out, "nio_tracks_submitted_total", "counter",

@@ -4,9 +4,11 @@
 #ifndef NIO_SERVICE_SERVICE_METRICS_H_
 #define NIO_SERVICE_SERVICE_METRICS_H_
 
+#include <map>
 #include <string>
 
 #include "service/call_metrics.h"
+#include "service/caller_ledger.h"
 #include "service/scheduler_stats.h"
 
 namespace nio::service {
@@ -20,6 +22,8 @@ struct MetricsInputs {
   int batch_slots = 0;
   int interactive_slots = 0;
   bool ready = false;
+  // What callers hold now, by label (NioService::CallerUsage).
+  std::map<std::string, CallerLedger::Usage> callers;
 };
 
 std::string RenderMetrics(const MetricsInputs& in);

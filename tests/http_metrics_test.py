@@ -444,8 +444,8 @@ def run_checks(server, args, deadline):
     check_info(m)
     ok_calls = len(results)
     expect = [
-        ("nio_requests_total", {"method": "Optimize", "code": "OK"}, ok_calls),
-        ("nio_requests_total", {"method": "Optimize", "code": "INVALID_ARGUMENT"}, 1),
+        ("nio_requests_total", {"method": "Optimize", "code": "OK", "caller": "anonymous"}, ok_calls),
+        ("nio_requests_total", {"method": "Optimize", "code": "INVALID_ARGUMENT", "caller": "anonymous"}, 1),
         ("nio_http_requests_total", {"route": "/v1/optimize", "status": "200"}, ok_calls),
         ("nio_http_requests_total", {"route": "/v1/optimize", "status": "400"}, 1),
         ("nio_request_duration_seconds_count", {"method": "Optimize", "class": "interactive"},

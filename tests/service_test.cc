@@ -42,6 +42,10 @@ std::unique_ptr<NioServer> StartServer(
   o.scheduler.max_batch = max_batch;
   o.scheduler.max_queue = max_queue;
   o.scheduler.compute.threads = 2;
+  // Scheduling tests run deliberately long tracks (100000 steps x starts):
+  // only the per-track limit is left low enough to be tested.
+  o.service.limits.max_track_steps = 1000000;
+  o.service.limits.max_caller_track_steps = int64_t{1} << 40;
   auto s = NioServer::Start(o);
   EXPECT_TRUE(s.ok()) << s.status();
   return std::move(s).value();
@@ -555,7 +559,93 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
        },
        {"options.priority", "at most 16", "--interactive_max_tracks",
         "got 21"}},
+      {"unknown mode",
+       [](auto& r) {
+         r.mutable_options()->set_mode(static_cast<nio::v1::Mode>(7));
+       },
+       {"options.mode", "unknown value 7"}},
+      {"unknown optimizer",
+       [](auto& r) {
+         r.mutable_options()->set_optimizer(static_cast<nio::v1::Optimizer>(9));
+       },
+       {"options.optimizer", "unknown value 9"}},
+      {"unknown direction",
+       [](auto& r) {
+         (*r.mutable_options()->mutable_bounds())["energy"].set_direction(
+             static_cast<nio::v1::Direction>(5));
+       },
+       {"options.bounds[energy]", "direction", "unknown value 5"}},
+      {"unknown mode on a track",
+       [](auto& r) {
+         r.mutable_tracks(0)->mutable_options()->set_mode(
+             static_cast<nio::v1::Mode>(3));
+       },
+       {"track 'bad-1': options.mode", "unknown value 3"}},
+      {"feature beyond float",
+       [](auto& r) {
+         (*r.mutable_tracks(0)->mutable_features())["duration_ms"] = 1e308;
+       },
+       {"bad-1", "'duration_ms'", "32-bit float"}},
+      {"target beyond float",
+       [](auto& r) {
+         r.mutable_options()->set_mode(nio::v1::MODE_PROJECTED);
+         r.mutable_options()->set_target(1e39);
+       },
+       {"options.target", "finite number within"}},
+      {"target nan",
+       [&](auto& r) {
+         r.mutable_options()->set_mode(nio::v1::MODE_PROJECTED);
+         r.mutable_options()->set_target(nan);
+       },
+       {"options.target", "finite"}},
+      {"starts 0",
+       [](auto& r) { r.mutable_options()->set_starts(0); },
+       {"options.starts"}},
+      {"starts 65",
+       [](auto& r) { r.mutable_options()->set_starts(65); },
+       {"options.starts", "65"}},
+      {"tolerance 1",
+       [](auto& r) { r.mutable_options()->set_tolerance(1); },
+       {"options.tolerance"}},
+      {"window without tolerance",
+       [](auto& r) { r.mutable_options()->set_tolerance_window(5); },
+       {"options.tolerance_window"}},
+      {"time budget 0",
+       [](auto& r) { r.mutable_options()->set_time_budget_ms(0); },
+       {"options.time_budget_ms"}},
+      {"max changed 0",
+       [](auto& r) { r.mutable_options()->set_max_changed_features(0); },
+       {"options.max_changed_features"}},
+      {"bounds max nan",
+       [&](auto& r) {
+         (*r.mutable_options()->mutable_bounds())["energy"].set_max(nan);
+       },
+       {"options.bounds[energy].max", "finite"}},
+      {"bounds max_delta negative",
+       [](auto& r) {
+         (*r.mutable_options()->mutable_bounds())["energy"].set_max_delta(-1);
+       },
+       {"options.bounds[energy].max_delta"}},
+      {"progress_every negative",
+       [](auto& r) { r.mutable_options()->set_progress_every(-1); },
+       {"options.progress_every"}},
+      {"steps x starts over the limit",
+       [](auto& r) {
+         r.mutable_options()->set_steps(100000);
+         r.mutable_options()->set_starts(11);
+       },
+       {"bad-1", "100000 x 11 = 1100000", "--max_track_steps"}},
+      {"too many tracks",
+       [](auto& r) {
+         for (int i = 0; i < 4096; ++i) {
+           auto* t = r.add_tracks();
+           *t = r.tracks(0);
+           t->set_id("copy-" + std::to_string(i));
+         }
+       },
+       {"tracks", "4097", "--max_tracks_per_request", "OptimizeStream"}},
   };
+  ASSERT_GE(cases.size(), 30u);
   for (const auto& c : cases) {
     auto req = base();
     c.edit(req);
@@ -568,6 +658,10 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
       EXPECT_NE(s.error_message().find(f), std::string::npos)
           << c.name << ": '" << f << "' not in '" << s.error_message() << "'";
     }
+    // The server is still up and answers the next call.
+    grpc::ClientContext info_ctx;
+    nio::v1::ModelInfo info;
+    ASSERT_TRUE(stub->GetModel(&info_ctx, {}, &info).ok()) << c.name;
   }
   // One bad track among good ones fails alone.
   auto mixed = base();

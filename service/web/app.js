@@ -29,10 +29,25 @@ function svg(tag, attrs, text) {
   return e;
 }
 
+// A server with --auth_tokens wants "Authorization: Bearer TOKEN" on every
+// API call: the token is asked for once (the form appears on a 401) and kept
+// for this tab only.
+const TOKEN_KEY = "nio-token";
+function withToken(headers) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers["Authorization"] = "Bearer " + token;
+  return headers;
+}
+function askForTokenOn401(res) {
+  if (res.status === 401) $("token-form").hidden = false;
+}
+
 async function api(path, body) {
-  const init = body === undefined ? {} : {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  const init = body === undefined ? { headers: withToken({}) } : {
+    method: "POST", headers: withToken({ "Content-Type": "application/json" }),
+    body: JSON.stringify(body) };
   const res = await fetch(path, init);
+  askForTokenOn401(res);
   const text = await res.text();
   let json = null;
   try { json = JSON.parse(text); } catch (e) { /* not JSON: shown as text */ }
@@ -43,7 +58,9 @@ async function api(path, body) {
 // POST to the streaming endpoint; calls onEvent for every NDJSON event.
 async function stream(body, onEvent) {
   const res = await fetch("/v1/optimize/stream", {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    method: "POST", headers: withToken({ "Content-Type": "application/json" }),
+    body: JSON.stringify(body) });
+  askForTokenOn401(res);
   if (!res.ok) {
     const text = await res.text();
     let message = `HTTP ${res.status}`;
@@ -511,3 +528,9 @@ async function start() {
 }
 
 start();
+
+$("token-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  location.reload();
+});
