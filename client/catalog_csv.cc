@@ -45,6 +45,10 @@ std::string NearestName(const std::string& name,
   size_t best_distance = 3;  // at most two edits
   const std::string lower = absl::AsciiStrToLower(name);
   for (const models::FeatureSpec& f : features) {
+    // Names whose lengths differ by more than two are more than two edits
+    // apart: no need to fill the table (a long unknown column costs O(n)).
+    if (lower.size() > f.name.size() + 2 || f.name.size() > lower.size() + 2)
+      continue;
     const size_t d = EditDistance(lower, f.name);
     if (d < best_distance) best = f.name, best_distance = d;
   }
