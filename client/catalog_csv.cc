@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -44,6 +45,10 @@ std::string NearestName(const std::string& name,
   size_t best_distance = 3;  // at most two edits
   const std::string lower = absl::AsciiStrToLower(name);
   for (const models::FeatureSpec& f : features) {
+    // Names whose lengths differ by more than two are more than two edits
+    // apart: no need to fill the table (a long unknown column costs O(n)).
+    if (lower.size() > f.name.size() + 2 || f.name.size() > lower.size() + 2)
+      continue;
     const size_t d = EditDistance(lower, f.name);
     if (d < best_distance) best = f.name, best_distance = d;
   }
@@ -83,26 +88,36 @@ std::vector<std::string> SplitCsvLine(const std::string& line) {
 absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
     const std::string& path, std::vector<models::FeatureSpec> features,
     bool fill_missing_mean, std::vector<std::string> key_columns) {
-  std::unique_ptr<CatalogReader> r(new CatalogReader());
-  r->path_ = path;
-  r->features_ = std::move(features);
-  r->fill_missing_mean_ = fill_missing_mean;
-  r->key_names_ = std::move(key_columns);
-  r->key_columns_.assign(r->key_names_.size(), -1);
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": a directory, not a CSV file"));
   }
-  r->in_.open(path);
-  if (!r->in_) {
+  auto in = std::make_unique<std::ifstream>(path);
+  if (!*in) {
     return std::filesystem::exists(path, error)
                ? absl::PermissionDeniedError(
                      absl::StrCat(path, ": cannot read"))
                : absl::NotFoundError(absl::StrCat(path, ": no such file"));
   }
+  return OpenStream(std::move(in), path, std::move(features), fill_missing_mean,
+                    std::move(key_columns));
+}
+
+absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::OpenStream(
+    std::unique_ptr<std::istream> in, std::string name,
+    std::vector<models::FeatureSpec> features, bool fill_missing_mean,
+    std::vector<std::string> key_columns) {
+  std::unique_ptr<CatalogReader> r(new CatalogReader());
+  r->in_ = std::move(in);
+  r->path_ = std::move(name);
+  const std::string& path = r->path_;
+  r->features_ = std::move(features);
+  r->fill_missing_mean_ = fill_missing_mean;
+  r->key_names_ = std::move(key_columns);
+  r->key_columns_.assign(r->key_names_.size(), -1);
   std::string header;
-  if (!std::getline(r->in_, header)) {
+  if (!std::getline(*r->in_, header)) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": empty file (no header)"));
   }
@@ -192,7 +207,7 @@ absl::StatusOr<std::unique_ptr<CatalogReader>> CatalogReader::Open(
 
 bool CatalogReader::Next(CatalogRow* row) {
   std::string line;
-  while (std::getline(in_, line)) {
+  while (std::getline(*in_, line)) {
     ++line_;
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     row->line = line_;

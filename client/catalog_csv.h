@@ -15,7 +15,8 @@
 #ifndef NIO_CLIENT_CATALOG_CSV_H_
 #define NIO_CLIENT_CATALOG_CSV_H_
 
-#include <fstream>
+#include <istream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,12 +48,19 @@ class CatalogReader {
       bool fill_missing_mean = false,
       std::vector<std::string> key_columns = {});
 
+  // The same over a stream already open (Open's file, or CSV text in
+  // memory); `name` stands for the file in messages.
+  static absl::StatusOr<std::unique_ptr<CatalogReader>> OpenStream(
+      std::unique_ptr<std::istream> in, std::string name,
+      std::vector<models::FeatureSpec> features, bool fill_missing_mean = false,
+      std::vector<std::string> key_columns = {});
+
   // The next data row; false at the end of the file.
   bool Next(CatalogRow* row);
 
  private:
   CatalogReader() = default;
-  std::ifstream in_;
+  std::unique_ptr<std::istream> in_;
   std::string path_;
   size_t header_size_ = 0;
   int id_column_ = -1;

@@ -12,6 +12,8 @@ PACKAGES=(
   python3-joblib python3-grpcio python3-scipy
   # The HTTP port's tests: a real browser, a Prometheus parser, curl.
   chromium chromium-driver python3-selenium python3-prometheus-client curl
+  # deploy/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
+  clang libclang-rt-14-dev
 )
 
 missing=()

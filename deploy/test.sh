@@ -2,10 +2,12 @@
 # The project's test command: installs the Debian packages, configures, builds
 # (CUDA code included when nvcc is there), runs every ctest, then rebuilds the
 # parser tests under AddressSanitizer/UBSan and the scheduler tests under
-# ThreadSanitizer, and runs them.
+# ThreadSanitizer, and runs them, then fuzzes every parser for 30 s each
+# (deploy/fuzz.sh: libFuzzer under ASan/UBSan, from the seeds and the inputs
+# of every crash found so far).
 #   deploy/test.sh            # from the repository root
 # Env: BUILD_DIR (default build), JOBS (default nproc), NIO_SKIP_ASAN=1,
-# NIO_SKIP_TSAN=1.
+# NIO_SKIP_TSAN=1, NIO_SKIP_FUZZ=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,5 +42,11 @@ if [ "${NIO_SKIP_TSAN:-0}" != 1 ]; then
     -DNIO_ENABLE_CUDA=OFF -DNIO_BUILD_BENCH=OFF
   cmake --build "$build-tsan" -j "$jobs" --target scheduler_test
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$build-tsan/tests/scheduler_test"
+fi
+if [ "${NIO_SKIP_FUZZ:-0}" != 1 ]; then
+  # The model loader, tracks JSON, catalog CSV, Optimize request and HTTP
+  # request parsers under libFuzzer for 30 s each: a crash, leak, UB or
+  # broken promise fails the run and names the input (tests/fuzz/README.md).
+  BUILD_DIR_FUZZ="$build-fuzz" JOBS="$jobs" bash deploy/fuzz.sh 30
 fi
 echo "deploy/test.sh: all tests passed"

@@ -45,8 +45,6 @@ std::string DefaultModelDir() {
 }
 
 absl::StatusOr<Model> LoadModel(const std::string& dir) {
-  Model model;
-  model.dir = dir;
   const std::string json_path = absl::StrCat(dir, "/", kModelJsonFile);
   std::error_code error;
   if (!std::filesystem::is_directory(dir, error)) {
@@ -67,11 +65,23 @@ absl::StatusOr<Model> LoadModel(const std::string& dir) {
       }
     }
   }
-  NIO_ASSIGN_OR_RETURN(std::string json_text, ReadText(json_path));
-  NIO_ASSIGN_OR_RETURN(model.spec, ParseModelSpec(json_text, json_path));
+  NIO_ASSIGN_OR_RETURN(const std::string json_text, ReadText(json_path));
+  NIO_ASSIGN_OR_RETURN(const std::string weights_bytes,
+                       ReadText(absl::StrCat(dir, "/", kWeightsFile)));
+  return ParseModel(json_text, weights_bytes, dir);
+}
 
+absl::StatusOr<Model> ParseModel(const std::string& json_text,
+                                 const std::string& weights_bytes,
+                                 const std::string& dir) {
+  Model model;
+  model.dir = dir;
+  NIO_ASSIGN_OR_RETURN(
+      model.spec,
+      ParseModelSpec(json_text, absl::StrCat(dir, "/", kModelJsonFile)));
   const std::string weights_path = absl::StrCat(dir, "/", kWeightsFile);
-  NIO_ASSIGN_OR_RETURN(auto tensors, ReadSafetensors(weights_path));
+  NIO_ASSIGN_OR_RETURN(auto tensors,
+                       ParseSafetensors(weights_bytes, weights_path));
 
   const std::vector<int>& sizes = model.spec.layer_sizes;
   const int num_layers = static_cast<int>(sizes.size()) - 1;

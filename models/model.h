@@ -25,6 +25,13 @@ struct Model {
 // (bad JSON, missing or extra tensors, wrong shapes, non-finite weights...).
 absl::StatusOr<Model> LoadModel(const std::string& dir);
 
+// The same from the two files' contents (model.json text, safetensors
+// bytes): what LoadModel checks once it has read them. `dir` is the Model's
+// dir and names the files in messages.
+absl::StatusOr<Model> ParseModel(const std::string& json_text,
+                                 const std::string& weights_bytes,
+                                 const std::string& dir);
+
 // The tensor names of layer i: "layers.<i>.weight" (out, in),
 // "layers.<i>.bias".
 std::string WeightTensorName(int layer);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -31,8 +32,14 @@ absl::Status SetStopRules(const NioOptions& options, int movable_count,
         absl::StrCat("must be in [1, ", kMaxStarts, "], got ", problem.starts));
   }
   if (options.target) {
-    if (!std::isfinite(*options.target)) {
-      return FieldError(id, "options.target", "must be finite");
+    // The backend compares float predictions with it: a double beyond
+    // float's range would be an infinite target.
+    if (!std::isfinite(*options.target) ||
+        std::abs(*options.target) > std::numeric_limits<float>::max()) {
+      return FieldError(id, "options.target",
+                        absl::StrCat("must be a finite number within +-",
+                                     std::numeric_limits<float>::max(),
+                                     ", got ", *options.target));
     }
     if (problem.mode != NioMode::kProjected) {
       return FieldError(id, "options.target",
@@ -163,9 +170,13 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
         absl::StrCat("must be in [1, ", kMaxSteps, "], got ", problem.steps));
   }
   const double lr = options.lr.value_or(spec.defaults.lr);
-  if (!std::isfinite(lr) || lr <= 0 || lr > 10) {
-    return FieldError(id, "options.lr",
-                      absl::StrCat("must be in (0, 10], got ", lr));
+  // The backend's rate is a float: one below float's smallest normal value
+  // would round to (nearly) 0, a step that never moves.
+  constexpr double kMinLr = std::numeric_limits<float>::min();
+  if (!std::isfinite(lr) || lr < kMinLr || lr > 10) {
+    return FieldError(
+        id, "options.lr",
+        absl::StrCat("must be in (0, 10] (at least ", kMinLr, "), got ", lr));
   }
   const double lambda = options.lambda.value_or(spec.defaults.lambda);
   if (!std::isfinite(lambda) || lambda < 0 || lambda > 1e6) {

@@ -10,16 +10,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "service/caller_identity.h"
 #include "service/grpc_timeout.h"
 #include "service/http_errors.h"
+#include "service/http_json_body.h"
 
 namespace nio::service {
 namespace {
 
-using google::protobuf::util::JsonParseOptions;
 using google::protobuf::util::JsonPrintOptions;
 
 constexpr char kJson[] = "application/json";
@@ -51,27 +49,6 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
              status.error_message());
 }
 
-absl::Status ParseJson(std::string_view json, google::protobuf::Message* out) {
-  JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  auto s = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), out, options);
-  if (!s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request body: not a ", out->GetDescriptor()->full_name(),
-                     " in JSON: ", std::string(s.message())));
-  }
-  return absl::OkStatus();
-}
-
-// The body as one message; an empty body is the empty message.
-absl::Status ParseBody(const httplib::Request& req,
-                       google::protobuf::Message* out) {
-  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos)
-    return absl::OkStatus();
-  return ParseJson(req.body, out);
-}
-
 // The call's deadline (grpc-timeout, or the default when there is one) and
 // the HTTP client's address, which the service shares work fairly under.
 absl::Status SetUpContext(const httplib::Request& req,
@@ -100,7 +77,7 @@ template <typename Request, typename Response, typename Call>
 void Unary(const httplib::Request& req, httplib::Response& res,
            const std::string& secret, double default_s, Call call) {
   Request request;
-  if (absl::Status s = ParseBody(req, &request); !s.ok()) {
+  if (absl::Status s = ParseJsonBody(req.body, &request); !s.ok()) {
     WriteError(res, s);
     return;
   }
@@ -146,38 +123,6 @@ struct StreamCall {
     return s;
   }
 };
-
-// The request messages: the body as one message, else one per line.
-absl::Status ParseStreamBody(const std::string& body,
-                             std::vector<nio::v1::OptimizeStreamRequest>* out) {
-  nio::v1::OptimizeStreamRequest one;
-  absl::Status whole = ParseJson(body, &one);
-  if (whole.ok()) {
-    out->push_back(std::move(one));
-    return absl::OkStatus();
-  }
-  int line_no = 0;
-  for (absl::string_view piece : absl::StrSplit(body, '\n')) {
-    const std::string_view line(piece.data(), piece.size());
-    ++line_no;
-    if (absl::StripAsciiWhitespace(piece).empty()) continue;
-    nio::v1::OptimizeStreamRequest r;
-    if (absl::Status s = ParseJson(line, &r); !s.ok()) {
-      // One line: the whole body's error says it best.
-      if (out->empty() && line_no == 1 && body.find('\n') == std::string::npos)
-        return whole;
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", line_no, ": ", s.message()));
-    }
-    out->push_back(std::move(r));
-  }
-  if (out->empty()) {
-    return absl::InvalidArgumentError(
-        "request body: empty; expected an OptimizeStreamRequest in JSON, or "
-        "one per line");
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 

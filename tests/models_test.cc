@@ -353,6 +353,9 @@ TEST_F(FeaturizerTest, OptionsAreValidatedWithTheField) {
   o.lr = std::numeric_limits<double>::quiet_NaN();
   expect_error(o, "options.lr");
   o = {};
+  o.lr = 1e-120;  // a float 0 (found by fuzzing)
+  expect_error(o, "options.lr: must be in (0, 10] (at least");
+  o = {};
   o.lambda = -1;
   expect_error(o, "options.lambda");
   o = {};
@@ -377,6 +380,10 @@ TEST_F(FeaturizerTest, OptionsAreValidatedWithTheField) {
   o = {};
   o.bounds["energy"].min = 2;  // outside the realistic range [0, 1]
   expect_error(o, "empty range");
+  o = {};
+  o.mode = NioMode::kProjected;
+  o.target = 1e300;  // finite, but an infinite float (found by fuzzing)
+  expect_error(o, "options.target: must be a finite number within");
 }
 
 TEST_F(FeaturizerTest, ProblemBoxesFollowTheMode) {
