@@ -25,8 +25,10 @@ constexpr char kAlice[] = "alice-0123456789abcdef";
 constexpr char kBob[] = "bob-0123456789abcdef00";
 
 std::unique_ptr<NioServer> StartServer(const RequestLimits& limits,
-                                       bool with_tokens) {
+                                       bool with_tokens,
+                                       int max_message_bytes = 64 << 20) {
   ServerOptions o;
+  o.max_message_bytes = max_message_bytes;
   o.model_dir = TestDataDir() + "/tiny_model";
   o.listen = "127.0.0.1:0";
   o.scheduler.backend = kernels::BackendChoice::kCpu;
@@ -60,7 +62,7 @@ nio::v1::OptimizeRequest Tracks(int n, int steps) {
     auto* t = r.add_tracks();
     t->set_id(absl::StrCat("t", i));
     t->set_genre("pop");
-    (*t->mutable_features())["energy"] = 0.1 + 0.05 * i;
+    (*t->mutable_features())["energy"] = 0.1 + 0.05 * (i % 16);
   }
   r.mutable_options()->set_steps(steps);
   return r;
@@ -305,6 +307,33 @@ TEST(ServiceSecurityTest, StreamsPerCallerCountEveryConnectionOfTheName) {
   while (again->Read(&sresp)) results += sresp.has_result();
   EXPECT_TRUE(again->Finish().ok());
   EXPECT_EQ(results, 1);
+}
+
+TEST(ServiceSecurityTest,
+     AMessageOverTheSizeLimitIsRefusedAndTheStreamTakesIt) {
+  auto server = StartServer({}, false, /*max_message_bytes=*/16 << 10);
+  auto stub = Connect(*server);
+  const auto big = Tracks(1000, 5);  // ~40 KB on the wire
+  ASSERT_GT(big.ByteSizeLong(), 16u << 10);
+  grpc::Status s = CallOptimize(*stub, "", big);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << s.error_message();
+  // The same tracks in small stream messages all run.
+  grpc::ClientContext ctx;
+  auto stream = stub->OptimizeStream(&ctx);
+  for (int first = 0; first < 1000; first += 100) {
+    nio::v1::OptimizeStreamRequest sreq;
+    for (int i = first; i < first + 100; ++i)
+      *sreq.add_tracks() = big.tracks(i);
+    sreq.mutable_options()->set_steps(5);
+    ASSERT_TRUE(stream->Write(sreq));
+  }
+  stream->WritesDone();
+  nio::v1::OptimizeStreamResponse sresp;
+  int ok = 0;
+  while (stream->Read(&sresp)) ok += sresp.result().status().code() == 0;
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(ok, 1000);
 }
 
 TEST(ServiceSecurityTest, ProgressBeyondItsRateIsDroppedNeverResults) {
