@@ -158,6 +158,9 @@ int Run(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  // SIGHUP (often "reload") must not kill the server: it is logged, and
+  // ignored.
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto choice = nio::kernels::ParseBackendChoice(absl::GetFlag(FLAGS_backend));
@@ -265,7 +268,11 @@ int Run(int argc, char** argv) {
   NIO_LOG(INFO) << (*server)->start_line();
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP) {
+    NIO_LOG(INFO) << "SIGHUP: ignored; the model, --tls_* files and "
+                     "--auth_tokens are read at start only: restart (SIGTERM "
+                     "drains first) to load new ones";
+  }
   const double drain = absl::GetFlag(FLAGS_drain_timeout_s);
   NIO_LOG(INFO) << "received signal " << signal << ": draining (up to " << drain
                 << " s)";

@@ -4,6 +4,7 @@
 // that trusts another CA, or (mutual TLS) shows no certificate, is refused.
 #include <grpcpp/grpcpp.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -167,6 +168,12 @@ TEST_F(SecureE2ETest, TlsAndTokensOnBothPorts) {
   EXPECT_EQ(Curl("/metrics", ca, {"-H", bearer}), "200");
   EXPECT_EQ(Curl("/healthz", {"--cacert", Path("other-ca.pem")}), "000");
   EXPECT_EQ(Curl("/healthz", {}), "000");  // the system CAs: not ours
+
+  // SIGHUP reloads nothing and kills nothing: logged, and the server goes on.
+  server_->Signal(SIGHUP);
+  ASSERT_TRUE(server_->WaitForOutput("SIGHUP: ignored", 30s))
+      << server_->output();
+  EXPECT_EQ(Curl("/v1/model", ca, {"-H", bearer}), "200");
 }
 
 TEST_F(SecureE2ETest, MutualTlsRefusesClientsWithoutACertificate) {
