@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "kernels/status_macros.h"
+#include "service/auth_tokens.h"
 #include "service/proto_convert.h"
 #include "service/status_util.h"
 
@@ -95,6 +96,12 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   if (token.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--token_file: '", path, "' has no token"));
+  }
+  if (!service::ValidTokenText(token)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token_file: '", path,
+                     "' holds a token with characters no token has "
+                     "(printable ASCII without spaces only)"));
   }
   return token;
 }

@@ -33,6 +33,7 @@
 #include "kernels/backend_factory.h"
 #include "models/feature_validity.h"
 #include "models/track_json.h"
+#include "service/auth_tokens.h"
 #include "service/build_info.h"
 #include "service/proto_convert.h"
 
@@ -165,7 +166,23 @@ absl::Status ResolveToken(Common* c) {
     if (!token.ok()) return token.status();
     c->connect.token = *token;
   } else if (const char* env = std::getenv("NIO_TOKEN")) {
+    if (!nio::service::ValidTokenText(env)) {
+      return absl::InvalidArgumentError(
+          "$NIO_TOKEN: holds characters no token has (printable ASCII "
+          "without spaces only)");
+    }
     c->connect.token = env;
+  }
+  // TLS flags that do not go together are a usage error, before any
+  // connection is tried.
+  const nio::client::ConnectOptions& t = c->connect;
+  if (t.tls_cert_file.empty() != t.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (!t.tls_cert_file.empty() && t.tls_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert/--tls_key need --tls_ca (the CA of the server's "
+        "certificate)");
   }
   return absl::OkStatus();
 }

@@ -56,35 +56,46 @@ absl::StatusOr<TokenTable> TokenTable::Parse(std::string_view text,
     }
     Entry entry;
     entry.holder.name = std::string(fields[0]);
+    // Errors name the line, never a field's value: a line written
+    // "TOKEN NAME" would otherwise print the token.
     if (!ValidName(std::string_view(fields[0].data(), fields[0].size()))) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "name '", entry.holder.name,
-                       "': use 1-64 of the characters A-Z a-z 0-9 _ . -"));
+          absl::StrCat(where,
+                       "the name (first field) must be 1-64 of the characters "
+                       "A-Z a-z 0-9 _ . -"));
     }
-    if (fields[1].size() < kMinTokenLength) {
+    const std::string_view token(fields[1].data(), fields[1].size());
+    if (token.size() < kMinTokenLength) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "the token (second field) is shorter than ", kMinTokenLength,
+          " characters (make one with: openssl rand -hex 32)"));
+    }
+    if (!ValidTokenText(token)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "the token of '", entry.holder.name,
-                       "' is shorter than ", kMinTokenLength,
-                       " characters (make one with: openssl rand -hex 32)"));
+          absl::StrCat(where,
+                       "the token (second field) may hold printable ASCII only "
+                       "(it travels in an HTTP header)"));
     }
     if (fields.size() == 3) {
       if (fields[2] == "batch") {
         entry.holder.batch_only = true;
       } else if (fields[2] != "interactive") {
         return absl::InvalidArgumentError(
-            absl::StrCat(where, "class '", std::string(fields[2]),
-                         "': expected interactive or batch"));
+            absl::StrCat(where,
+                         "the class (third field) must be interactive "
+                         "or batch"));
       }
     }
     entry.digest = Hash(std::string_view(fields[1].data(), fields[1].size()));
     if (!names.insert(entry.holder.name).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "name '", entry.holder.name, "' given twice"));
+          absl::StrCat(where, "the name is also the name of an earlier line"));
     }
     if (!digests.insert(entry.digest).second) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "the token of '", entry.holder.name,
-          "' is also another name's token (each caller needs its own)"));
+          where,
+          "the token is also an earlier line's (each caller needs its "
+          "own)"));
     }
     table.entries_.push_back(std::move(entry));
   }

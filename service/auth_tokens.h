@@ -26,6 +26,16 @@ namespace nio::service {
 // The tokens are random strings of at least this many characters.
 inline constexpr size_t kMinTokenLength = 16;
 
+// Whether `token` can be a token: printable ASCII without spaces, what an
+// HTTP header and gRPC metadata carry unchanged.
+inline bool ValidTokenText(std::string_view token) {
+  if (token.empty()) return false;
+  for (char c : token) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
 struct TokenHolder {
   std::string name;
   bool batch_only = false;

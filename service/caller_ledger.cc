@@ -30,6 +30,13 @@ void CallerLedger::Release(const Caller& caller, int64_t track_steps) {
   ForgetIfIdle(caller.name);
 }
 
+bool CallerLedger::WouldFit(const Caller& caller, int64_t track_steps) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = callers_.find(caller.name);
+  const int64_t held = it == callers_.end() ? 0 : it->second.usage.track_steps;
+  return held + track_steps <= limits_.max_caller_track_steps;
+}
+
 absl::Status CallerLedger::OpenStream(const Caller& caller) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = callers_[caller.name];

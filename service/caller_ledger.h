@@ -26,6 +26,8 @@ class CallerLedger {
   // --max_caller_track_steps (nothing reserved).
   absl::Status Reserve(const Caller& caller, int64_t track_steps);
   void Release(const Caller& caller, int64_t track_steps);
+  // Whether Reserve(caller, track_steps) would succeed now.
+  bool WouldFit(const Caller& caller, int64_t track_steps) const;
 
   // Counts an open stream, or RESOURCE_EXHAUSTED naming
   // --max_streams_per_caller.

@@ -14,6 +14,7 @@
 #include "service/grpc_timeout.h"
 #include "service/http_errors.h"
 #include "service/http_json_body.h"
+#include "service/status_util.h"
 
 namespace nio::service {
 namespace {
@@ -45,8 +46,9 @@ void WriteError(httplib::Response& res, const absl::Status& status) {
 }
 
 void WriteError(httplib::Response& res, const grpc::Status& status) {
-  WriteError(res, static_cast<absl::StatusCode>(status.error_code()),
-             status.error_message());
+  WriteError(res, FromGrpcStatus(status));
+  // Too large is not "retry later" (429): the request must change.
+  if (IsMessageSizeError(status)) res.status = 413;
 }
 
 // The call's deadline (grpc-timeout, or the default when there is one) and
@@ -58,8 +60,16 @@ absl::Status SetUpContext(const httplib::Request& req,
   context->AddMetadata(kGatewaySecretMetadata, secret);
   // The service checks the token (auth_tokens.h), as for any gRPC call.
   if (req.has_header("Authorization")) {
-    context->AddMetadata(kAuthorizationMetadata,
-                         req.get_header_value("Authorization"));
+    const std::string value = req.get_header_value("Authorization");
+    // gRPC takes printable ASCII only in metadata (and aborts on the rest).
+    for (char c : value) {
+      if (c < 0x20 || c > 0x7e) {
+        return absl::UnauthenticatedError(
+            "Authorization: holds a byte no token has (printable ASCII "
+            "only): expected 'Bearer TOKEN'");
+      }
+    }
+    context->AddMetadata(kAuthorizationMetadata, value);
   }
   if (req.has_header("grpc-timeout")) {
     auto timeout = ParseGrpcTimeout(req.get_header_value("grpc-timeout"));

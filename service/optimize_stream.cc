@@ -42,7 +42,8 @@ OptimizeStream::OptimizeStream(const CallResources* resources,
 
 void OptimizeStream::MaybeReadLocked() {
   if (state_->reading || state_->half_closed || state_->finished) return;
-  if (state_->in_flight + state_->unsent_results >= window_) {
+  if (state_->waiting || state_->retrying ||
+      state_->in_flight + state_->unsent_results >= window_) {
     state_->read_paused = true;
     return;
   }
@@ -121,6 +122,7 @@ void OptimizeStream::HandleRequest(
       resources_->interactive_max_tracks, caller_->batch_only);
   if (!job_class.ok()) {
     for (const nio::v1::Track& t : tracks) {
+      seen_ids_.erase(t.id());  // refused as a whole: the id may come again
       EnqueueLocked(error_result(t.id(), job_class.status()));
     }
     return;
@@ -136,6 +138,16 @@ void OptimizeStream::HandleRequest(
     if (b.problem.ok()) reserved += TrackSteps(*b.problem);
   }
   if (absl::Status s = state_->ledger->Reserve(*caller_, reserved); !s.ok()) {
+    // Its ids are not used yet: the message may come again, or (held) run
+    // later.
+    for (const BuiltTrack& b : *built) seen_ids_.erase(b.id);
+    if (state_->in_flight > 0) {
+      // This stream's own answers will give budget back: hold the message,
+      // and stop reading, until they have (OnWriteDone retries it).
+      state_->waiting = request;
+      state_->waiting_steps = reserved;
+      return;
+    }
     for (const BuiltTrack& b : *built) {
       EnqueueLocked(
           error_result(b.id, b.problem.ok() ? s : b.problem.status()));
@@ -180,7 +192,10 @@ void OptimizeStream::HandleRequest(
       !s.ok()) {
     state_->ledger->Release(*caller_, reserved);
     state_->in_flight -= static_cast<int>(ids.size());
-    for (const std::string& id : ids) EnqueueLocked(error_result(id, s));
+    for (const std::string& id : ids) {
+      seen_ids_.erase(id);  // refused (queue full): the id may come again
+      EnqueueLocked(error_result(id, s));
+    }
   }
 }
 
@@ -224,7 +239,7 @@ void OptimizeStream::MaybeWriteLocked() {
 }
 
 void OptimizeStream::OnWriteDone(bool ok) {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  std::unique_lock<std::mutex> lock(state_->mu);
   state_->writing = false;
   (state_->to_write.front().has_progress() ? state_->unsent_progress
                                            : state_->unsent_results)--;
@@ -237,6 +252,21 @@ void OptimizeStream::OnWriteDone(bool ok) {
     state_->half_closed = true;
   }
   MaybeWriteLocked();
+  // A message held for the caller's budget runs once the budget is back,
+  // or is refused once nothing of this stream is left to give it back. Each
+  // answer written follows its budget's release, so this is the moment to
+  // look; on this thread, never the scheduler's (Submit must not run on it).
+  if (state_->waiting && !state_->retrying && !control_->cancelled.load() &&
+      (state_->in_flight == 0 ||
+       state_->ledger->WouldFit(*caller_, state_->waiting_steps))) {
+    nio::v1::OptimizeStreamRequest held = std::move(*state_->waiting);
+    state_->waiting.reset();
+    state_->retrying = true;
+    lock.unlock();
+    HandleRequest(held);
+    lock.lock();
+    state_->retrying = false;
+  }
   if (state_->read_paused) MaybeReadLocked();
   MaybeFinishLocked();
 }
@@ -254,7 +284,8 @@ void OptimizeStream::MaybeFinishLocked() {
     return;
   }
   if (state_->half_closed && state_->in_flight == 0 &&
-      state_->to_write.empty() && !state_->reading) {
+      state_->to_write.empty() && !state_->reading && !state_->waiting &&
+      !state_->retrying) {
     state_->finished = true;
     timer_.Done(absl::StatusCode::kOk);
     Finish(grpc::Status::OK);

@@ -21,6 +21,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
@@ -64,6 +65,12 @@ class OptimizeStream final
     bool half_closed = false;
     bool finished = false;
     int in_flight = 0;
+    // A message over the caller's --max_caller_track_steps while this
+    // stream has tracks in flight: held (reading stops) until their answers
+    // give budget back, then run; its steps in waiting_steps.
+    std::optional<nio::v1::OptimizeStreamRequest> waiting;
+    int64_t waiting_steps = 0;
+    bool retrying = false;  // the held message is being handled
     // Progress events sent per second at most
     // (RequestLimits::max_progress_events_per_s).
     TokenBucket progress_rate{0, 0};
@@ -89,7 +96,9 @@ class OptimizeStream final
   CallTimer timer_;              // under state_->mu
   std::shared_ptr<CallControl> control_;
   std::shared_ptr<State> state_;
-  std::unordered_set<std::string> seen_ids_;  // touched by the read path only
+  // Touched by the read path and the held message's retry, never at once
+  // (reading stops while a message is held).
+  std::unordered_set<std::string> seen_ids_;
   nio::v1::OptimizeStreamRequest request_;
 };
 

@@ -15,7 +15,7 @@ struct RequestLimits {
   // Tracks in one Optimize or Predict request, or one stream message
   // (INVALID_ARGUMENT beyond: catalogs go through OptimizeStream, in
   // messages of any number up to this).
-  int max_tracks_per_request = 4096;
+  int max_tracks_per_request = 1000;
   // steps x starts of one track (INVALID_ARGUMENT beyond).
   int64_t max_track_steps = 100000;
   // steps x starts of all of a caller's tracks queued or running

@@ -3,60 +3,20 @@
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/status_macros.h"
 #include "service/caller_identity.h"
 #include "service/log.h"
 #include "service/service_metrics.h"
+#include "service/tls_credentials.h"
 
 namespace nio::service {
 namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read a PEM file at '", path, "'"));
-  }
-  return text.str();
-}
-
-// The gRPC port's credentials: TLS (mutual with a client CA) or none.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(
-    const TlsFiles& tls) {
-  if (tls.cert_file.empty() && tls.key_file.empty()) {
-    if (!tls.client_ca_file.empty()) {
-      return absl::InvalidArgumentError(
-          "--tls_client_ca needs --tls_cert and --tls_key");
-    }
-    return grpc::InsecureServerCredentials();
-  }
-  if (tls.cert_file.empty() || tls.key_file.empty()) {
-    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
-  }
-  grpc::SslServerCredentialsOptions options;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  NIO_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file, "--tls_cert"));
-  NIO_ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file, "--tls_key"));
-  options.pem_key_cert_pairs.push_back(std::move(pair));
-  if (!tls.client_ca_file.empty()) {
-    NIO_ASSIGN_OR_RETURN(options.pem_root_certs,
-                         ReadPem(tls.client_ca_file, "--tls_client_ca"));
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(options);
-}
 
 // A new directory only this user can enter, for the gateway's socket.
 absl::StatusOr<std::string> MakeSocketDir() {
@@ -94,7 +54,7 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
   if (with_http) service_options.gateway_secret = NewGatewaySecret();
   s->service_ = std::make_unique<NioService>(
       *s->model_, s->scheduler_.get(), service_options, &s->call_metrics_);
-  NIO_ASSIGN_OR_RETURN(auto credentials, GrpcCredentials(options.tls));
+  NIO_ASSIGN_OR_RETURN(auto credentials, GrpcServerCredentials(options.tls));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -108,7 +68,9 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
   }
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
-  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // Answers are bounded by --max_tracks_per_request already; refusing one
+  // would throw away work done. What a client takes is its own limit.
+  builder.SetMaxSendMessageSize(-1);
   // gRPC sets SO_REUSEPORT by default on Linux: a second server on a busy
   // port would start and silently split the traffic with the first.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

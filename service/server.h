@@ -18,16 +18,9 @@
 #include "service/http_gateway.h"
 #include "service/nio_service.h"
 #include "service/scheduler.h"
+#include "service/tls_credentials.h"
 
 namespace nio::service {
-
-// PEM files of the server's TLS identity, for the gRPC and the HTTP port.
-struct TlsFiles {
-  std::string cert_file;  // certificate chain; empty: no TLS
-  std::string key_file;
-  // Set: mutual TLS, clients must show a certificate this CA signed.
-  std::string client_ca_file;
-};
 
 struct ServerOptions {
   std::string model_dir;                   // empty: the bundled model
@@ -37,7 +30,7 @@ struct ServerOptions {
   // One `name token [interactive|batch]` per line (auth_tokens.h); empty:
   // no token is asked for.
   std::string auth_tokens_file;
-  // The largest gRPC message the server reads or writes.
+  // The largest gRPC message the server reads (answers are not limited).
   int max_message_bytes = 64 << 20;
   // http.listen empty (the default here; nio-server's flag defaults to
   // 127.0.0.1:8080): no HTTP port.

@@ -87,9 +87,9 @@ ABSL_FLAG(std::string, metrics_access, "token",
           "who may read /metrics: token (a valid token when --auth_tokens is "
           "set, else anyone), loopback, or open");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
-          "largest gRPC message read or written (catalogs: OptimizeStream in "
-          "smaller messages)");
-ABSL_FLAG(int, max_tracks_per_request, 4096,
+          "largest gRPC message read (catalogs: OptimizeStream in smaller "
+          "messages)");
+ABSL_FLAG(int, max_tracks_per_request, 1000,
           "tracks per Optimize/Predict request or stream message");
 ABSL_FLAG(int64_t, max_track_steps, 100000, "steps x starts of one track");
 ABSL_FLAG(int64_t, max_caller_track_steps, 20000000,
@@ -178,6 +178,15 @@ int Run(int argc, char** argv) {
                  "--max_track_steps, --max_caller_track_steps and "
                  "--max_streams_per_caller must be > 0, "
                  "--max_progress_events_per_s >= 0\n";
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_max_track_steps) >
+      absl::GetFlag(FLAGS_max_caller_track_steps)) {
+    std::cerr << "nio-server: --max_track_steps ("
+              << absl::GetFlag(FLAGS_max_track_steps)
+              << ") is more than --max_caller_track_steps ("
+              << absl::GetFlag(FLAGS_max_caller_track_steps)
+              << "): no caller could run such a track\n";
     return 1;
   }
   auto metrics_access =

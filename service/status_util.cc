@@ -10,10 +10,23 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+bool IsMessageSizeError(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+         status.error_message().find("message larger than max") !=
+             std::string::npos;
+}
+
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
+  std::string message = status.error_message();
+  if (IsMessageSizeError(status)) {
+    message +=
+        ": a gRPC message over the server's --max_message_bytes (or the "
+        "client's receive limit); send catalogs through OptimizeStream "
+        "(nio batch) in smaller messages";
+  }
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+                      message);
 }
 
 void SetTrackStatus(const absl::Status& status, nio::v1::TrackStatus* out) {
@@ -23,7 +36,8 @@ void SetTrackStatus(const absl::Status& status, nio::v1::TrackStatus* out) {
 
 absl::Status FromTrackStatus(const nio::v1::TrackStatus& status) {
   if (status.code() == 0) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.code()), status.message());
+  return absl::Status(static_cast<absl::StatusCode>(status.code()),
+                      status.message());
 }
 
 }  // namespace nio::service

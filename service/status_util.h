@@ -11,7 +11,11 @@
 namespace nio::service {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
+// A message over gRPC's size limit gets a hint naming --max_message_bytes
+// (gRPC's own text names no flag).
 absl::Status FromGrpcStatus(const grpc::Status& status);
+// RESOURCE_EXHAUSTED from gRPC itself: a message over the size limit.
+bool IsMessageSizeError(const grpc::Status& status);
 
 // A per-track status for responses.
 void SetTrackStatus(const absl::Status& status, nio::v1::TrackStatus* out);

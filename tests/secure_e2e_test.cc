@@ -169,6 +169,20 @@ TEST_F(SecureE2ETest, TlsAndTokensOnBothPorts) {
   EXPECT_EQ(Curl("/healthz", {"--cacert", Path("other-ca.pem")}), "000");
   EXPECT_EQ(Curl("/healthz", {}), "000");  // the system CAs: not ours
 
+  // An Authorization header with bytes no token has: 401, and the server
+  // (whose gRPC metadata cannot carry them) goes on.
+  EXPECT_EQ(Curl("/v1/model", ca, {"-H", "Authorization: Bearer h\xc3\xa9llo"}),
+            "401");
+  EXPECT_EQ(Curl("/v1/model", ca, {"-H", "Authorization: Bearer a\tb"}), "401");
+  EXPECT_EQ(Curl("/v1/model", ca, {"-H", bearer}), "200");
+  // A batch token cannot claim the interactive class: 403.
+  EXPECT_EQ(Curl("/v1/optimize", ca,
+                 {"-H", "Authorization: Bearer bob-0123456789abcdef00", "-H",
+                  "Content-Type: application/json", "-d",
+                  R"({"tracks": [{"id": "x", "genre": "pop"}],
+                      "options": {"priority": "PRIORITY_INTERACTIVE"}})"}),
+            "403");
+
   // SIGHUP reloads nothing and kills nothing: logged, and the server goes on.
   server_->Signal(SIGHUP);
   ASSERT_TRUE(server_->WaitForOutput("SIGHUP: ignored", 30s))
@@ -177,7 +191,8 @@ TEST_F(SecureE2ETest, TlsAndTokensOnBothPorts) {
 }
 
 TEST_F(SecureE2ETest, MutualTlsRefusesClientsWithoutACertificate) {
-  StartServer({"--tls_client_ca", Path("ca.pem"), "--metrics_access", "open"});
+  StartServer(
+      {"--tls_client_ca", Path("ca.pem"), "--metrics_access", "loopback"});
   EXPECT_NE(server_->output().find("mutual TLS"), std::string::npos);
   const std::vector<std::string> client_cert = {
       "--tls_cert", Path("client.pem"), "--tls_key", Path("client.key")};
@@ -206,8 +221,8 @@ TEST_F(SecureE2ETest, MutualTlsRefusesClientsWithoutACertificate) {
   EXPECT_EQ(Curl("/healthz", ca,
                  {"--cert", Path("client.pem"), "--key", Path("client.key")}),
             "200");
-  // --metrics_access open: metrics without a token (the certificate still
-  // needed).
+  // --metrics_access loopback: metrics without a token from loopback (the
+  // certificate still needed).
   EXPECT_EQ(Curl("/metrics", ca,
                  {"--cert", Path("client.pem"), "--key", Path("client.key")}),
             "200");
@@ -227,6 +242,12 @@ TEST_F(SecureE2ETest, BadTlsAndTokenFilesStopTheServerNamingTheFlag) {
       {{"--tls_cert", Path("not-a-cert"), "--tls_key", Path("server.key")},
        "--tls_cert"},
       {{"--tls_cert", Path("server.pem")}, "--tls_key go together"},
+      {{"--tls_cert", Path("server.pem"), "--tls_key", Path("client.key")},
+       "--tls_key: "},
+      {{"--tls_cert", Path("server.pem"), "--tls_key", Path("server.key"),
+        "--tls_client_ca", Path("not-a-cert")},
+       "--tls_client_ca: "},
+      {{"--max_track_steps", "30000000"}, "no caller could run"},
       {{"--tls_client_ca", Path("ca.pem")}, "--tls_client_ca needs"},
       {{"--metrics_access", "maybe"}, "--metrics_access"},
       {{"--max_track_steps", "0"}, "--max_track_steps"},

@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <map>
 #include <regex>
 #include <string>
 #include <thread>
@@ -226,11 +227,18 @@ TEST(ServiceSecurityTest, EachLimitIsRefusedNamingItsFlag) {
   *sreq.mutable_tracks() = ok_message.tracks();
   sreq.mutable_options()->set_steps(10);
   ASSERT_TRUE(stream->Write(sreq));
+  // The refused ids may come again, in a message the budget holds.
+  nio::v1::OptimizeStreamRequest again;
+  for (int i = 0; i < 3; ++i) *again.add_tracks() = Tracks(4, 1000).tracks(i);
+  again.mutable_options()->set_steps(1000);
+  ASSERT_TRUE(stream->Write(again));
   stream->WritesDone();
   nio::v1::OptimizeStreamResponse sresp;
   int exhausted = 0, ok = 0;
+  std::map<std::string, int> answers;
   while (stream->Read(&sresp)) {
     if (!sresp.has_result()) continue;
+    ++answers[sresp.result().id()];
     if (sresp.result().status().code() ==
         grpc::StatusCode::RESOURCE_EXHAUSTED) {
       ++exhausted;
@@ -244,7 +252,84 @@ TEST(ServiceSecurityTest, EachLimitIsRefusedNamingItsFlag) {
   }
   EXPECT_TRUE(stream->Finish().ok());
   EXPECT_EQ(exhausted, 4);
-  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(ok, 5 + 3);
+  EXPECT_EQ(answers["t0"], 2);  // refused, then run
+  EXPECT_EQ(answers["t3"], 1);  // refused only
+}
+
+// A stream message over the caller's budget while the stream's own tracks
+// hold it waits for their answers instead of failing.
+TEST(ServiceSecurityTest, AStreamMessageWaitsForItsCallersBudget) {
+  RequestLimits limits;
+  limits.max_caller_track_steps = 60000;
+  auto server = StartServer(limits, true);
+  auto stub = Connect(*server);
+  grpc::ClientContext ctx;
+  Authorize(&ctx, kAlice);
+  auto stream = stub->OptimizeStream(&ctx);
+  const auto tracks = Tracks(5, 20000);
+  nio::v1::OptimizeStreamRequest first, second;
+  for (int i = 0; i < 3; ++i) *first.add_tracks() = tracks.tracks(i);
+  for (int i = 3; i < 5; ++i) *second.add_tracks() = tracks.tracks(i);
+  first.mutable_options()->set_steps(20000);   // 60000: the whole budget
+  second.mutable_options()->set_steps(20000);  // must wait for the first
+  ASSERT_TRUE(stream->Write(first));
+  ASSERT_TRUE(stream->Write(second));
+  stream->WritesDone();
+  nio::v1::OptimizeStreamResponse sresp;
+  std::map<std::string, int> ok;
+  while (stream->Read(&sresp)) {
+    if (!sresp.has_result()) continue;
+    EXPECT_EQ(sresp.result().status().code(), 0)
+        << sresp.result().status().message();
+    ++ok[sresp.result().id()];
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(ok.size(), 5u);
+  for (const auto& [id, n] : ok) EXPECT_EQ(n, 1) << id;
+}
+
+// What a caller holds is given back however its calls end: a deadline, a
+// cancelled stream.
+TEST(ServiceSecurityTest, TheBudgetComesBackWhenCallsAreCutShort) {
+  auto server = StartServer({}, true);
+  auto stub = Connect(*server);
+  const std::string held = R"(nio_caller_row_steps_in_flight{caller="alice"})";
+  auto wait_released = [&] {
+    for (int i = 0; i < 5000; ++i) {
+      if (MetricValue(server->MetricsText(), held) < 0) return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return false;
+  };
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, kAlice);
+    ctx.set_deadline(std::chrono::system_clock::now() + 100ms);
+    nio::v1::OptimizeResponse resp;
+    auto req = Tracks(4, 100000);
+    grpc::Status s = stub->Optimize(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_TRUE(wait_released()) << server->MetricsText();
+  }
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, kAlice);
+    auto stream = stub->OptimizeStream(&ctx);
+    nio::v1::OptimizeStreamRequest sreq;
+    *sreq.mutable_tracks() = Tracks(4, 100000).tracks();
+    sreq.mutable_options()->set_steps(100000);
+    sreq.mutable_options()->set_progress_every(10);
+    ASSERT_TRUE(stream->Write(sreq));
+    nio::v1::OptimizeStreamResponse first;
+    ASSERT_TRUE(stream->Read(&first));  // running: a progress event
+    EXPECT_GT(MetricValue(server->MetricsText(), held), 0);
+    ctx.TryCancel();
+    while (stream->Read(&first)) {
+    }
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    EXPECT_TRUE(wait_released()) << server->MetricsText();
+  }
 }
 
 TEST(ServiceSecurityTest, StreamsPerCallerCountEveryConnectionOfTheName) {
