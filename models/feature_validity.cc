@@ -1,6 +1,7 @@
 #include "models/feature_validity.h"
 
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 
@@ -49,6 +50,15 @@ absl::Status CheckFeatureValue(const FeatureSpec& f, double value) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, value, " is not a whole number (", FeatureKindName(f.kind),
         " feature; valid: ", DescribeValidRange(f), ")"));
+  }
+  // The model's input is the scaled value as a float: a valid range open
+  // on one side (duration_ms > 0) still holds values that would be inf.
+  const double scaled = (value - f.mean) / f.scale;
+  if (!(std::abs(scaled) <= std::numeric_limits<float>::max())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, value, " is too far from the training data (mean ", f.mean,
+        ", scale ", f.scale, ") to be a model input: its scaled value ", scaled,
+        " is beyond a float's range"));
   }
   return absl::OkStatus();
 }

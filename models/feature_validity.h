@@ -22,10 +22,12 @@ namespace nio::models {
 // "whole numbers in [-1, 11]", "0 or 1".
 std::string DescribeValidRange(const FeatureSpec& feature);
 
-// OK when `value` is finite, inside the valid range and, for integer and
-// binary features, whole. Otherwise INVALID_ARGUMENT
-// "feature 'NAME': VALUE is outside the valid range RANGE" (or "is not a
-// whole number ...", "must be finite ..."); callers prefix the track.
+// OK when `value` is finite, inside the valid range, for integer and binary
+// features whole, and near enough the training data that its scaled value
+// (value - mean) / scale, the model's input, is a finite float. Otherwise
+// INVALID_ARGUMENT "feature 'NAME': VALUE is outside the valid range RANGE"
+// (or "is not a whole number ...", "must be finite ...", "is too far from
+// the training data ..."); callers prefix the track.
 absl::Status CheckFeatureValue(const FeatureSpec& feature, double value);
 
 // The value a track that does not give the feature takes: the training mean

@@ -1,6 +1,7 @@
 #include "models/model_spec.h"
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -188,6 +189,18 @@ absl::Status ParseFeature(const Json& j, const std::string& path,
     f->range_min = r[0].get<double>();
     f->range_max = r[1].get<double>();
     if (f->range_min > f->range_max) return fields.Error("range", "min > max");
+  }
+  // Every value a track may take scales to a finite float (feature_validity.h)
+  // and the UI's slider ends are such values: the scale must not be so small
+  // that the range's ends overflow one (a one-hot column's ends are 0 and 1).
+  for (double end : {f->range_min, f->range_max}) {
+    if (!(std::abs((end - f->mean) / f->scale) <=
+          std::numeric_limits<float>::max())) {
+      return fields.Error(
+          "scale",
+          absl::StrCat(f->scale, " scales the range end ", end, " (mean ",
+                       f->mean, ") beyond a float's range"));
+    }
   }
   NIO_RETURN_IF_ERROR(ParseValidRange(fields, f));
   NIO_RETURN_IF_ERROR(fields.Bool("mutable", &f->mutable_by_default, false));

@@ -18,22 +18,32 @@ absl::StatusOr<std::chrono::nanoseconds> ParseGrpcTimeout(
     n = n * 10 + (c - '0');
   }
   using namespace std::chrono;
+  nanoseconds unit;
   switch (value.back()) {
     case 'H':
-      return duration_cast<nanoseconds>(hours(n));
+      unit = hours(1);
+      break;
     case 'M':
-      return duration_cast<nanoseconds>(minutes(n));
+      unit = minutes(1);
+      break;
     case 'S':
-      return duration_cast<nanoseconds>(seconds(n));
+      unit = seconds(1);
+      break;
     case 'm':
-      return duration_cast<nanoseconds>(milliseconds(n));
+      unit = milliseconds(1);
+      break;
     case 'u':
-      return duration_cast<nanoseconds>(microseconds(n));
+      unit = microseconds(1);
+      break;
     case 'n':
-      return nanoseconds(n);
+      unit = nanoseconds(1);
+      break;
     default:
       return bad();
   }
+  const nanoseconds longest = kMaxGrpcTimeout;
+  if (n > longest / unit) return longest;
+  return n * unit;
 }
 
 }  // namespace nio::service

@@ -20,6 +20,14 @@ TEST(GrpcTimeoutTest, ParsesEveryUnitAndRefusesTheRest) {
   EXPECT_EQ(*ParseGrpcTimeout("500m"), milliseconds(500));
   EXPECT_EQ(*ParseGrpcTimeout("7u"), microseconds(7));
   EXPECT_EQ(*ParseGrpcTimeout("99999999n"), nanoseconds(99999999));
+  // Past a century a timeout is a century: 99999999H overflowed nanoseconds
+  // (UB), and a deadline now + 2500000H a time point.
+  EXPECT_EQ(*ParseGrpcTimeout("876000H"), kMaxGrpcTimeout);
+  EXPECT_EQ(*ParseGrpcTimeout("876001H"), kMaxGrpcTimeout);
+  EXPECT_EQ(*ParseGrpcTimeout("2500000H"), kMaxGrpcTimeout);
+  EXPECT_EQ(*ParseGrpcTimeout("99999999H"), kMaxGrpcTimeout);
+  EXPECT_EQ(*ParseGrpcTimeout("99999999M"), kMaxGrpcTimeout);
+  EXPECT_EQ(*ParseGrpcTimeout("52559999M"), minutes(52559999));
   for (const char* bad :
        {"", "S", "5", "5s", "-5S", "123456789S", "1.5S", "5 S"}) {
     auto r = ParseGrpcTimeout(bad);

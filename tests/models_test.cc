@@ -194,6 +194,10 @@ TEST_F(ModelDirTest, InconsistentSpecsNameTheField) {
       {[](Json& j) { j.erase("name"); }, {"name: missing"}},
       {[](Json& j) { j["features"][2]["scale"] = 0; },
        {"features[2].scale", "positive"}},
+      {[](Json& j) { j["features"][2]["scale"] = 1e-300; },
+       {"features[2].scale", "beyond a float's range"}},
+      {[](Json& j) { j["features"][10]["scale"] = 1e-300; },
+       {"features[10].scale", "beyond a float's range"}},
       {[](Json& j) { j["features"][2]["kind"] = "text"; },
        {"features[2].kind", "unknown kind"}},
       {[](Json& j) { j["features"][3]["name"] = j["features"][2]["name"]; },
@@ -318,6 +322,10 @@ TEST_F(FeaturizerTest, RejectsBadNamesAndValuesNamingTheField) {
        {"'track_genre_pop'", "one-hot"}},
       {{"a8", {{"energy", 0.1}, {"energy", 0.2}}, "pop"},
        {"'energy'", "twice"}},
+      // Inside duration_ms's valid range (0, inf), but an infinite float
+      // once scaled (found by fuzzing).
+      {{"a9", {{"duration_ms", 1e60}}, "pop"},
+       {"track 'a9'", "'duration_ms'", "too far from the training data"}},
   };
   for (const auto& [track, fragments] : cases) {
     auto x = f.ToScaled(track);
