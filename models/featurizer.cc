@@ -82,13 +82,6 @@ absl::StatusOr<std::vector<float>> Featurizer::ToScaled(
         !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(who, ": ", s.message()));
     }
-    // The model computes in 32-bit floats: a value that is finite as given
-    // but not once scaled (1e308) would come back as "inf".
-    if (!std::isfinite(Scale(idx, value))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          who, ": feature '", name, "': ", value,
-          " is too large for the model's 32-bit float inputs once scaled"));
-    }
     given[idx] = true;
     raw[idx] = value;
   }

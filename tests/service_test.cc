@@ -585,7 +585,7 @@ TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
        [](auto& r) {
          (*r.mutable_tracks(0)->mutable_features())["duration_ms"] = 1e308;
        },
-       {"bad-1", "'duration_ms'", "32-bit float"}},
+       {"bad-1", "'duration_ms'", "beyond a float's range"}},
       {"target beyond float",
        [](auto& r) {
          r.mutable_options()->set_mode(nio::v1::MODE_PROJECTED);
