@@ -416,6 +416,7 @@ def check_vanishing_clients(ctx, servers, deadline):
     tiny_catalog(server, ctx.args.catalog, catalog)
     m0 = Metrics(server)
     rounds, killed, drain_s, answer_ms = ctx.args.rounds, collections.Counter(), [], []
+    at_kill = []  # tracks running or queued on the server as each round's kill came
     steps = 100000  # long tracks (the most one may ask): mid-way at the kill
     http_body = json.dumps({"tracks": [{"id": f"h{i}", "genre": GENRES[i % 4],
                                         "features": {"danceability": 0.1 + i / 100}}
@@ -435,11 +436,12 @@ def check_vanishing_clients(ctx, servers, deadline):
              ["curl", "-sSN", "--max-time", "120", "-H", "Content-Type: application/json",
               "--data-binary", f"@{body_file}", server.url + "/v1/optimize/stream"],
              lambda o: len(o.lines) >= 1),
-            # Messages of 256 tracks, one at a time (--window 256): 5 waves
-            # of 3000 steps; killed once the first wave is written.
+            # The whole catalog sent at once (the default window), more
+            # tracks than slots: killed once the first results are written,
+            # the rest running or queued.
             ("nio batch",
              [ctx.args.cli, "batch", "--server", server.grpc, "--input", catalog,
-              "--output", out, "--steps", "3000", "--window", "256", "--progress", "none"],
+              "--output", out, "--steps", "1000", "--progress", "none"],
              lambda o: complete_lines(out) >= 1),
         ]
         procs, outs = [], []
@@ -459,6 +461,7 @@ def check_vanishing_clients(ctx, servers, deadline):
             m = Metrics(server)
             check(m.total("nio_caller_streams_open") >= 3 and m.total("nio_active_slots") > 0,
                   f"round {r}: the streams are not open on the server: {in_flight(m)}")
+            at_kill.append(int(m.total("nio_active_slots") + m.total("nio_queued_tracks")))
         finally:
             kill_all(procs)
         killed.update(["python gRPC stream", "nio batch", "curl HTTP stream"])
@@ -471,8 +474,8 @@ def check_vanishing_clients(ctx, servers, deadline):
         m0.total("nio_tracks_ended_total", reason="cancelled")
     check(cancelled > 0, "nio_tracks_ended_total{reason=cancelled} did not grow")
     return (f"{sum(killed.values())} children SIGKILLed mid-stream in {rounds} rounds "
-            f"({', '.join(f'{n} {k}' for k, n in killed.items())}); {cancelled:.0f} tracks "
-            f"cancelled; drained to 0 (slots, queue, streams, row-steps) in "
+            f"({', '.join(f'{n} {k}' for k, n in killed.items())}); tracks running or queued at "
+            f"each kill {at_kill}, {cancelled:.0f} ended cancelled; drained to 0 (slots, queue, streams, row-steps) in "
             f"{max(drain_s) * 1e3:.0f} ms at most; the next call answered in "
             f"{max(answer_ms):.1f} ms at most; server up")
 
