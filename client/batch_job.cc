@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -199,7 +200,11 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
   // line. A track_id may be on several rows (one per genre) and a stream
   // refuses an id twice, so the track_id cannot be that id.
   std::unordered_map<std::string, ResultRecord> in_flight;
+  // The first failed write (a full disk, say): no row is sent after it, and
+  // the results still coming back are counted, not written.
   absl::Status write_status;
+  std::atomic<bool> write_failed{false};
+  int64_t unsaved = 0;
   double delta_sum = 0;
   auto on_result = [&](EngineResult r) {
     std::lock_guard<std::mutex> lock(mu);
@@ -234,8 +239,13 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
           absl::StartsWith(message, named) ? "" : (named + ": ").c_str(),
           message.c_str());
     }
-    if (absl::Status s = (*writer)->Write(record); !s.ok() && write_status.ok())
+    if (!write_status.ok()) {
+      ++unsaved;
+    } else if (absl::Status s = (*writer)->Write(record); !s.ok()) {
       write_status = s;
+      write_failed.store(true);
+      ++unsaved;
+    }
     if (options.progress != ProgressMode::kNone) {
       progress.Update(summary.succeeded + summary.failed, summary.failed);
     }
@@ -254,13 +264,13 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
   std::vector<models::RawTrack> pending;
   absl::Status engine_status;
   auto flush = [&] {
-    if (pending.empty() || !engine_status.ok()) return;
+    if (pending.empty() || !engine_status.ok() || write_failed.load()) return;
     summary.sent += static_cast<int64_t>(pending.size());
     engine_status = engine->Send(pending, options.options);
     pending.clear();
   };
   CatalogRow row;
-  while ((*reader)->Next(&row) && engine_status.ok()) {
+  while (!write_failed.load() && engine_status.ok() && (*reader)->Next(&row)) {
     ++summary.rows;
     // Every row of a key is in the key's shard: a duplicate is always found
     // by the shard that runs the key.
@@ -311,6 +321,13 @@ absl::StatusOr<BatchSummary> RunBatch(const BatchOptions& options,
   const absl::Status finish = engine->Finish();
   if (options.progress != ProgressMode::kNone) {
     progress.Finish(summary.succeeded + summary.failed, summary.failed);
+  }
+  if (std::lock_guard<std::mutex> lock(mu); !write_status.ok()) {
+    // Every callback has run once Finish returned.
+    write_status = absl::Status(
+        write_status.code(),
+        absl::StrCat(write_status.message(), " (", unsaved,
+                     " results not saved; no rows sent after it)"));
   }
   summary.stopped = !engine_status.ok() ? engine_status
                     : !finish.ok()      ? finish

@@ -1,10 +1,12 @@
 #include "client/batch_manifest.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "client/result_writer.h"
 #include "nlohmann/json.hpp"
 
 namespace nio::client {
@@ -110,13 +112,21 @@ absl::Status WriteManifest(const std::string& output,
   const std::string path = ManifestPath(output);
   const std::string tmp = path + ".tmp";
   {
+    // Checked after the close, which writes it (it fits the stream's
+    // buffer): on a full disk an empty copy must not replace the manifest.
     std::ofstream out(tmp);
     out << j.dump(2) << "\n";
-    if (!out)
-      return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write"));
+    out.close();
+    if (!out) {
+      const int error = errno;
+      std::remove(tmp.c_str());
+      return WriteError(tmp, error);
+    }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+    const int error = errno;
+    std::remove(tmp.c_str());
+    return WriteError(path, error);
   }
   return absl::OkStatus();
 }

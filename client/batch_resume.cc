@@ -1,5 +1,6 @@
 #include "client/batch_resume.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -109,17 +110,24 @@ absl::StatusOr<ResumeState> PrepareResume(
     kept += line + "\n";
   }
   if (kept.size() != text.size()) {
-    // Rewrite through a temporary file so a kill now loses nothing.
+    // Rewrite through a temporary file so a kill now loses nothing. The
+    // check follows the close, which writes the last of it: a full disk
+    // must not rename a cut copy over the results.
     const std::string tmp = path + ".resume.tmp";
     {
       std::ofstream out(tmp, std::ios::binary);
       out << kept;
-      if (!out)
-        return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write"));
+      out.close();
+      if (!out) {
+        const int error = errno;
+        std::remove(tmp.c_str());
+        return WriteError(tmp, error);
+      }
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(path, ": cannot rewrite"));
+      const int error = errno;
+      std::remove(tmp.c_str());
+      return WriteError(path, error);
     }
   }
   return state;

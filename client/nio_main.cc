@@ -57,7 +57,8 @@ constexpr char kExitCodes[] =
     "go together; no valid --token_file for a server that needs one); 2 bad "
     "input (file, track, preset); 3 no server at --server\n"
     "or the --local engine cannot start; 4 the request failed on the\n"
-    "server/engine; 5 done, but some rows were bad or tracks failed (not\n"
+    "server/engine, or the output could not be written (a full disk); 5\n"
+    "done, but some rows were bad or tracks failed (not\n"
     "for duplicate rows); 130 interrupted (Ctrl-C). Flags take _ or -\n"
     "between words (--model_dir, --model-dir).";
 

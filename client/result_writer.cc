@@ -43,6 +43,24 @@ absl::StatusOr<OutputFormat> FormatOf(const std::string& path) {
       ": name it .csv or .jsonl (the format follows the extension)"));
 }
 
+absl::Status WriteError(const std::string& path, int error) {
+  const std::string message =
+      absl::StrCat(path, ": cannot write: ",
+                   error != 0 ? std::strerror(error) : "the write failed");
+  switch (error) {
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+      return absl::ResourceExhaustedError(message);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::PermissionDeniedError(message);
+    default:
+      return absl::DataLossError(message);
+  }
+}
+
 absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
     const std::string& path, std::vector<std::string> features, bool with_key,
     bool append) {
@@ -50,6 +68,7 @@ absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
   auto format = FormatOf(path);
   if (!format.ok()) return format.status();
   w->format_ = *format;
+  w->path_ = path;
   w->features_ = std::move(features);
   w->with_key_ = with_key;
   struct stat st {};
@@ -93,8 +112,12 @@ absl::StatusOr<std::unique_ptr<ResultWriter>> ResultWriter::Open(
       cols.push_back(f + "_optimized");
       cols.push_back(f + "_delta");
     }
-    std::fprintf(w->file_, "%s\n", absl::StrJoin(cols, ",").c_str());
-    std::fflush(w->file_);
+    // A header cut short by a full disk fails the job before any track
+    // runs (--resume rewrites a file without a whole header).
+    if (std::fprintf(w->file_, "%s\n", absl::StrJoin(cols, ",").c_str()) < 0 ||
+        std::fflush(w->file_) != 0) {
+      return WriteError(path, errno);
+    }
   }
   return w;
 }
@@ -104,6 +127,7 @@ ResultWriter::~ResultWriter() {
 }
 
 absl::Status ResultWriter::Write(const ResultRecord& r) {
+  if (!failed_.ok()) return failed_;
   const bool ok = r.outcome.status.ok();
   const models::NioResult& res = r.outcome.result;
   std::string text;
@@ -154,9 +178,12 @@ absl::Status ResultWriter::Write(const ResultRecord& r) {
     text = absl::StrJoin(cols, ",") + "\n";
   }
   // One write + flush per record: a kill leaves at most a partial last line.
+  // (glibc drops what a failed flush could not write, so nothing of this
+  // record reaches the file later.)
   if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() ||
       std::fflush(file_) != 0) {
-    return absl::DataLossError("cannot write the output file (disk full?)");
+    failed_ = WriteError(path_, errno);
+    return failed_;
   }
   return absl::OkStatus();
 }

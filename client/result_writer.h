@@ -23,6 +23,12 @@ enum class OutputFormat { kCsv, kJsonl };
 // .jsonl / .json -> JSONL, .csv -> CSV, else INVALID_ARGUMENT.
 absl::StatusOr<OutputFormat> FormatOf(const std::string& path);
 
+// A failed write to `path`, `error` being the errno it left: "PATH: cannot
+// write: No space left on device". RESOURCE_EXHAUSTED for a full disk or
+// quota, PERMISSION_DENIED for a file that may not be written, DATA_LOSS
+// otherwise.
+absl::Status WriteError(const std::string& path, int error);
+
 class ResultWriter {
  public:
   // features: the feature columns of the CSV (the features that may move).
@@ -34,10 +40,15 @@ class ResultWriter {
       bool append);
   ~ResultWriter();
 
+  // After a failed write every later one returns the same error without
+  // writing: the file ends at the record cut short (a partial last line,
+  // which --resume drops), never with records after it.
   absl::Status Write(const ResultRecord& record);
 
  private:
   ResultWriter() = default;
+  std::string path_;
+  absl::Status failed_;  // the first failed write's error
   std::FILE* file_ = nullptr;
   OutputFormat format_ = OutputFormat::kCsv;
   std::vector<std::string> features_;
