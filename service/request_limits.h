@@ -17,10 +17,10 @@ struct RequestLimits {
   // messages of any number up to this).
   int max_tracks_per_request = 1000;
   // steps x starts of one track (INVALID_ARGUMENT beyond).
-  int64_t max_track_steps = 100000;
+  int64_t max_track_steps = 1000000;
   // steps x starts of all of a caller's tracks queued or running
   // (RESOURCE_EXHAUSTED beyond: retry when some have been answered).
-  int64_t max_caller_track_steps = 20000000;
+  int64_t max_caller_track_steps = 50000000;
   // OptimizeStream calls one caller has open (RESOURCE_EXHAUSTED beyond).
   int max_streams_per_caller = 256;
   // Progress events one stream is sent per second; the rest are dropped

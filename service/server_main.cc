@@ -91,8 +91,8 @@ ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "messages)");
 ABSL_FLAG(int, max_tracks_per_request, 1000,
           "tracks per Optimize/Predict request or stream message");
-ABSL_FLAG(int64_t, max_track_steps, 100000, "steps x starts of one track");
-ABSL_FLAG(int64_t, max_caller_track_steps, 20000000,
+ABSL_FLAG(int64_t, max_track_steps, 1000000, "steps x starts of one track");
+ABSL_FLAG(int64_t, max_caller_track_steps, 50000000,
           "steps x starts of all tracks one caller has queued or running "
           "(RESOURCE_EXHAUSTED beyond)");
 ABSL_FLAG(int, max_streams_per_caller, 256,

@@ -247,7 +247,7 @@ TEST_F(SecureE2ETest, BadTlsAndTokenFilesStopTheServerNamingTheFlag) {
       {{"--tls_cert", Path("server.pem"), "--tls_key", Path("server.key"),
         "--tls_client_ca", Path("not-a-cert")},
        "--tls_client_ca: "},
-      {{"--max_track_steps", "30000000"}, "no caller could run"},
+      {{"--max_track_steps", "60000000"}, "no caller could run"},
       {{"--tls_client_ca", Path("ca.pem")}, "--tls_client_ca needs"},
       {{"--metrics_access", "maybe"}, "--metrics_access"},
       {{"--max_track_steps", "0"}, "--max_track_steps"},
