@@ -416,9 +416,17 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text,
       return df.Error("start_pool",
                       absl::StrCat("must be in [0, ", kMaxStartPool, "]"));
     }
-    if (spec.defaults.steps <= 0) return df.Error("steps", "must be positive");
-    if (!(spec.defaults.lr > 0)) return df.Error("lr", "must be positive");
-    if (spec.defaults.lambda < 0) return df.Error("lambda", "must be >= 0");
+    // The same ranges as a request's options: a default a request could not
+    // ask for would only fail later, on every track that takes it.
+    if (spec.defaults.steps < 1 || spec.defaults.steps > kMaxSteps)
+      return df.Error("steps", absl::StrCat("must be in [1, ", kMaxSteps, "]"));
+    if (!std::isfinite(spec.defaults.lr) || spec.defaults.lr < kMinLr ||
+        spec.defaults.lr > kMaxLr)
+      return df.Error("lr", absl::StrCat("must be in (0, ", kMaxLr, "]"));
+    if (!std::isfinite(spec.defaults.lambda) || spec.defaults.lambda < 0 ||
+        spec.defaults.lambda > kMaxLambda)
+      return df.Error("lambda",
+                      absl::StrCat("must be in [0, ", kMaxLambda, "]"));
     if (spec.defaults.starts < 1 || spec.defaults.starts > kMaxStarts)
       return df.Error("starts",
                       absl::StrCat("must be in [1, ", kMaxStarts, "]"));

@@ -4,6 +4,7 @@
 #ifndef NIO_MODELS_MODEL_SPEC_H_
 #define NIO_MODELS_MODEL_SPEC_H_
 
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -61,8 +62,14 @@ struct CategoricalSpec {
 
 enum class NioMode { kReference, kProjected };
 
-// Tracks may not ask for more starts than this.
+// What a track's options (and a model's defaults) may ask for: more steps or
+// starts would let one track hold a slot for hours; an lr below float's
+// smallest normal value rounds to (nearly) 0, a step that never moves.
+inline constexpr int kMaxSteps = 100000;
 inline constexpr int kMaxStarts = 64;
+inline constexpr double kMinLr = std::numeric_limits<float>::min();
+inline constexpr double kMaxLr = 10;
+inline constexpr double kMaxLambda = 1e6;
 // Nor for a larger start pool (start_pool.h).
 inline constexpr int kMaxStartPool = 4096;
 

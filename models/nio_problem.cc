@@ -170,18 +170,16 @@ absl::StatusOr<NioProblem> BuildNioProblem(const Featurizer& featurizer,
         absl::StrCat("must be in [1, ", kMaxSteps, "], got ", problem.steps));
   }
   const double lr = options.lr.value_or(spec.defaults.lr);
-  // The backend's rate is a float: one below float's smallest normal value
-  // would round to (nearly) 0, a step that never moves.
-  constexpr double kMinLr = std::numeric_limits<float>::min();
-  if (!std::isfinite(lr) || lr < kMinLr || lr > 10) {
-    return FieldError(
-        id, "options.lr",
-        absl::StrCat("must be in (0, 10] (at least ", kMinLr, "), got ", lr));
+  if (!std::isfinite(lr) || lr < kMinLr || lr > kMaxLr) {
+    return FieldError(id, "options.lr",
+                      absl::StrCat("must be in (0, ", kMaxLr, "] (at least ",
+                                   kMinLr, "), got ", lr));
   }
   const double lambda = options.lambda.value_or(spec.defaults.lambda);
-  if (!std::isfinite(lambda) || lambda < 0 || lambda > 1e6) {
-    return FieldError(id, "options.lambda",
-                      absl::StrCat("must be in [0, 1e6], got ", lambda));
+  if (!std::isfinite(lambda) || lambda < 0 || lambda > kMaxLambda) {
+    return FieldError(
+        id, "options.lambda",
+        absl::StrCat("must be in [0, ", kMaxLambda, "], got ", lambda));
   }
   problem.lr = static_cast<float>(lr);
   problem.lambda = static_cast<float>(lambda);

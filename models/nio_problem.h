@@ -37,9 +37,6 @@
 
 namespace nio::models {
 
-// Requests may not ask for more steps than this.
-inline constexpr int kMaxSteps = 100000;
-
 // Which way a feature may move from its original value.
 enum class Direction { kAny, kIncrease, kDecrease };
 
