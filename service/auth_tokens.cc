@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -26,6 +27,20 @@ bool ValidName(std::string_view name) {
 }
 
 }  // namespace
+
+std::optional<std::string_view> BearerToken(std::string_view header) {
+  constexpr std::string_view kScheme = "bearer ";
+  const absl::string_view value(header.data(), header.size());
+  if (value.size() < kScheme.size() ||
+      !absl::EqualsIgnoreCase(
+          value.substr(0, kScheme.size()),
+          absl::string_view(kScheme.data(), kScheme.size())))
+    return std::nullopt;
+  const absl::string_view token =
+      absl::StripAsciiWhitespace(value.substr(kScheme.size()));
+  if (token.empty()) return std::nullopt;
+  return std::string_view(token.data(), token.size());
+}
 
 TokenTable::Digest TokenTable::Hash(std::string_view token) {
   Digest digest{};

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,10 @@ inline bool ValidTokenText(std::string_view token) {
   }
   return true;
 }
+
+// The token of an Authorization value "Bearer TOKEN" (the scheme in any
+// case, spaces around the token dropped), or nullopt for any other value.
+std::optional<std::string_view> BearerToken(std::string_view header);
 
 struct TokenHolder {
   std::string name;

@@ -3,11 +3,11 @@
 #include <openssl/crypto.h>
 
 #include <cstdio>
+#include <optional>
 #include <random>
+#include <string_view>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
 
 namespace nio::service {
 namespace {
@@ -44,37 +44,33 @@ std::string NewGatewaySecret() {
   return secret;
 }
 
-absl::StatusOr<Caller> IdentifyCaller(
-    const grpc::CallbackServerContext& context, const CallerPolicy& policy) {
+absl::StatusOr<Caller> IdentifyCaller(const CallFacts& call,
+                                      const CallerPolicy& policy) {
   Caller caller;
   caller.label = kAnonymousCaller;
-  caller.share_key = context.peer();
-  caller.name = PeerHost(context.peer());
+  caller.share_key = call.peer;
+  caller.name = PeerHost(call.peer);
   if (!policy.gateway_secret.empty()) {
-    const std::string secret = MetadataValue(context, kGatewaySecretMetadata);
-    const std::string http_peer = MetadataValue(context, kHttpPeerMetadata);
+    const std::string& secret = call.gateway_secret;
     // Constant time, so the secret cannot be guessed by timing.
-    if (secret.size() == policy.gateway_secret.size() && !http_peer.empty() &&
+    if (secret.size() == policy.gateway_secret.size() &&
+        !call.http_peer.empty() &&
         CRYPTO_memcmp(secret.data(), policy.gateway_secret.data(),
                       secret.size()) == 0) {
-      caller.share_key = caller.name = "http:" + http_peer;
+      caller.share_key = caller.name = "http:" + call.http_peer;
     }
   }
   if (policy.tokens == nullptr) return caller;
-  const std::string header = MetadataValue(context, kAuthorizationMetadata);
-  if (header.empty()) {
+  if (call.authorization.empty()) {
     return absl::UnauthenticatedError(
         "authorization: this server needs a token: send 'authorization: "
         "Bearer TOKEN' (nio --token_file, HTTP Authorization header)");
   }
-  absl::string_view value = header;
-  if (value.size() < 7 ||
-      !absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
+  const std::optional<std::string_view> token = BearerToken(call.authorization);
+  if (!token) {
     return absl::UnauthenticatedError("authorization: expected 'Bearer TOKEN'");
   }
-  value = absl::StripAsciiWhitespace(value.substr(7));
-  const TokenHolder* holder =
-      policy.tokens->Find(std::string_view(value.data(), value.size()));
+  const TokenHolder* holder = policy.tokens->Find(*token);
   if (holder == nullptr) {
     return absl::UnauthenticatedError("authorization: unknown token");
   }
@@ -82,6 +78,23 @@ absl::StatusOr<Caller> IdentifyCaller(
   caller.authenticated = true;
   caller.batch_only = holder->batch_only;
   return caller;
+}
+
+absl::StatusOr<Caller> IdentifyCaller(
+    const grpc::CallbackServerContext& context, const CallerPolicy& policy) {
+  CallFacts call;
+  call.peer = context.peer();
+  call.authorization = MetadataValue(context, kAuthorizationMetadata);
+  if (!policy.gateway_secret.empty()) {
+    call.gateway_secret = MetadataValue(context, kGatewaySecretMetadata);
+    call.http_peer = MetadataValue(context, kHttpPeerMetadata);
+  }
+  return IdentifyCaller(call, policy);
+}
+
+std::string StreamShareKey(const Caller& caller, uint64_t stream_serial) {
+  if (caller.authenticated) return caller.share_key;
+  return absl::StrCat(caller.share_key, "/stream-", stream_serial);
 }
 
 }  // namespace nio::service

@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -46,10 +47,26 @@ struct CallerPolicy {
 // 32 random hex digits.
 std::string NewGatewaySecret();
 
+// What a call says of where it comes from.
+struct CallFacts {
+  std::string peer;            // gRPC's peer: "ipv4:10.0.0.7:5000"
+  std::string authorization;   // the authorization metadata, or ""
+  std::string gateway_secret;  // kGatewaySecretMetadata, or ""
+  std::string http_peer;       // kHttpPeerMetadata, or ""
+};
+
 // The call's caller. UNAUTHENTICATED when the policy has tokens and the call
 // carries no `authorization: Bearer TOKEN` metadata, or an unknown token.
+absl::StatusOr<Caller> IdentifyCaller(const CallFacts& call,
+                                      const CallerPolicy& policy);
+// The same on the facts of a gRPC call.
 absl::StatusOr<Caller> IdentifyCaller(
     const grpc::CallbackServerContext& context, const CallerPolicy& policy);
+
+// The fair-share key of the caller's `stream_serial`-th stream: without a
+// token each stream is its own share of the batch block; with one, all of
+// the caller's streams, on any connection, share its name's.
+std::string StreamShareKey(const Caller& caller, uint64_t stream_serial);
 
 }  // namespace nio::service
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "service/http_errors.h"
@@ -42,13 +41,8 @@ absl::Status MetricsAllowed(const httplib::Request& req,
   }
   if (tokens == nullptr) return absl::OkStatus();
   const std::string header = req.get_header_value("Authorization");
-  if (header.size() > 7 &&
-      absl::EqualsIgnoreCase(header.substr(0, 7), "bearer ")) {
-    const absl::string_view token =
-        absl::StripAsciiWhitespace(absl::string_view(header).substr(7));
-    if (tokens->Find(std::string_view(token.data(), token.size())) != nullptr)
-      return absl::OkStatus();
-  }
+  const std::optional<std::string_view> token = BearerToken(header);
+  if (token && tokens->Find(*token) != nullptr) return absl::OkStatus();
   return absl::UnauthenticatedError(
       "/metrics: needs 'Authorization: Bearer TOKEN' (--metrics_access "
       "token)");

@@ -133,12 +133,7 @@ grpc::ServerBidiReactor<nio::v1::OptimizeStreamRequest,
 NioService::OptimizeStream(grpc::CallbackServerContext* context) {
   auto caller = IdentifyCaller(*context, policy_);
   if (!caller.ok()) return new RefusedStream(caller.status(), metrics_);
-  // Without a token, each stream is its own share of the batch block; with
-  // one, all of the caller's streams share its name's.
-  std::string share_key =
-      caller->authenticated
-          ? caller->share_key
-          : absl::StrCat(caller->share_key, "/stream-", streams_started_++);
+  std::string share_key = StreamShareKey(*caller, streams_started_++);
   return new service::OptimizeStream(&resources_, context, std::move(*caller),
                                      std::move(share_key));
 }

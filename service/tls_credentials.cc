@@ -5,26 +5,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "kernels/status_macros.h"
+#include "service/flag_file.h"
 
 namespace nio::service {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     const char* flag) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  if (in) text << in.rdbuf();
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read '", path, "'"));
-  }
-  return text.str();
-}
 
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
@@ -65,9 +51,9 @@ absl::Status CheckTlsFiles(const TlsFiles& tls) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
   NIO_ASSIGN_OR_RETURN(std::string cert_pem,
-                       ReadFile(tls.cert_file, "--tls_cert"));
+                       ReadFlagFile(tls.cert_file, "--tls_cert"));
   NIO_ASSIGN_OR_RETURN(std::string key_pem,
-                       ReadFile(tls.key_file, "--tls_key"));
+                       ReadFlagFile(tls.key_file, "--tls_key"));
   Certificate cert = FirstCertificate(cert_pem);
   if (!cert) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -89,7 +75,7 @@ absl::Status CheckTlsFiles(const TlsFiles& tls) {
   }
   if (!tls.client_ca_file.empty()) {
     NIO_ASSIGN_OR_RETURN(std::string ca_pem,
-                         ReadFile(tls.client_ca_file, "--tls_client_ca"));
+                         ReadFlagFile(tls.client_ca_file, "--tls_client_ca"));
     if (!FirstCertificate(ca_pem)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--tls_client_ca: no PEM certificate in '", tls.client_ca_file, "'"));
@@ -104,12 +90,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
   if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions options;
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  NIO_ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(tls.cert_file, "--tls_cert"));
-  NIO_ASSIGN_OR_RETURN(pair.private_key, ReadFile(tls.key_file, "--tls_key"));
+  NIO_ASSIGN_OR_RETURN(pair.cert_chain,
+                       ReadFlagFile(tls.cert_file, "--tls_cert"));
+  NIO_ASSIGN_OR_RETURN(pair.private_key,
+                       ReadFlagFile(tls.key_file, "--tls_key"));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls.client_ca_file.empty()) {
     NIO_ASSIGN_OR_RETURN(options.pem_root_certs,
-                         ReadFile(tls.client_ca_file, "--tls_client_ca"));
+                         ReadFlagFile(tls.client_ca_file, "--tls_client_ca"));
     options.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }

@@ -2,11 +2,13 @@
 // token file may hold, and which holder a token finds), the per-caller
 // ledger and per-request limits, and the progress-rate bucket.
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "service/auth_tokens.h"
+#include "service/caller_identity.h"
 #include "service/caller_ledger.h"
 #include "service/request_limits.h"
 #include "service/token_bucket.h"
@@ -71,6 +73,85 @@ TEST(TokenTableTest, MalformedFilesNameTheLineAndNeverTheToken) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("--auth_tokens"),
             std::string::npos);
+}
+
+TEST(BearerTokenTest, TakesTheTokenOfABearerHeaderOnly) {
+  EXPECT_EQ(BearerToken(absl::StrCat("Bearer ", kAlice)), kAlice);
+  EXPECT_EQ(BearerToken(absl::StrCat("bEaReR   ", kAlice, " ")), kAlice);
+  EXPECT_EQ(BearerToken(""), std::nullopt);
+  EXPECT_EQ(BearerToken("Bearer"), std::nullopt);
+  EXPECT_EQ(BearerToken("Bearer   "), std::nullopt);
+  EXPECT_EQ(BearerToken(absl::StrCat("Basic ", kAlice)), std::nullopt);
+  EXPECT_EQ(BearerToken(absl::StrCat("Bearer", kAlice)), std::nullopt);
+  EXPECT_EQ(BearerToken(kAlice), std::nullopt);
+}
+
+TEST(CallerIdentityTest, ATokensNameIsTheShareKeyOnEveryConnection) {
+  auto table = TokenTable::Parse(
+      absl::StrCat("alice ", kAlice, "\nbob ", kBob, " batch\n"), "tokens");
+  ASSERT_TRUE(table.ok()) << table.status();
+  CallerPolicy policy;
+  policy.tokens = &*table;
+  auto call = [](const std::string& peer, const std::string& token) {
+    CallFacts c;
+    c.peer = peer;
+    c.authorization = "Bearer " + token;
+    return c;
+  };
+  auto one = IdentifyCaller(call("ipv4:10.0.0.7:5000", kAlice), policy);
+  auto two = IdentifyCaller(call("ipv6:[::1]:6000", kAlice), policy);
+  auto bob = IdentifyCaller(call("ipv4:10.0.0.7:5000", kBob), policy);
+  ASSERT_TRUE(one.ok() && two.ok() && bob.ok());
+  EXPECT_EQ(one->share_key, "alice");
+  EXPECT_EQ(one->name, "alice");
+  EXPECT_EQ(one->label, "alice");
+  EXPECT_EQ(two->share_key, "alice");
+  EXPECT_EQ(bob->share_key, "bob");
+  EXPECT_TRUE(bob->batch_only);
+  // All of alice's streams, from anywhere, are one share of the batch block.
+  EXPECT_EQ(StreamShareKey(*one, 1), StreamShareKey(*two, 2));
+  EXPECT_NE(StreamShareKey(*one, 1), StreamShareKey(*bob, 3));
+
+  EXPECT_EQ(
+      IdentifyCaller(call("ipv4:10.0.0.7:5000", "nobody-0123456789"), policy)
+          .status()
+          .code(),
+      absl::StatusCode::kUnauthenticated);
+  CallFacts bare;
+  bare.peer = "ipv4:10.0.0.7:5000";
+  EXPECT_EQ(IdentifyCaller(bare, policy).status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST(CallerIdentityTest, WithoutTokensEachConnectionAndStreamIsItsOwnShare) {
+  const CallerPolicy open;
+  CallFacts a, b;
+  a.peer = "ipv4:10.0.0.7:5000";
+  b.peer = "ipv4:10.0.0.7:5001";
+  auto ca = IdentifyCaller(a, open);
+  auto cb = IdentifyCaller(b, open);
+  ASSERT_TRUE(ca.ok() && cb.ok());
+  // One host's limits, two connections' shares, a share per stream.
+  EXPECT_EQ(ca->name, "ipv4:10.0.0.7");
+  EXPECT_EQ(cb->name, "ipv4:10.0.0.7");
+  EXPECT_EQ(ca->label, kAnonymousCaller);
+  EXPECT_NE(ca->share_key, cb->share_key);
+  EXPECT_NE(StreamShareKey(*ca, 1), StreamShareKey(*ca, 2));
+  // A token sent to a server that asks for none changes nothing.
+  a.authorization = absl::StrCat("Bearer ", kAlice);
+  EXPECT_EQ(IdentifyCaller(a, open)->share_key, ca->share_key);
+}
+
+TEST(CallerIdentityTest, OnlyTheGatewaysSecretNamesAnHttpClient) {
+  CallerPolicy policy;
+  policy.gateway_secret = "0123456789abcdef0123456789abcdef";
+  CallFacts call;
+  call.peer = "unix:/tmp/nio/grpc";
+  call.http_peer = "10.1.2.3";
+  call.gateway_secret = policy.gateway_secret;
+  EXPECT_EQ(IdentifyCaller(call, policy)->name, "http:10.1.2.3");
+  call.gateway_secret[0] = 'x';
+  EXPECT_EQ(IdentifyCaller(call, policy)->name, "unix:/tmp/nio/grpc");
 }
 
 Caller Named(const std::string& name) {
