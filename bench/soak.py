@@ -38,25 +38,20 @@ import argparse
 import collections
 import concurrent.futures
 import csv
-import ctypes
 import http.client
 import json
 import os
-import queue
 import random
-import re
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-START_LINE = re.compile(
-    r"listening on (?P<grpc>\S+) \(gRPC\), http://(?P<host>[^\s:]+):(?P<port>\d+) \(HTTP\)")
+sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+import nio_server_process  # noqa: E402
 BIG_CATALOG = os.path.join(os.path.dirname(ROOT), "shared", "data", "spotify_tracks.csv")
 DEMO_CATALOG = os.path.join(ROOT, "client", "demo", "demo_catalog.csv")
 MESSAGE_TRACKS = 64
@@ -64,91 +59,15 @@ MESSAGE_TRACKS = 64
 pb = pb_grpc = grpc = None
 
 
-# --- the server ---------------------------------------------------------------
-
-def _die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-class Server:
-    def __init__(self, binary, model_dir, timeout=60):
-        cmd = [binary, "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0",
-               "--backend", "cpu"] + (["--model_dir", model_dir] if model_dir else [])
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=_die_with_parent)
-        self.pid = self.proc.pid
-        self.lines = []
-        q = queue.Queue()
-
-        def read():
-            for line in self.proc.stderr:
-                self.lines.append(line)
-                q.put(line)
-            q.put(None)
-
-        threading.Thread(target=read, daemon=True).start()
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                line = q.get(timeout=max(0.0, end - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                self.stop()
-                sys.exit("soak: nio-server gave no start line; stderr:\n" + "".join(self.lines))
-            m = START_LINE.search(line)
-            if m:
-                self.start_line = line.strip().split("] ", 1)[-1]
-                self.grpc = m.group("grpc")
-                self.host, self.port = m.group("host"), int(m.group("port"))
-                self.url = f"http://{self.host}:{self.port}"
-                return
-
-    def rss_mb(self):
-        try:
-            with open(f"/proc/{self.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-        return float("nan")
-
-    def cpu_s(self):
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return float("nan")
-
-    def stop(self, timeout=60):
-        """SIGTERM (a drain), then the exit status (None if it had to be killed)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return None
-        return self.proc.returncode
-
+# --- the server's /metrics -----------------------------------------------------
 
 def scrape(url):
     """{(name, frozenset(labels)): value} of GET /metrics."""
-    from prometheus_client.parser import text_string_to_metric_families
-    with urllib.request.urlopen(url + "/metrics", timeout=30) as r:
-        text = r.read().decode()
-    out = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
+    status, text = nio_server_process.http_get(url + "/metrics", 30)
+    if status != 200:
+        raise RuntimeError(f"GET /metrics: HTTP {status}")
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for s in nio_server_process.metric_samples(text)}
 
 
 def total(snapshot, name, **labels):
@@ -401,7 +320,6 @@ def main():
     args = ap.parse_args()
 
     global pb, pb_grpc, grpc
-    sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
     import nio_grpc_stubs
     pb, pb_grpc = nio_grpc_stubs.load()
     import grpc as grpc_module
@@ -410,7 +328,10 @@ def main():
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda s, f: sys.exit(128 + s))
-    server = Server(args.server, args.model_dir or None)
+    try:
+        server = nio_server_process.ServerProcess(args.server, args.model_dir or None)
+    except nio_server_process.ServerStartError as e:
+        sys.exit(f"soak: {e}")
     stop = threading.Event()
     failures = []
     rows_out = []
@@ -508,7 +429,7 @@ def main():
         snap = scrape(server.url)
         rss_end = server.rss_mb()
         channel.close()
-        exit_status = server.stop()
+        exit_status = server.stop(60)
         if exit_status != 0:
             failures.append(f"nio-server exited {exit_status} after SIGTERM (expected 0)")
     finally:

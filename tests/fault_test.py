@@ -43,13 +43,10 @@ python3-prometheus-client and curl; check d needs root (mount -t tmpfs).
 import argparse
 import collections
 import csv
-import ctypes
 import faulthandler
 import http.client
 import json
 import os
-import queue
-import re
 import shutil
 import signal
 import subprocess
@@ -57,13 +54,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-START_LINE = re.compile(
-    r"listening on (?P<grpc>\S+) \(gRPC\), http://(?P<host>[^\s:]+):(?P<port>\d+) \(HTTP\)")
+sys.path.insert(0, os.path.join(HERE, "tools"))
+import nio_server_process  # noqa: E402
+from nio_server_process import Lines  # noqa: E402
 DEFAULT_CHECKS = "a,b,c,d,d_full_resume,e"
 
 pb = None       # nio_pb2
@@ -119,73 +115,16 @@ def load_stubs(stubs_dir=None):
 
 # --- processes ----------------------------------------------------------------
 
-def _die_with_parent():
-    # The child gets SIGKILL if this process dies first, however it dies
-    # (ctest's timeout kills with SIGKILL, which no finally block sees).
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+class Server(nio_server_process.ServerProcess):
+    """The shared server process, failing a check (Failure) when it cannot
+    start, with a gRPC stub."""
 
-
-class Lines:
-    """Reads a pipe on a thread for the process's whole life (so it never
-    blocks on a full pipe) and keeps its lines."""
-
-    def __init__(self, pipe):
-        self.lines = []
-        self._q = queue.Queue()
-        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def _read(self, pipe):
-        for line in pipe:
-            self.lines.append(line)
-            self._q.put(line)
-        self._q.put(None)
-
-    def next(self, deadline):
-        """The next line, or None at EOF; Failure past the deadline."""
-        try:
-            return self._q.get(timeout=max(0.0, deadline.left()))
-        except queue.Empty:
-            raise Failure("no line in time")
-
-    def text(self, n=None):
-        """The lines read so far (the last n)."""
-        lines = list(self.lines)
-        return "".join(lines if n is None else lines[-n:])
-
-
-class Server:
     def __init__(self, binary, model_dir, deadline, extra=()):
-        cmd = [binary, "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0",
-               "--backend", "cpu"] + (["--model_dir", model_dir] if model_dir else []) + list(extra)
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                         text=True, preexec_fn=_die_with_parent)
-        except OSError as e:
-            raise Failure(f"cannot start {binary}: {e}")
-        self.pid = self.proc.pid
-        self.err = Lines(self.proc.stderr)
+            super().__init__(binary, model_dir, deadline.left(), extra)
+        except nio_server_process.ServerStartError as e:
+            raise Failure(str(e)) from None
         self._channel = None
-        while True:
-            try:
-                line = self.err.next(deadline)
-            except Failure:
-                self.kill()
-                raise Failure("the server printed no start line in time; stderr:\n"
-                              + self.err.text(30))
-            if line is None:
-                raise Failure(f"the server exited (status {self.proc.wait()}) before its "
-                              "start line; stderr:\n" + self.err.text(30))
-            m = START_LINE.search(line)
-            if m:
-                self.grpc = m.group("grpc")
-                self.host, self.port = m.group("host"), int(m.group("port"))
-                self.url = f"http://{self.host}:{self.port}"
-                return
 
     def stub(self):
         if self._channel is None:
@@ -196,34 +135,11 @@ class Server:
         """A stub on a channel (connection) of its own."""
         return pb_grpc.NioStub(grpc.insecure_channel(self.grpc))
 
-    def rss_mb(self):
-        try:
-            with open(f"/proc/{self.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-        return float("nan")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
     def stop(self):
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().stop()
 
 
 class Servers:
@@ -243,7 +159,7 @@ class Servers:
 
 
 def spawn(cmd, **kw):
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, **kw)
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, preexec_fn=nio_server_process.die_with_parent, **kw)
 
 
 def kill_all(procs):
@@ -260,21 +176,16 @@ def kill_all(procs):
 # --- HTTP and /metrics ----------------------------------------------------------
 
 def http_get(server, path, timeout=10):
-    try:
-        with urllib.request.urlopen(server.url + path, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return nio_server_process.http_get(server.url + path, timeout)
 
 
 class Metrics:
-    """One scrape of /metrics, parsed by prometheus_client."""
+    """One scrape of /metrics."""
 
     def __init__(self, server):
-        from prometheus_client.parser import text_string_to_metric_families
         status, text = http_get(server, "/metrics")
         check(status == 200, f"GET /metrics: HTTP {status}")
-        self.samples = [s for fam in text_string_to_metric_families(text) for s in fam.samples]
+        self.samples = nio_server_process.metric_samples(text)
 
     def total(self, name, **labels):
         """The sum of name's samples whose labels include `labels` (0 if none)."""

@@ -33,11 +33,10 @@ fails saying so.
 Exit status 0 on success, 1 with a message on the first failed check.
 """
 import argparse
-import ctypes
 import http.client
 import json
 import math
-import queue
+import os
 import re
 import shutil
 import signal
@@ -45,13 +44,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-START_LINE = re.compile(
-    r"listening on (?P<grpc>\S+) \(gRPC\), http://(?P<host>[^\s:]+):(?P<port>\d+) \(HTTP\)")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
+import nio_server_process  # noqa: E402
 
 COUNTERS = [
     "nio_requests_total", "nio_http_requests_total", "nio_tracks_submitted_total",
@@ -91,74 +88,18 @@ class Deadline:
 
 # --- the server ---------------------------------------------------------------
 
-def _die_with_parent():
-    # The server gets SIGKILL if this process dies first, however it dies
-    # (ctest's timeout kills with SIGKILL, which no finally block sees).
+def start_server(binary, model_dir, deadline):
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-class Server:
-    def __init__(self, binary, model_dir, deadline):
-        self.lines = []
-        self._lines = queue.Queue()
-        cmd = [binary, "--listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0",
-               "--backend", "cpu", "--model_dir", model_dir]
-        try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                         text=True, preexec_fn=_die_with_parent)
-        except OSError as e:
-            raise Failure(f"cannot start {binary}: {e}")
-        # Keeps reading stderr for the server's whole life, so it never
-        # blocks on a full pipe.
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline.left()))
-            except queue.Empty:
-                raise Failure("the server printed no start line in time; stderr:\n"
-                              + self.stderr_tail())
-            if line is None:
-                raise Failure(f"the server exited (status {self.proc.wait()}) before its "
-                              "start line; stderr:\n" + self.stderr_tail())
-            m = START_LINE.search(line)
-            if m:
-                self.start_line = line.strip()
-                self.host, self.port = m.group("host"), int(m.group("port"))
-                self.url = f"http://{self.host}:{self.port}"
-                return
-
-    def _read_stderr(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def stderr_tail(self, n=30):
-        return "".join(self.lines[-n:]) or "(nothing)\n"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        return nio_server_process.ServerProcess(binary, model_dir, deadline.left())
+    except nio_server_process.ServerStartError as e:
+        raise Failure(str(e)) from None
 
 
 # --- HTTP clients -------------------------------------------------------------
 
 def http_get(server, path, timeout=10):
     """(status, body) of a GET with urllib."""
-    try:
-        with urllib.request.urlopen(server.url + path, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return nio_server_process.http_get(server.url + path, timeout)
 
 
 def curl(server, method, path, body=None, timeout=10):
@@ -388,12 +329,12 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda s, f: sys.exit(128 + s))
 
-    server = Server(args.server, args.model_dir, deadline)
+    server = start_server(args.server, args.model_dir, deadline)
     try:
         print(server.start_line)
         run_checks(server, args, deadline)
     except Failure:
-        print("server stderr (last lines):\n" + server.stderr_tail(), file=sys.stderr)
+        print("server stderr (last lines):\n" + server.err.text(30), file=sys.stderr)
         raise
     finally:
         server.stop()
