@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/latency_summary.h"
 #include "client/nio_client.h"
+#include "client/remote_engine.h"
 
 namespace nio::client {
 
@@ -49,7 +50,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o,
       };
       if (o.stream) {
         // One stream per client, at most 8 messages in flight.
-        RemoteEngine engine(client->get(), 8 * o.tracks_per_request);
+        RemoteEngineOptions stream;
+        stream.window = 8 * o.tracks_per_request;
+        RemoteEngine engine(client->get(), stream);
         (void)engine.Start([&](EngineResult r) {
           tracks++;
           if (!r.outcome.status.ok()) errors++;

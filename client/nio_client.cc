@@ -1,14 +1,13 @@
 #include "client/nio_client.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "kernels/status_macros.h"
 #include "service/auth_tokens.h"
+#include "service/flag_file.h"
 #include "service/proto_convert.h"
 #include "service/status_util.h"
 
@@ -50,18 +49,6 @@ absl::Status CheckServerAddress(const std::string& address) {
 
 namespace {
 
-absl::StatusOr<std::string> ReadFileNamed(const std::string& path,
-                                          const char* flag) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  if (in) text << in.rdbuf();
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read '", path, "'"));
-  }
-  return text.str();
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
     const ConnectOptions& o) {
   if (o.tls_ca_file.empty()) {
@@ -77,12 +64,12 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
   }
   grpc::SslCredentialsOptions ssl;
   NIO_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                       ReadFileNamed(o.tls_ca_file, "--tls_ca"));
+                       service::ReadFlagFile(o.tls_ca_file, "--tls_ca"));
   if (!o.tls_cert_file.empty()) {
     NIO_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
-                         ReadFileNamed(o.tls_cert_file, "--tls_cert"));
+                         service::ReadFlagFile(o.tls_cert_file, "--tls_cert"));
     NIO_ASSIGN_OR_RETURN(ssl.pem_private_key,
-                         ReadFileNamed(o.tls_key_file, "--tls_key"));
+                         service::ReadFlagFile(o.tls_key_file, "--tls_key"));
   }
   return grpc::SslCredentials(ssl);
 }
@@ -90,7 +77,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
 }  // namespace
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  NIO_ASSIGN_OR_RETURN(std::string text, ReadFileNamed(path, "--token_file"));
+  NIO_ASSIGN_OR_RETURN(std::string text,
+                       service::ReadFlagFile(path, "--token_file"));
   std::string token(
       absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))));
   if (token.empty()) {
@@ -106,12 +94,34 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   return token;
 }
 
+absl::StatusOr<std::string> ServiceConfigJson(const std::string& lb) {
+  if (lb != "pick_first" && lb != "round_robin") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--lb: '", lb, "' is not a policy: pick_first or round_robin"));
+  }
+  // Stream calls are not retried here: RemoteEngine sends a broken
+  // stream's tracks again itself.
+  return absl::StrCat(
+      R"({"loadBalancingConfig":[{")", lb, R"(":{}}],)",
+      R"("methodConfig":[{"name":[)",
+      R"({"service":"nio.v1.Nio","method":"GetModel"},)",
+      R"({"service":"nio.v1.Nio","method":"Predict"},)",
+      R"({"service":"nio.v1.Nio","method":"Optimize"},)",
+      R"({"service":"grpc.health.v1.Health","method":"Check"}],)",
+      R"("retryPolicy":{"maxAttempts":4,"initialBackoff":"0.1s",)",
+      R"("maxBackoff":"1s","backoffMultiplier":2,)",
+      R"("retryableStatusCodes":["UNAVAILABLE"]}}]})");
+}
+
 absl::StatusOr<std::unique_ptr<NioClient>> NioClient::Connect(
     const std::string& address, const ConnectOptions& options) {
   if (absl::Status s = CheckServerAddress(address); !s.ok()) return s;
   NIO_ASSIGN_OR_RETURN(auto credentials, Credentials(options));
+  NIO_ASSIGN_OR_RETURN(const std::string service_config,
+                       ServiceConfigJson(options.lb));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetServiceConfigJSON(service_config);
   auto channel = grpc::CreateCustomChannel(address, credentials, args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() +
                                  options.connect_timeout)) {
@@ -147,6 +157,31 @@ absl::StatusOr<nio::v1::ModelInfo> NioClient::GetModel() {
   grpc::Status s = stub_->GetModel(&ctx, {}, &info);
   if (!s.ok()) return FromGrpcStatus(s);
   return info;
+}
+
+absl::StatusOr<std::string> NioClient::Health(
+    const std::string& service, std::chrono::milliseconds timeout) {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = stub->Check(&ctx, req, &resp);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return absl::NotFoundError(absl::StrCat("health: the server at ", address_,
+                                            " serves no service '", service,
+                                            "'"));
+  }
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::UnavailableError(
+        absl::StrCat("health: the server at ", address_,
+                     " did not answer within ", timeout.count(), " ms"));
+  }
+  if (!s.ok()) return FromGrpcStatus(s);
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+      resp.status());
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<double>>> NioClient::Predict(
@@ -188,75 +223,6 @@ absl::StatusOr<std::vector<models::TrackOutcome>> NioClient::Optimize(
     out.push_back(std::move(o));
   }
   return out;
-}
-
-RemoteEngine::RemoteEngine(NioClient* client, int window)
-    : client_(client), window_(std::max(1, window)) {}
-
-RemoteEngine::~RemoteEngine() {
-  if (stream_ && !finished_) {
-    context_.TryCancel();
-    if (reader_.joinable()) reader_.join();
-    stream_->Finish();
-  }
-}
-
-absl::Status RemoteEngine::Start(std::function<void(EngineResult)> on_result) {
-  on_result_ = std::move(on_result);
-  client_->Prepare(&context_);
-  stream_ = client_->stub()->OptimizeStream(&context_);
-  reader_ = std::thread([this] { ReadLoop(); });
-  return absl::OkStatus();
-}
-
-void RemoteEngine::ReadLoop() {
-  nio::v1::OptimizeStreamResponse resp;
-  while (stream_->Read(&resp)) {
-    if (!resp.has_result()) continue;
-    EngineResult r;
-    r.id = resp.result().id();
-    r.outcome.status = FromTrackStatus(resp.result().status());
-    if (r.outcome.status.ok())
-      r.outcome.result = service::FromProto(resp.result());
-    on_result_(std::move(r));
-    std::lock_guard<std::mutex> lock(mu_);
-    --in_flight_;
-    cv_.notify_all();
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  reader_done_ = true;
-  cv_.notify_all();
-}
-
-absl::Status RemoteEngine::Send(const std::vector<models::RawTrack>& tracks,
-                                const models::NioOptions& options) {
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] {
-      return reader_done_ ||
-             in_flight_ + static_cast<int>(tracks.size()) <= window_ ||
-             in_flight_ == 0;
-    });
-    if (reader_done_) return absl::UnavailableError("the stream ended early");
-    in_flight_ += static_cast<int>(tracks.size());
-  }
-  nio::v1::OptimizeStreamRequest req;
-  for (const auto& t : tracks) service::ToProto(t, req.add_tracks());
-  service::ToProto(options, req.mutable_options());
-  if (!stream_->Write(req))
-    return absl::UnavailableError("the stream broke while sending");
-  return absl::OkStatus();
-}
-
-absl::Status RemoteEngine::Finish() {
-  stream_->WritesDone();
-  reader_.join();
-  finished_ = true;
-  return FromGrpcStatus(stream_->Finish());
-}
-
-std::string RemoteEngine::Describe() const {
-  return "server " + client_->address();
 }
 
 }  // namespace nio::client

@@ -1,21 +1,17 @@
 // NioClient: the C++ client library of the NIO service (nio.v1.Nio over
-// gRPC). Thin, synchronous, Status-returning wrappers; RemoteEngine streams
-// many tracks with a bounded window.
+// gRPC). Thin, synchronous, Status-returning wrappers (RemoteEngine, in
+// remote_engine.h, streams many tracks).
 #ifndef NIO_CLIENT_NIO_CLIENT_H_
 #define NIO_CLIENT_NIO_CLIENT_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "client/track_engine.h"
 #include "models/nio_problem.h"
 #include "nio/v1/nio.grpc.pb.h"
 
@@ -38,7 +34,16 @@ struct ConnectOptions {
   // Sent as `authorization: Bearer TOKEN` with every call; empty: none.
   std::string token;
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+  // gRPC's load-balancing policy over the addresses the target resolves to:
+  // "pick_first" or "round_robin".
+  std::string lb = "pick_first";
 };
+
+// The channel's service config: `lb`, and retries of the calls that are
+// safe to repeat (GetModel, Predict, Optimize, health Check: the same
+// request gives the same answer) on UNAVAILABLE, up to 4 attempts.
+// INVALID_ARGUMENT for an unknown policy.
+absl::StatusOr<std::string> ServiceConfigJson(const std::string& lb);
 
 // The token in a --token_file: its first line, trimmed; INVALID_ARGUMENT
 // naming the file when it cannot be read or is empty.
@@ -57,6 +62,12 @@ class NioClient {
   void Prepare(grpc::ClientContext* context) const;
 
   absl::StatusOr<nio::v1::ModelInfo> GetModel();
+  // The server's health by gRPC's health protocol: "SERVING",
+  // "NOT_SERVING" (a broken backend, a drain) or "UNKNOWN", of the whole
+  // server when `service` is empty. UNAVAILABLE when no answer comes within
+  // `timeout`; NOT_FOUND for a service the server does not serve.
+  absl::StatusOr<std::string> Health(const std::string& service,
+                                     std::chrono::milliseconds timeout);
   // One prediction (or per-track error) per track, in order.
   absl::StatusOr<std::vector<absl::StatusOr<double>>> Predict(
       const std::vector<models::RawTrack>& tracks);
@@ -76,36 +87,6 @@ class NioClient {
   std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<nio::v1::Nio::Stub> stub_;
-};
-
-// A TrackEngine over one OptimizeStream call. At most `window` tracks are in
-// flight; Send blocks beyond that.
-class RemoteEngine final : public TrackEngine {
- public:
-  RemoteEngine(NioClient* client, int window);
-  ~RemoteEngine() override;
-  absl::Status Start(std::function<void(EngineResult)> on_result) override;
-  absl::Status Send(const std::vector<models::RawTrack>& tracks,
-                    const models::NioOptions& options) override;
-  absl::Status Finish() override;
-  std::string Describe() const override;
-
- private:
-  void ReadLoop();
-
-  NioClient* client_;
-  const int window_;
-  std::function<void(EngineResult)> on_result_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<nio::v1::OptimizeStreamRequest,
-                                           nio::v1::OptimizeStreamResponse>>
-      stream_;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int in_flight_ = 0;         // guarded by mu_
-  bool reader_done_ = false;  // guarded by mu_
-  bool finished_ = false;
 };
 
 }  // namespace nio::client

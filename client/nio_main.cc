@@ -155,6 +155,11 @@ void AddConnectFlags(CLI::App* cmd, Common* c) {
                   "PEM client certificate, for a server with mutual TLS");
   cmd->add_option(Names("--tls_key"), c->connect.tls_key_file,
                   "PEM key of --tls_cert");
+  cmd->add_option("--lb", c->connect.lb,
+                  "how calls spread over the servers --server resolves to "
+                  "(dns:///name:port, ipv4:A:p,B:q): pick_first (one at a "
+                  "time, the next when it fails) or round_robin")
+      ->check(CLI::IsMember({"pick_first", "round_robin"}));
   cmd->add_option(Names("--token_file"), c->token_file,
                   "file holding this caller's token (default $NIO_TOKEN_FILE; "
                   "or the token itself in $NIO_TOKEN)");
@@ -458,6 +463,40 @@ absl::StatusOr<nio::models::NioOptions> ToOptions(const OptionFlags& f) {
   return o;
 }
 
+// Exit 0 when the server answers SERVING (a container health check, a
+// Kubernetes exec probe); 3 when nothing answers in time, 4 for any other
+// answer. Waits at most `timeout_s` in all, connecting included.
+int RunHealth(Common c, const std::string& service, double timeout_s,
+              const std::string& format) {
+  const auto timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(std::max(0.001, timeout_s) * 1000));
+  const auto start = std::chrono::steady_clock::now();
+  c.connect.connect_timeout = timeout;
+  auto client = nio::client::NioClient::Connect(c.server, c.connect);
+  if (!client.ok()) return Fail(client.status());
+  const auto left =
+      std::max(std::chrono::milliseconds(1),
+               timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - start));
+  auto status = (*client)->Health(service, left);
+  if (!status.ok()) {
+    const int code = Fail(status.status());
+    return status.status().code() == absl::StatusCode::kNotFound ? kFailed
+                                                                 : code;
+  }
+  if (format == "json") {
+    nlohmann::json j = {{"server", c.server}, {"status", *status}};
+    if (!service.empty()) j["service"] = service;
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cout << *status << "\n";
+  }
+  if (*status == "SERVING") return kOk;
+  std::cerr << "nio: the server at " << c.server << " is " << *status
+            << (service.empty() ? "" : " for " + service) << "\n";
+  return kFailed;
+}
+
 int RunInfo(const Common& c, const std::string& format) {
   auto session = Open(c);
   if (!session.ok()) return Fail(session.status());
@@ -647,8 +686,8 @@ void ResumeHintOnInterrupt(const std::string& output,
 }
 
 int RunBatch(const Common& c, nio::client::BatchOptions b,
-             const OptionFlags& flags, const std::string& shard, int window,
-             const std::string& progress,
+             const OptionFlags& flags, const std::string& shard,
+             nio::client::StreamOptions stream, const std::string& progress,
              const std::vector<std::string>& argv) {
   ResumeHintOnInterrupt(b.output, argv);
   if (!shard.empty()) {
@@ -718,7 +757,17 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
         "--target needs projected mode (this model's default is reference: "
         "add --mode projected)"));
   }
-  auto engine = (*session)->StreamEngine(window);
+  const bool round_robin = c.connect.lb == "round_robin";
+  if (stream.streams == 0) stream.streams = round_robin ? 4 : 1;
+  if (stream.tracks_per_stream == 0 && round_robin)
+    stream.tracks_per_stream = 4 * static_cast<int64_t>(stream.window);
+  // Several messages fit the window, so the stream never waits for a whole
+  // message to be answered before it sends the next.
+  b.message_tracks = std::clamp(stream.window / 4, 1, b.message_tracks);
+  stream.note = [](const std::string& line) {
+    std::cerr << "nio batch: " << line << "\n";
+  };
+  auto engine = (*session)->StreamEngine(stream);
   if (!engine.ok()) return Fail(engine.status());
   std::cerr << "nio batch: " << b.input << " -> " << b.output << " via "
             << (*engine)->Describe()
@@ -918,6 +967,25 @@ int main(int argc, char** argv) {
   AddCommon(info, &common);
   add_format(info);
 
+  CLI::App* health = app.add_subcommand(
+      "health",
+      "whether the server is SERVING (exit 0), by gRPC's health protocol: "
+      "a container health check or Kubernetes exec probe");
+  health->add_option("--server", common.server,
+                     "server address host:port (default $NIO_SERVER or "
+                     "127.0.0.1:50051)");
+  AddConnectFlags(health, &common);
+  std::string health_service;
+  health->add_option("--service", health_service,
+                     "one service's health (nio.v1.Nio) instead of the "
+                     "whole server's");
+  double health_timeout_s = 5;
+  health
+      ->add_option("--timeout_s,--timeout-s", health_timeout_s,
+                   "seconds to wait for the answer, connecting included")
+      ->check(CLI::PositiveNumber);
+  add_format(health);
+
   TrackInput track_input;
   CLI::App* predict = app.add_subcommand(
       "predict", "the model's popularity prediction for a track");
@@ -941,7 +1009,8 @@ int main(int argc, char** argv) {
 
   nio::client::BatchOptions batch_options;
   std::string shard, progress = "auto";
-  int window = 4096;
+  nio::client::StreamOptions stream;
+  stream.streams = 0;  // 0: by --lb (StreamDefaults)
   CLI::App* batch =
       app.add_subcommand("batch",
                          "optimize a whole catalog CSV (Spotify tracks "
@@ -986,7 +1055,18 @@ int main(int argc, char** argv) {
             return s.ok() ? std::string() : std::string(s.message());
           },
           "I/N"));
-  batch->add_option("--window", window, "tracks in flight at most")
+  batch->add_option("--window", stream.window, "tracks in flight at most")
+      ->check(CLI::PositiveNumber);
+  batch
+      ->add_option("--streams", stream.streams,
+                   "server streams at once; with --lb round_robin each lands "
+                   "on the next server (default 4 with round_robin, else 1)")
+      ->check(CLI::PositiveNumber);
+  batch
+      ->add_option(Names("--stream_tracks"), stream.tracks_per_stream,
+                   "tracks one stream carries before a new one takes over, "
+                   "so servers that come up during the job get work (default "
+                   "4 x --window with round_robin, else no limit)")
       ->check(CLI::PositiveNumber);
   batch
       ->add_option("--progress", progress,
@@ -1056,6 +1136,10 @@ int main(int argc, char** argv) {
 
   for (CLI::App* sub : {info, predict, optimize, batch, bench})
     sub->footer(std::string(kExitCodes) + "\n");
+  health->footer(
+      "Exit codes: 0 SERVING; 1 usage error; 3 no answer within --timeout_s; "
+      "4 any other answer (NOT_SERVING: a broken backend or a drain), or no "
+      "such --service.\n");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -1082,13 +1166,15 @@ int main(int argc, char** argv) {
               << " is deprecated: use --format " << legacy_output << "\n";
     format = legacy_output;
   }
+  if (*health)
+    return RunHealth(common, health_service, health_timeout_s, format);
   if (*info) return RunInfo(common, format);
   if (*predict) return RunPredict(common, track_input, format);
   if (*optimize)
     return RunOptimize(common, track_input, option_flags, format, show_best);
   if (*batch) {
     batch_options.fill_missing_mean = fill_missing == "mean";
-    return RunBatch(common, batch_options, option_flags, shard, window,
+    return RunBatch(common, batch_options, option_flags, shard, stream,
                     progress, std::vector<std::string>(argv, argv + argc));
   }
   if (*bench) {

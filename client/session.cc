@@ -1,6 +1,7 @@
 #include "client/session.h"
 
 #include "client/local_engine.h"
+#include "client/remote_engine.h"
 #include "kernels/status_macros.h"
 #include "service/proto_convert.h"
 
@@ -56,12 +57,19 @@ absl::StatusOr<std::vector<models::TrackOutcome>> Session::Optimize(
   return optimizer_->Optimize(requests);
 }
 
-absl::StatusOr<std::unique_ptr<TrackEngine>> Session::StreamEngine(int window) {
-  if (client_)
+absl::StatusOr<std::unique_ptr<TrackEngine>> Session::StreamEngine(
+    const StreamOptions& options) {
+  if (client_) {
+    RemoteEngineOptions remote;
+    remote.window = options.window;
+    remote.streams = options.streams;
+    remote.tracks_per_stream = options.tracks_per_stream;
+    remote.note = options.note;
     return std::unique_ptr<TrackEngine>(
-        new RemoteEngine(client_.get(), window));
-  NIO_ASSIGN_OR_RETURN(auto engine,
-                       LocalEngine::Create(*model_, local_.engine, window));
+        new RemoteEngine(client_.get(), remote));
+  }
+  NIO_ASSIGN_OR_RETURN(
+      auto engine, LocalEngine::Create(*model_, local_.engine, options.window));
   return std::unique_ptr<TrackEngine>(std::move(engine));
 }
 

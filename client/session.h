@@ -3,6 +3,8 @@
 #ifndef NIO_CLIENT_SESSION_H_
 #define NIO_CLIENT_SESSION_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +24,17 @@ struct LocalOptions {
   service::SchedulerOptions engine;
 };
 
+// How a batch job streams its tracks.
+struct StreamOptions {
+  int window = 4096;  // tracks in flight at most
+  // A server: streams open at once, and tracks a stream carries before a
+  // new one takes over (0: no limit). See RemoteEngine.
+  int streams = 1;
+  int64_t tracks_per_stream = 0;
+  // Told of what the job survived (tracks sent again); may be empty.
+  std::function<void(const std::string&)> note;
+};
+
 class Session {
  public:
   static absl::StatusOr<std::unique_ptr<Session>> Remote(
@@ -35,8 +48,9 @@ class Session {
   absl::StatusOr<std::vector<models::TrackOutcome>> Optimize(
       const std::vector<models::RawTrack>& tracks,
       const models::NioOptions& options);
-  // A streaming engine for batch jobs, at most `window` tracks in flight.
-  absl::StatusOr<std::unique_ptr<TrackEngine>> StreamEngine(int window);
+  // A streaming engine for batch jobs.
+  absl::StatusOr<std::unique_ptr<TrackEngine>> StreamEngine(
+      const StreamOptions& options);
 
  private:
   Session() = default;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/status_macros.h"
+#include "nio/v1/nio.grpc.pb.h"
 #include "service/caller_identity.h"
 #include "service/log.h"
 #include "service/service_metrics.h"
@@ -134,6 +135,9 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
 
 void NioServer::SetServing(bool serving) {
   ready_.store(serving);
+  // The whole server ("") and the NIO service by name, as probes ask.
+  server_->GetHealthCheckService()->SetServingStatus(
+      nio::v1::Nio::service_full_name(), serving);
   server_->GetHealthCheckService()->SetServingStatus(serving);
 }
 

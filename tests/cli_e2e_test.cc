@@ -137,6 +137,31 @@ TEST_F(CliE2ETest, InfoListsModelFeaturesGenresAndPresets) {
   }
 }
 
+TEST_F(CliE2ETest, HealthExitsZeroOnlyWhenServing) {
+  const auto r = RunNio({"health", "--server", *address_});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output, "SERVING\n");
+  const auto j = RunNio({"health", "--server", *address_, "--service",
+                         "nio.v1.Nio", "--format", "json"});
+  EXPECT_EQ(j.code, 0) << j.output;
+  auto parsed = nlohmann::json::parse(j.output);
+  EXPECT_EQ(parsed["status"], "SERVING");
+  EXPECT_EQ(parsed["service"], "nio.v1.Nio");
+  const auto unknown =
+      RunNio({"health", "--server", *address_, "--service", "no.such.Service"});
+  EXPECT_EQ(unknown.code, 4) << unknown.output;
+  EXPECT_NE(unknown.output.find("no service 'no.such.Service'"),
+            std::string::npos)
+      << unknown.output;
+  // Nothing listens: exit 3 within the timeout, as a probe needs.
+  const auto start = std::chrono::steady_clock::now();
+  const auto none =
+      RunNio({"health", "--server", "127.0.0.1:1", "--timeout_s", "1"});
+  EXPECT_EQ(none.code, 3) << none.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  EXPECT_EQ(RunNio({"health", "--timeout_s", "0"}).code, 1);
+}
+
 TEST_F(CliE2ETest, OptimizeEachPresetHumanAndJson) {
   for (const char* preset : {"custom", "chill", "edm", "sad-ballad"}) {
     const auto r = RunNio({"optimize", "--server", *address_, "--preset",

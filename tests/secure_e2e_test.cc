@@ -12,7 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "nio/v1/nio.grpc.pb.h"
-#include "proto/health_client.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/process_util.h"
 #include "tests/test_util.h"
 
