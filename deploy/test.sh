@@ -7,7 +7,7 @@
 # of every crash found so far).
 #   deploy/test.sh            # from the repository root
 # Env: BUILD_DIR (default build), JOBS (default nproc), NIO_SKIP_ASAN=1,
-# NIO_SKIP_TSAN=1, NIO_SKIP_FUZZ=1.
+# NIO_SKIP_TSAN=1, NIO_SKIP_FUZZ=1, NIO_SKIP_CONTAINER=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,6 +23,12 @@ fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$jobs"
 (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 900)
+
+if [ "${NIO_SKIP_CONTAINER:-0}" != 1 ]; then
+  # The CPU image from this checkout, its server asked by the host's nio
+  # (deploy/container/test.sh; deploy/README.md "Containers").
+  JOBS="$jobs" bash deploy/container/test.sh "$build/client/nio"
+fi
 
 if [ "${NIO_SKIP_ASAN:-0}" != 1 ]; then
   # Loader, featurizer and kernel-body tests under ASan/UBSan: a corrupt model
