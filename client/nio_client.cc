@@ -122,6 +122,15 @@ absl::StatusOr<std::unique_ptr<NioClient>> NioClient::Connect(
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
   args.SetServiceConfigJSON(service_config);
+  if (options.keepalive.count() > 0) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                static_cast<int>(options.keepalive.count()));
+    args.SetInt(
+        GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+        static_cast<int>(std::min<int64_t>(options.keepalive.count(), 10000)));
+    // A stalled server sends nothing: keep pinging all the same.
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   auto channel = grpc::CreateCustomChannel(address, credentials, args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() +
                                  options.connect_timeout)) {

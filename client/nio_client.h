@@ -37,6 +37,11 @@ struct ConnectOptions {
   // gRPC's load-balancing policy over the addresses the target resolves to:
   // "pick_first" or "round_robin".
   std::string lb = "pick_first";
+  // While calls are open the client pings the server this often, and a
+  // connection whose ping is not answered within min(keepalive, 10 s) is
+  // dead: its calls fail UNAVAILABLE (a batch sends their tracks again), so
+  // a server that hangs cannot stall a job. 0: no pings.
+  std::chrono::milliseconds keepalive = std::chrono::seconds(20);
 };
 
 // The channel's service config: `lb`, and retries of the calls that are

@@ -107,6 +107,7 @@ struct Common {
   std::string token_file =
       std::getenv("NIO_TOKEN_FILE") ? std::getenv("NIO_TOKEN_FILE") : "";
   std::string backend = "auto";  // parsed into local.engine.backend
+  double keepalive_s = 20;       // into connect.keepalive (ResolveToken)
   nio::client::LocalOptions local_options;
 };
 
@@ -160,6 +161,11 @@ void AddConnectFlags(CLI::App* cmd, Common* c) {
                   "(dns:///name:port, ipv4:A:p,B:q): pick_first (one at a "
                   "time, the next when it fails) or round_robin")
       ->check(CLI::IsMember({"pick_first", "round_robin"}));
+  cmd->add_option(Names("--keepalive_s"), c->keepalive_s,
+                  "seconds between pings while calls are open; a server "
+                  "that answers none within min(this, 10 s) is treated as "
+                  "gone (a batch sends its tracks elsewhere); 0: no pings")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option(Names("--token_file"), c->token_file,
                   "file holding this caller's token (default $NIO_TOKEN_FILE; "
                   "or the token itself in $NIO_TOKEN)");
@@ -179,6 +185,8 @@ absl::Status ResolveToken(Common* c) {
     }
     c->connect.token = env;
   }
+  c->connect.keepalive =
+      std::chrono::milliseconds(static_cast<int64_t>(c->keepalive_s * 1000));
   // TLS flags that do not go together are a usage error, before any
   // connection is tried.
   const nio::client::ConnectOptions& t = c->connect;
@@ -195,7 +203,8 @@ absl::Status ResolveToken(Common* c) {
 
 void AddCommon(CLI::App* cmd, Common* c) {
   cmd->add_option("--server", c->server,
-                  "server address host:port (default $NIO_SERVER or "
+                  "server: host:port or a gRPC target (dns:///name:port, "
+                  "ipv4:A:p,B:q; see --lb) (default $NIO_SERVER or "
                   "127.0.0.1:50051)");
   AddConnectFlags(cmd, c);
   CLI::Option* local =
@@ -972,7 +981,8 @@ int main(int argc, char** argv) {
       "whether the server is SERVING (exit 0), by gRPC's health protocol: "
       "a container health check or Kubernetes exec probe");
   health->add_option("--server", common.server,
-                     "server address host:port (default $NIO_SERVER or "
+                     "server: host:port or a gRPC target (dns:///name:port, "
+                     "ipv4:A:p,B:q; see --lb) (default $NIO_SERVER or "
                      "127.0.0.1:50051)");
   AddConnectFlags(health, &common);
   std::string health_service;

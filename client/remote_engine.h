@@ -5,7 +5,7 @@
 // stream lands on the next server. A stream is replaced after
 // `tracks_per_stream` tracks, so a server that came up after the job started
 // gets work too. When a stream breaks (its server died) or a server answers a
-// track UNAVAILABLE (it is draining, or its backend broke), the tracks it had
+// track UNAVAILABLE (its backend broke), the tracks it had
 // not answered are sent again on another stream, so each track is answered
 // exactly once; only when every attempt fails does the job stop.
 #ifndef NIO_CLIENT_REMOTE_ENGINE_H_

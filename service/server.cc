@@ -75,6 +75,13 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
   // gRPC sets SO_REUSEPORT by default on Linux: a second server on a busy
   // port would start and silently split the traffic with the first.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (options.max_connection_age_s > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               options.max_connection_age_s * 1000);
+  }
+  // Clients ping busy connections to find a server that hangs (nio's
+  // --keepalive_s): never answer a ping with GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
     s->scheduler_->Stop();

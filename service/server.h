@@ -32,6 +32,9 @@ struct ServerOptions {
   std::string auth_tokens_file;
   // The largest gRPC message the server reads (answers are not limited).
   int max_message_bytes = 64 << 20;
+  // A client connection gets GOAWAY after this long (its calls finish on
+  // it), so that clients re-resolve and spread over new replicas; 0: never.
+  int max_connection_age_s = 300;
   // http.listen empty (the default here; nio-server's flag defaults to
   // 127.0.0.1:8080): no HTTP port.
   HttpOptions http;

@@ -89,6 +89,10 @@ ABSL_FLAG(std::string, metrics_access, "token",
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "largest gRPC message read (catalogs: OptimizeStream in smaller "
           "messages)");
+ABSL_FLAG(int, max_connection_age_s, 300,
+          "seconds after which a client connection is asked to go (calls on "
+          "it finish first), so clients re-resolve DNS and find replicas "
+          "added since; 0: never");
 ABSL_FLAG(int, max_tracks_per_request, 1000,
           "tracks per Optimize/Predict request or stream message");
 ABSL_FLAG(int64_t, max_track_steps, 1000000, "steps x starts of one track");
@@ -173,11 +177,13 @@ int Run(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_track_steps) <= 0 ||
       absl::GetFlag(FLAGS_max_caller_track_steps) <= 0 ||
       absl::GetFlag(FLAGS_max_streams_per_caller) <= 0 ||
+      absl::GetFlag(FLAGS_max_connection_age_s) < 0 ||
       !(absl::GetFlag(FLAGS_max_progress_events_per_s) >= 0)) {
     std::cerr << "nio-server: --max_message_bytes, --max_tracks_per_request, "
                  "--max_track_steps, --max_caller_track_steps and "
                  "--max_streams_per_caller must be > 0, "
-                 "--max_progress_events_per_s >= 0\n";
+                 "--max_progress_events_per_s and --max_connection_age_s "
+                 ">= 0\n";
     return 1;
   }
   if (absl::GetFlag(FLAGS_max_track_steps) >
@@ -227,6 +233,7 @@ int Run(int argc, char** argv) {
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_connection_age_s = absl::GetFlag(FLAGS_max_connection_age_s);
   options.http.metrics_access = *metrics_access;
   nio::service::RequestLimits& limits = options.service.limits;
   limits.max_tracks_per_request = absl::GetFlag(FLAGS_max_tracks_per_request);

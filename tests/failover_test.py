@@ -13,6 +13,9 @@
   c  three shard jobs (`--shard i/3`) against three servers, each job with
      all three addresses and round robin: the union of the three outputs
      holds every key exactly once, and every server did work.
+  e  a server that hangs (SIGSTOP) mid-batch, --keepalive_s 1: its
+     unanswered ping ends its connection, the job exits 0 with every key
+     once, each result equal to the undisturbed run of a.
   d  unary calls: `nio info` and `nio optimize` through a target whose first
      address has no server (pick_first moves on; round_robin skips it).
 
@@ -37,7 +40,7 @@ sys.path.insert(0, HERE)
 import fault_test as ft  # noqa: E402
 from fault_test import Failure, check  # noqa: E402
 
-DEFAULT_CHECKS = "a,b,c,d"
+DEFAULT_CHECKS = "a,b,c,d,e"
 # Long enough per track that a kill lands while tracks are in flight.
 STEPS = "1500"
 
@@ -122,6 +125,37 @@ def check_kill_mid_batch(ctx, servers, deadline):
             f"{int(optimized(survivor))}; \"{resent[0].strip()}\"")
 
 
+def check_hung_server(ctx, servers, deadline):
+    """e: one of two servers stopped (SIGSTOP) mid-batch: every key once."""
+    if ctx.reference is None:
+        check_round_robin(ctx, servers, deadline)
+    hung, survivor = servers.start(), servers.start()
+    out = os.path.join(ctx.tmp, "e.jsonl")
+    job = ft.spawn(batch_cmd(ctx, [hung, survivor], out, ["--keepalive_s", "1"]),
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    t0 = None
+    try:
+        ft.poll(lambda: optimized(hung) >= 32 and
+                ft.Metrics(hung).total("nio_active_slots") > 0,
+                "the server to stop has answered 32 tracks and runs more", deadline)
+        os.kill(hung.pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        log, _ = job.communicate(timeout=max(1.0, deadline.left()))
+        took = time.monotonic() - t0
+    finally:
+        os.kill(hung.pid, signal.SIGCONT)
+        ft.kill_all([job])
+    check(job.returncode == 0, f"nio batch with a server stopped exited {job.returncode}:\n{log}")
+    n = ft.check_exactly_once(out, ctx.keys, "after SIGSTOP")
+    got = records(out)
+    differ = [k for k in ctx.keys if Comparable(got[k]) != Comparable(ctx.reference[k])]
+    check(not differ, f"{len(differ)} results differ from the undisturbed run")
+    resent = [l for l in log.splitlines() if "sent again" in l]
+    check(resent, f"the job's log does not say it sent tracks again:\n{log}")
+    return (f"{n} keys once each, equal to the undisturbed run; the job ended {took:.1f} s "
+            f"after the SIGSTOP; \"{resent[0].strip()}\"")
+
+
 def Comparable(record):
     """A record without what depends on the run rather than the track."""
     return {k: v for k, v in record.items() if k not in ("seconds", "ms", "server")}
@@ -184,6 +218,7 @@ CHECKS = {
     "b": ("kill -9 one server mid-batch", check_kill_mid_batch),
     "c": ("three shards over three servers", check_three_shards),
     "d": ("a dead first address", check_dead_first_address),
+    "e": ("a server that hangs mid-batch", check_hung_server),
 }
 
 
