@@ -50,7 +50,7 @@ if [ "${NIO_ASAN:-parsers}" = all ]; then
   cmake --build "$build-asan" -j "$jobs"
   (cd "$build-asan" && env "${asan_env[@]}" \
     ctest --output-on-failure -j "$jobs" --timeout 900 -FS 'seed_fixture|training_fixture' \
-      -LE deploy -E '^(training_genre_swaps_check|BatchKeyE2ETest\.EveryRowOfTheRealCatalog.*|CliE2ETest\.RealRows.*)$')
+      -LE deploy -E '^(seed_fixture_setup|training_fixture_setup|training_genre_swaps_check|BatchKeyE2ETest\.EveryRowOfTheRealCatalog.*|CliE2ETest\.RealRows.*)$')
 elif [ "${NIO_SKIP_ASAN:-0}" != 1 ]; then
   # Loader, featurizer and kernel-body tests under ASan/UBSan: a corrupt model
   # file or an out-of-bounds body must fail cleanly, never read past a buffer.

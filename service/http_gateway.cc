@@ -317,6 +317,15 @@ void HttpGateway::AddRoutes() {
           message =
               absl::StrCat("no such route: ", req.method, " ", req.path,
                            " (see GET /v1/model, POST /v1/optimize, ...)");
+        } else if (res.status == 413 &&
+                   absl::StartsWith(req.get_header_value("Content-Type"),
+                                    "application/x-www-form-urlencoded")) {
+          // httplib caps form bodies at 8 KiB whatever the body limit;
+          // curl -d sends JSON as a form unless told otherwise.
+          message =
+              "request body: over 8 KiB sent as "
+              "application/x-www-form-urlencoded (curl -d's default): send "
+              "it with Content-Type: application/json";
         } else if (res.status == 413) {
           message =
               "request body: larger than the server's --http_max_body_bytes";
