@@ -1071,13 +1071,15 @@ int main(int argc, char** argv) {
       ->add_option("--streams", stream.streams,
                    "server streams at once; with --lb round_robin each lands "
                    "on the next server (default 4 with round_robin, else 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->default_str("auto");
   batch
       ->add_option(Names("--stream_tracks"), stream.tracks_per_stream,
                    "tracks one stream carries before a new one takes over, "
                    "so servers that come up during the job get work (default "
                    "4 x --window with round_robin, else no limit)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->default_str("auto");
   batch
       ->add_option("--progress", progress,
                    "auto (bar on a terminal), bar, plain or none")
