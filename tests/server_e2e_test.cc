@@ -7,9 +7,9 @@
 #include <regex>
 #include <thread>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nio/v1/nio.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/reflection_client.grpc.pb.h"
 #include "tests/process_util.h"
 #include "tests/test_util.h"
