@@ -71,12 +71,6 @@ def batch_cmd(ctx, servers, out, extra=()):
             "--window", "256"] + list(extra)
 
 
-def run(cmd, deadline):
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=max(1.0, deadline.left()), preexec_fn=ft.nio_server_process.die_with_parent)
-    return p.returncode, p.stdout + p.stderr
-
-
 def check_round_robin(ctx, servers, deadline):
     """a: one batch over two servers: both do work, every key once."""
     pair = [servers.start(), servers.start()]
@@ -85,7 +79,7 @@ def check_round_robin(ctx, servers, deadline):
     if os.path.exists(out):
         os.remove(out)
         os.remove(out + ".manifest.json")
-    code, log = run(batch_cmd(ctx, pair, out), deadline)
+    code, log = ft.run_cli(ctx, batch_cmd(ctx, pair, out), deadline)
     check(code == 0, f"nio batch over two servers exited {code}:\n{log}")
     n = ft.check_exactly_once(out, ctx.keys, "round robin")
     counts = [optimized(s) for s in pair]
@@ -115,7 +109,7 @@ def check_kill_mid_batch(ctx, servers, deadline):
     check(job.returncode == 0, f"nio batch with a server killed exited {job.returncode}:\n{log}")
     n = ft.check_exactly_once(out, ctx.keys, "after kill -9")
     got = records(out)
-    differ = [k for k in ctx.keys if Comparable(got[k]) != Comparable(ctx.reference[k])]
+    differ = [k for k in ctx.keys if comparable(got[k]) != comparable(ctx.reference[k])]
     check(not differ, f"{len(differ)} results differ from the undisturbed run, e.g. "
           f"{differ[:1]}: {got[differ[0]] if differ else ''} vs "
           f"{ctx.reference[differ[0]] if differ else ''}")
@@ -148,7 +142,7 @@ def check_hung_server(ctx, servers, deadline):
     check(job.returncode == 0, f"nio batch with a server stopped exited {job.returncode}:\n{log}")
     n = ft.check_exactly_once(out, ctx.keys, "after SIGSTOP")
     got = records(out)
-    differ = [k for k in ctx.keys if Comparable(got[k]) != Comparable(ctx.reference[k])]
+    differ = [k for k in ctx.keys if comparable(got[k]) != comparable(ctx.reference[k])]
     check(not differ, f"{len(differ)} results differ from the undisturbed run")
     resent = [l for l in log.splitlines() if "sent again" in l]
     check(resent, f"the job's log does not say it sent tracks again:\n{log}")
@@ -156,7 +150,7 @@ def check_hung_server(ctx, servers, deadline):
             f"after the SIGSTOP; \"{resent[0].strip()}\"")
 
 
-def Comparable(record):
+def comparable(record):
     """A record without what depends on the run rather than the track."""
     return {k: v for k, v in record.items() if k not in ("seconds", "ms", "server")}
 
@@ -204,11 +198,11 @@ def check_dead_first_address(ctx, servers, deadline):
     figures = []
     for lb in ("pick_first", "round_robin"):
         for cmd in (["info"], ["optimize", "--preset", "chill", "--steps", "20"]):
-            code, log = run([ctx.args.cli] + cmd + ["--server", f"ipv4:{dead},{live.grpc}",
+            code, log = ft.run_cli(ctx, [ctx.args.cli] + cmd + ["--server", f"ipv4:{dead},{live.grpc}",
                                                     "--lb", lb, "--format", "json"], deadline)
             check(code == 0, f"nio {cmd[0]} --lb {lb} past a dead address exited {code}:\n{log}")
             figures.append(f"{cmd[0]}/{lb} ok")
-    code, log = run([ctx.args.cli, "info", "--server", live.grpc, "--lb", "random"], deadline)
+    code, log = ft.run_cli(ctx, [ctx.args.cli, "info", "--server", live.grpc, "--lb", "random"], deadline)
     check(code == 1 and "--lb" in log, f"--lb random: exit {code}:\n{log}")
     return ", ".join(figures) + "; --lb random is a usage error"
 
