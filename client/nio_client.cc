@@ -1,5 +1,8 @@
 #include "client/nio_client.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -124,7 +127,8 @@ absl::StatusOr<std::unique_ptr<NioClient>> NioClient::Connect(
   args.SetServiceConfigJSON(service_config);
   if (options.keepalive.count() > 0) {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
-                static_cast<int>(options.keepalive.count()));
+                static_cast<int>(
+                    std::min<int64_t>(options.keepalive.count(), INT32_MAX)));
     args.SetInt(
         GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
         static_cast<int>(std::min<int64_t>(options.keepalive.count(), 10000)));

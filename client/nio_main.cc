@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -774,6 +775,9 @@ int RunBatch(const Common& c, nio::client::BatchOptions b,
   // message to be answered before it sends the next.
   b.message_tracks = std::clamp(stream.window / 4, 1, b.message_tracks);
   stream.note = [](const std::string& line) {
+    // Notes come from several streams' threads: one whole line each.
+    static std::mutex mu;
+    std::lock_guard<std::mutex> lock(mu);
     std::cerr << "nio batch: " << line << "\n";
   };
   auto engine = (*session)->StreamEngine(stream);

@@ -5,6 +5,8 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 
@@ -76,8 +78,10 @@ absl::StatusOr<std::unique_ptr<NioServer>> NioServer::Start(
   // port would start and silently split the traffic with the first.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   if (options.max_connection_age_s > 0) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                               options.max_connection_age_s * 1000);
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(std::min<int64_t>(
+            int64_t{options.max_connection_age_s} * 1000, INT32_MAX)));
   }
   // Clients ping busy connections to find a server that hangs (nio's
   // --keepalive_s): never answer a ping with GOAWAY.
