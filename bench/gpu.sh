@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # On a machine with a GPU: builds with CUDA, runs the CPU/CUDA parity tests
 # (seed-model fixture first, when ../shared is there) and the server-on-CUDA
-# test, then the engine benchmark on the CUDA backend (tracks/s) and the
-# optimizer x starts x steps quality table on the GPU. Fails (never skips)
+# test, then the engine benchmark on the CUDA backend (tracks/s), a mixed
+# load on a server on CUDA (one-track latency beside catalog streams, and the
+# graph captures it caused) and the optimizer x starts x steps quality table
+# on the GPU. Fails (never skips)
 # without a device, with a driver older than the build needs, or when a CUDA
 # test skips.
 #   bench/gpu.sh [BUILD_DIR]
@@ -44,6 +46,26 @@ echo "== engine on CUDA (TF32), the whole catalog in slots =="
 echo "== the same on CPU, for the ratio =="
 "$build/bench/nio_engine_bench" --backend cpu --model_dir "$model" --batches 1024 --min_seconds 3 \
   --single_track_runs 5
+echo "== mixed load on CUDA: one-track latency beside catalog streams, graph captures =="
+port=$((20000 + RANDOM % 20000))
+http_port=$((port + 1))
+"$build/service/nio-server" --backend cuda --model_dir "$model" \
+  --listen "127.0.0.1:$port" --http_listen "127.0.0.1:$http_port" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 150); do
+  "$build/client/nio" health --server "127.0.0.1:$port" >/dev/null 2>&1 && break
+  kill -0 "$server" || { echo "bench/gpu.sh: nio-server on CUDA did not start" >&2; exit 1; }
+  sleep 0.2
+done
+"$build/client/nio" bench --server "127.0.0.1:$port" --mixed --concurrency 8 --tracks 256 \
+  --duration 10 --warmup 2
+# Captures should stop growing once each block's row buckets have been seen.
+curl -sf "http://127.0.0.1:$http_port/metrics" |
+  grep -E '^nio_(step_graph_captures_total|steps_total)'
+kill "$server"
+wait "$server" || true
+trap - EXIT
 if [ -f ../shared/seed-model/nio_model_hybrid.pth ] && [ -f ../shared/data/spotify_tracks.csv ]; then
   echo "== suggestion quality on CUDA: the original app's model, 120 varied tracks =="
   q=$(mktemp -d)

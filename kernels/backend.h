@@ -128,6 +128,11 @@ class Backend {
   // default runs exactly the active rows.
   virtual int StepRowsFor(int rows, int limit) const { return rows; }
 
+  // Steps captured as a graph so far (a backend that replays captured
+  // steps; 0 otherwise): under continuous batching it should stop growing
+  // once every bucket has been seen.
+  virtual int64_t GraphCaptures() const { return 0; }
+
   // OK while the backend can run. After a fault that every later call would
   // repeat (on a GPU: an illegal address, a lost device), that fault: the
   // backend is broken for good. Asked after a call failed.

@@ -32,4 +32,25 @@ GemmArgs LayerInputGrad(int rows, int in, int out) {
   return g;
 }
 
+GemmArgs LayerForwardRelu(int rows, int in, int out) {
+  GemmArgs g = LayerForward(rows, in, out);
+  g.epilogue = GemmEpilogue::kReluAuxBias;
+  g.mask_ld = ReluMaskLd(out);
+  return g;
+}
+
+GemmArgs FirstLayerForwardRelu(int rows, int k, int out) {
+  GemmArgs g = LayerForward(rows, k, out, /*beta=*/1.0f);
+  g.epilogue = GemmEpilogue::kReluAux;
+  g.mask_ld = ReluMaskLd(out);
+  return g;
+}
+
+GemmArgs LayerInputGradDRelu(int rows, int in, int out) {
+  GemmArgs g = LayerInputGrad(rows, in, out);
+  g.epilogue = GemmEpilogue::kDReluAux;
+  g.mask_ld = ReluMaskLd(in);
+  return g;
+}
+
 }  // namespace nio::kernels

@@ -710,6 +710,7 @@ void Scheduler::PublishStats(const Block* blocks, Clock::time_point now) {
   stats_.by_class[static_cast<int>(JobClass::kBatch)].queued =
       static_cast<int>(batch_queue_.Size());
   stats_.queued = static_cast<int>(Queued());
+  stats_.graph_captures = backend_->GraphCaptures();
   const auto elapsed = now - rate_window_start_;
   if (elapsed >= kRateWindow) {
     const double seconds = std::chrono::duration<double>(elapsed).count();

@@ -54,8 +54,10 @@ struct SchedulerStats {
   int64_t rejected_queue_full = 0;
   int64_t steps = 0;        // steps run, both classes
   int64_t track_steps = 0;  // tracks advanced, both classes
-  int active = 0;           // slots (rows) in use now
-  int queued = 0;           // tracks waiting now
+  // Steps the backend captured as graphs (Backend::GraphCaptures).
+  int64_t graph_captures = 0;
+  int active = 0;  // slots (rows) in use now
+  int queued = 0;  // tracks waiting now
   std::array<ClassStats, kJobClasses> by_class;
 
   const ClassStats& Of(JobClass c) const {

@@ -86,6 +86,11 @@ std::string RenderMetrics(const MetricsInputs& in) {
     out.Sample("nio_tracks_ended_total", {{"reason", reason}},
                static_cast<double>(n));
   }
+  out.Family("nio_step_graph_captures_total", "counter",
+             "Steps the backend captured as a graph (CUDA: once per row "
+             "bucket and block; 0 on the CPU)");
+  out.Sample("nio_step_graph_captures_total", {},
+             static_cast<double>(s.graph_captures));
   PerClass(out, "nio_steps_total", "counter",
            "Optimizer steps run by the class's block", s,
            [](const ClassStats& c) { return c.steps; });

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,14 @@ class FakeBackend final : public kernels::Backend {
   std::vector<StepCall> Steps() const {
     std::lock_guard<std::mutex> lock(mu_);
     return steps_;
+  }
+  // As a backend that captures one graph per row range stepped: the
+  // distinct (first_row, rows) ranges so far.
+  int64_t GraphCaptures() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::set<std::pair<int, int>> ranges;
+    for (const StepCall& s : steps_) ranges.insert({s.first_row, s.rows});
+    return static_cast<int64_t>(ranges.size());
   }
 
  private:

@@ -311,6 +311,72 @@ TEST(ElementwiseBodyTest, GatherRowsMatchesNaiveLoop) {
   }
 }
 
+// CopyRowsBody over a slot's kinds of state at once (floats of 128 and 9
+// columns, bytes of 9 and 1, ints of 1), against a copy per array: moves in
+// place (compaction), a gather into other arrays (the readout) and
+// consecutive rows into slots from an offset (a load).
+TEST(ElementwiseBodyTest, CopyRowsMatchesACopyPerArray) {
+  struct Array {
+    int unit_bytes;
+    int units;
+  };
+  const Array kinds[] = {{4, 128}, {4, 9}, {1, 9}, {1, 1}, {4, 1}};
+  for (int count : {1, 255, 257}) {
+    const int slots = 2 * count + 5;
+    std::mt19937 rng(count);
+    auto fill = [&](size_t bytes) {
+      std::vector<unsigned char> v(bytes + kGuardSize);
+      for (auto& b : v) b = static_cast<unsigned char>(rng());
+      return v;
+    };
+    // Moves: sources above `count`, destinations below, shuffled.
+    std::vector<int> from(count), to(count);
+    std::iota(from.begin(), from.end(), count);
+    std::iota(to.begin(), to.end(), 0);
+    std::shuffle(from.begin(), from.end(), rng);
+    std::shuffle(to.begin(), to.end(), rng);
+    enum Mode { kMove, kGather, kLoad };
+    for (Mode mode : {kMove, kGather, kLoad}) {
+      std::vector<std::vector<unsigned char>> src, dst;
+      CopyRowsBody body{};
+      for (const Array& a : kinds) {
+        const size_t row_bytes = static_cast<size_t>(a.unit_bytes) * a.units;
+        src.push_back(fill(slots * row_bytes));
+        dst.push_back(mode == kMove ? std::vector<unsigned char>()
+                                    : fill(slots * row_bytes));
+      }
+      std::vector<std::vector<unsigned char>> expected;
+      for (size_t i = 0; i < src.size(); ++i) {
+        const Array& a = kinds[i];
+        const size_t row_bytes = static_cast<size_t>(a.unit_bytes) * a.units;
+        unsigned char* out = mode == kMove ? src[i].data() : dst[i].data();
+        std::vector<unsigned char> want = mode == kMove ? src[i] : dst[i];
+        for (int r = 0; r < count; ++r) {
+          const size_t s_row = mode == kLoad ? r : from[r];
+          const size_t d_row = mode == kMove     ? to[r]
+                               : mode == kGather ? r
+                                                 : r + 3;
+          std::memcpy(want.data() + d_row * row_bytes,
+                      src[i].data() + s_row * row_bytes, row_bytes);
+        }
+        expected.push_back(std::move(want));
+        body.arrays[body.num_arrays++] = {src[i].data(), out, a.unit_bytes,
+                                          a.units};
+        body.record_units += a.units;
+      }
+      body.from = mode == kLoad ? nullptr : from.data();
+      body.to = mode == kMove ? to.data() : nullptr;
+      body.to_first = mode == kLoad ? 3 : 0;
+      body.count = count;
+      RunElementwiseOnHost(body);
+      for (size_t i = 0; i < src.size(); ++i) {
+        ASSERT_EQ(mode == kMove ? src[i] : dst[i], expected[i])
+            << "mode " << mode << " array " << i << " count " << count;
+      }
+    }
+  }
+}
+
 // The row watch over several steps of made-up points, against a plain
 // re-statement of its rules in double: best point by objective, stall count,
 // convergence, and a target that freezes the row at the first point that

@@ -259,6 +259,8 @@ TEST_F(SchedulerTest, StepTimeIsTheBackendTimeOfWholeSteps) {
   ASSERT_EQ(c.steps, 50);
   EXPECT_EQ(c.step_seconds[4], 50) << "every step in the (1 ms, 2.5 ms] bucket";
   EXPECT_NEAR(c.step_seconds_sum, 50 * 0.002, 1e-6);
+  EXPECT_EQ(scheduler_->Stats().graph_captures, 4)
+      << "the backend's count: four chunk ranges of 5 rows";
 }
 
 TEST_F(SchedulerTest, WithoutBatchWorkInteractiveHasTheWholeBackend) {

@@ -3,7 +3,8 @@
 //   w_[l] (H_l+1, H_l), b_[l]        the layers, row-major as torch
 //   w1_movable_ (H1, K)              W1[:, movable]
 //   fixed_ (max_rows, H1)            x0[movable := 0] W1^T + b1
-//   act_[l] (max_rows, H_l+1)        ReLU activations (the last: the output)
+//   act_[l] (max_rows, H_l)          hidden layers' ReLU activations
+//   relu_mask_[l]                    their ReLU bit masks (gemm_epilogue.h)
 //   grad_a_/grad_b_ (max_rows, maxH) input gradients, ping-pong
 //   p_, p0_, m_, v_, lo_, hi_, df_dp_ (max_rows, K); mask_ (max_rows, K) bytes
 //   lr_, lambda_ (max_rows) floats; k_, step_ (max_rows) ints
@@ -11,18 +12,40 @@
 //   the row watch (row_watch.h): best_p_ (max_rows, K); best_objective_,
 //   best_prediction_, target_, tolerance_ (max_rows) floats; stall_,
 //   window_ (max_rows) ints; flags_ (max_rows) bytes
-//   index_ (2 max_rows) ints; gather_p_, gather_df_dp_ (max_rows, K),
-//   gather_prediction_ (max_rows)    MoveRows / GatherRows staging
-// Products go through GemmCublas with the same GemmArgs builders the CPU uses;
-// elementwise work is the kernel bodies of elementwise.h via RunBody. One
-// stream; a step's row count is rounded up to a bucket (step_bucket.h), and
-// each bucket's step is captured as a CUDA graph once it has run twice and
-// replayed from then on; at most kStepsInFlight steps are queued.
+//   index_ (2 max_rows) ints          MoveRows / GatherRows slot lists
+//   load_stage_, gather_stage_       LoadRows inputs and GatherRows outputs
+//                                    as one block of sections each, crossing
+//                                    in one copy from or to pinned memory
+// The forward and backward passes are mlp_pass.h's sequence, which the tests
+// run on the host: GEMMs with fused bias/ReLU epilogues through cuBLASLt
+// (gemm_lt.h) where it has kernels for them, else cuBLAS plus the bias/ReLU
+// bodies; the top layer is one TopLayerBody pass. Elementwise work is the
+// kernel bodies of elementwise.h via RunBody. Admit, compaction and readout
+// are one copy and one CopyRowsBody launch each.
+//
+// One stream; a step's row count is rounded up to a bucket (step_bucket.h),
+// and each bucket's step is captured as a CUDA graph once it has run twice
+// and replayed from then on (GraphCaptures counts them); at most
+// kStepsInFlight steps are queued.
+//
+// The interactive lane on the GPU: the scheduler picks which block steps
+// next (lane_arbiter.h) and this backend runs the blocks' steps in that
+// order on its one stream. Because Step waits for the step kStepsInFlight
+// before it, an interactive admit, step, deadline or cancel is queued behind
+// at most kStepsInFlight batch steps, not behind a backlog of hundreds (the
+// goal for 131k rows at TF32 on an H100 is ~3 ms a step, 300 steps in under
+// a second; not yet measured on a GPU). A second, high-priority
+// stream would let the small block's kernels overtake a batch step's
+// between kernel boundaries, but needs its own scratch and events to order
+// it against the admits and compactions of the batch block on the first;
+// the bound above keeps it within a few steps without that.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -33,9 +56,11 @@
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/device_buffer.cuh"
 #include "kernels/cuda/gemm_cublas.h"
+#include "kernels/cuda/gemm_lt.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/elementwise.h"
 #include "kernels/gemm_args.h"
+#include "kernels/mlp_pass.h"
 #include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
 #include "kernels/status_macros.h"
@@ -55,6 +80,8 @@ constexpr int kStableStepsBeforeGraph = 2;
 // Row ranges whose graphs are kept (the scheduler's blocks step different
 // ranges in turn: the interactive block and the batch block's chunks).
 constexpr size_t kStepGraphs = 8;
+// LoadRows stages at most this many rows at a time (its pinned block).
+constexpr int kLoadChunkRows = 4096;
 
 class CudaBackend final : public Backend {
  public:
@@ -71,6 +98,9 @@ class CudaBackend final : public Backend {
       if (g.exec) cudaGraphExecDestroy(g.exec);
     }
     for (cudaEvent_t e : step_done_) {
+      if (e) cudaEventDestroy(e);
+    }
+    for (cudaEvent_t e : {load_staged_, index_staged_}) {
       if (e) cudaEventDestroy(e);
     }
     if (cublas_) cublasDestroy(cublas_);
@@ -97,20 +127,30 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_CUBLAS_ERROR(
         cublasSetMathMode(cublas_, allow_tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH
                                                : CUBLAS_PEDANTIC_MATH));
+    // cuBLAS and cuBLASLt calls are ordered on the one stream, so they can
+    // share the workspace.
+    NIO_RETURN_IF_ERROR(lt_.Init(stream_, workspace_.get(),
+                                 kCublasWorkspaceBytes, allow_tf32_));
 
     const DenseLayer& first = mlp_.layers.front();
     h1_ = first.out;
     n_in_ = first.in;
     int max_width = n_in_;
-    w_.resize(mlp_.layers.size());
-    b_.resize(mlp_.layers.size());
-    act_.resize(mlp_.layers.size());
-    for (size_t l = 0; l < mlp_.layers.size(); ++l) {
+    const size_t num_layers = mlp_.layers.size();
+    w_.resize(num_layers);
+    b_.resize(num_layers);
+    act_.resize(num_layers - 1);
+    relu_mask_.resize(num_layers - 1);
+    for (size_t l = 0; l < num_layers; ++l) {
       const DenseLayer& layer = mlp_.layers[l];
       NIO_RETURN_IF_ERROR(
           w_[l].Upload(layer.weight.data(), layer.weight.size()));
       NIO_RETURN_IF_ERROR(b_[l].Upload(layer.bias.data(), layer.bias.size()));
-      NIO_RETURN_IF_ERROR(act_[l].Allocate(Rows() * layer.out));
+      if (l + 1 < num_layers) {
+        NIO_RETURN_IF_ERROR(act_[l].Allocate(Rows() * layer.out));
+        NIO_RETURN_IF_ERROR(relu_mask_[l].Allocate(
+            static_cast<size_t>(ReluMaskWords(layer.out, max_rows_))));
+      }
       max_width = std::max(max_width, layer.out);
     }
     std::vector<float> w1m(static_cast<size_t>(h1_) * k_cols_);
@@ -125,8 +165,6 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(fixed_.Allocate(Rows() * h1_));
     NIO_RETURN_IF_ERROR(grad_a_.Allocate(Rows() * max_width));
     NIO_RETURN_IF_ERROR(grad_b_.Allocate(Rows() * max_width));
-    const std::vector<float> ones(Rows(), 1.0f);
-    NIO_RETURN_IF_ERROR(ones_.Upload(ones.data(), ones.size()));
     for (DeviceBuffer<float>* buf :
          {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &zero_k_}) {
       NIO_RETURN_IF_ERROR(buf->Allocate(Rows() * k_cols_));
@@ -134,16 +172,13 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
         zero_k_.get(), 0, zero_k_.size() * sizeof(float), stream_));
     NIO_RETURN_IF_ERROR(best_p_.Allocate(Rows() * k_cols_));
-    NIO_RETURN_IF_ERROR(gather_best_p_.Allocate(Rows() * k_cols_));
     for (DeviceBuffer<float>* buf :
-         {&best_objective_, &best_prediction_, &target_, &tolerance_,
-          &gather_best_objective_, &gather_best_prediction_}) {
+         {&best_objective_, &best_prediction_, &target_, &tolerance_}) {
       NIO_RETURN_IF_ERROR(buf->Allocate(Rows()));
     }
     NIO_RETURN_IF_ERROR(stall_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(window_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(flags_.Allocate(Rows()));
-    NIO_RETURN_IF_ERROR(gather_flags_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(mask_.Allocate(Rows() * k_cols_));
     NIO_RETURN_IF_ERROR(lr_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(lambda_.Allocate(Rows()));
@@ -154,9 +189,20 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(lbfgs_.Allocate(Rows() * LbfgsWidth()));
     NIO_RETURN_IF_ERROR(x_stage_.Allocate(Rows() * n_in_));
     NIO_RETURN_IF_ERROR(index_.Allocate(2 * Rows()));
-    NIO_RETURN_IF_ERROR(gather_p_.Allocate(Rows() * k_cols_));
-    NIO_RETURN_IF_ERROR(gather_df_dp_.Allocate(Rows() * k_cols_));
-    NIO_RETURN_IF_ERROR(gather_prediction_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(index_pinned_.Allocate(2 * Rows()));
+    load_chunk_rows_ = std::min(max_rows_, kLoadChunkRows);
+    const size_t load_bytes = LoadSections(load_chunk_rows_, true).bytes;
+    NIO_RETURN_IF_ERROR(load_stage_.Allocate(load_bytes));
+    NIO_RETURN_IF_ERROR(load_pinned_.Allocate(load_bytes));
+    const size_t gather_bytes = GatherSections(max_rows_, kAllReadouts).bytes;
+    NIO_RETURN_IF_ERROR(gather_stage_.Allocate(gather_bytes));
+    NIO_RETURN_IF_ERROR(gather_pinned_.Allocate(gather_bytes));
+    for (cudaEvent_t* e : {&load_staged_, &index_staged_}) {
+      NIO_RETURN_IF_CUDA_ERROR(
+          cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+    }
+    NIO_RETURN_IF_ERROR(predict_out_.Allocate(Rows()));
+    NIO_RETURN_IF_ERROR(InitMlpPass());
     // The uploads above ran on the legacy default stream, which a
     // non-blocking stream_ does not wait for: finish them before any work.
     NIO_RETURN_IF_CUDA_ERROR(cudaDeviceSynchronize());
@@ -165,14 +211,17 @@ class CudaBackend final : public Backend {
 
   std::string Describe() const override {
     return absl::StrCat("cuda (", device_name_, ", ", sm_count_, " SMs, ",
-                        allow_tf32_ ? "TF32" : "fp32", " GEMMs, ", max_rows_,
-                        " slots)");
+                        allow_tf32_ ? "TF32" : "fp32", " GEMMs, ",
+                        pass_.fused ? "fused epilogues"
+                                    : "unfused epilogues: " + unfused_reason_,
+                        ", ", max_rows_, " slots)");
   }
   int MaxRows() const override { return max_rows_; }
   // Graphs per bucket, not per row count (step_bucket.h).
   int StepRowsFor(int rows, int limit) const override {
     return StepBucket(rows, limit);
   }
+  int64_t GraphCaptures() const override { return graph_captures_; }
   absl::Status Health() const override {
     const cudaError_t e = cudaPeekAtLastError();
     if (!IsStickyCudaError(e)) return absl::OkStatus();
@@ -189,90 +238,10 @@ class CudaBackend final : public Backend {
           "LoadRows: rows [", first_row, ", ", first_row + rows.count,
           ") outside the ", max_rows_, " slots"));
     }
-    const int n = rows.count;
-    if (n == 0) return absl::OkStatus();
-    const size_t k = k_cols_;
-    std::vector<int> k_per_row(n);
-    for (int r = 0; r < n; ++r) {
-      int count = 0;
-      for (size_t c = 0; c < k; ++c) count += rows.mask[r * k + c] ? 1 : 0;
-      k_per_row[r] = count;
+    for (int done = 0; done < rows.count; done += load_chunk_rows_) {
+      const int n = std::min(load_chunk_rows_, rows.count - done);
+      NIO_RETURN_IF_ERROR(LoadChunk(first_row + done, RowsFrom(rows, done, n)));
     }
-    const size_t off_k = static_cast<size_t>(first_row) * k;
-    NIO_RETURN_IF_ERROR(
-        Copy(x_stage_.get(), rows.x0, static_cast<size_t>(n) * n_in_));
-    NIO_RETURN_IF_ERROR(Copy(mask_.get() + off_k, rows.mask, n * k));
-    NIO_RETURN_IF_ERROR(Copy(lo_.get() + off_k, rows.lo, n * k));
-    NIO_RETURN_IF_ERROR(Copy(hi_.get() + off_k, rows.hi, n * k));
-    NIO_RETURN_IF_ERROR(Copy(lr_.get() + first_row, rows.lr, n));
-    NIO_RETURN_IF_ERROR(Copy(lambda_.get() + first_row, rows.lambda, n));
-    NIO_RETURN_IF_ERROR(Copy(k_.get() + first_row, k_per_row.data(), n));
-    // The watch's stop rules (defaults where the caller gave none).
-    watch_target_host_.assign(n, INFINITY);
-    watch_tolerance_host_.assign(n, 0.0f);
-    watch_window_host_.assign(n, 0);
-    if (rows.target) std::copy_n(rows.target, n, watch_target_host_.begin());
-    if (rows.tolerance)
-      std::copy_n(rows.tolerance, n, watch_tolerance_host_.begin());
-    if (rows.window) std::copy_n(rows.window, n, watch_window_host_.begin());
-    NIO_RETURN_IF_ERROR(
-        Copy(target_.get() + first_row, watch_target_host_.data(), n));
-    NIO_RETURN_IF_ERROR(
-        Copy(tolerance_.get() + first_row, watch_tolerance_host_.data(), n));
-    NIO_RETURN_IF_ERROR(
-        Copy(window_.get() + first_row, watch_window_host_.data(), n));
-    optimizer_host_.assign(n, kOptimizerAdam);
-    if (rows.optimizer) std::copy_n(rows.optimizer, n, optimizer_host_.begin());
-    NIO_RETURN_IF_ERROR(
-        Copy(optimizer_.get() + first_row, optimizer_host_.data(), n));
-    // Zeros: every L-BFGS row at phase kLbfgsStart (lbfgs.h).
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
-        lbfgs_.get() + static_cast<size_t>(first_row) * LbfgsWidth(), 0,
-        static_cast<size_t>(n) * LbfgsWidth() * sizeof(float), stream_));
-    // p0 = x0[movable], p = start (default p0); then x0[movable] := 0 for the
-    // fixed part.
-    NIO_RETURN_IF_ERROR(
-        Launch(GatherColumnsBody{p0_.get() + off_k, x_stage_.get(),
-                                 columns_.get(), n, k_cols_, n_in_},
-               stream_));
-    if (rows.start) {
-      NIO_RETURN_IF_ERROR(Copy(p_.get() + off_k, rows.start, n * k));
-    } else {
-      NIO_RETURN_IF_ERROR(
-          Launch(GatherColumnsBody{p_.get() + off_k, x_stage_.get(),
-                                   columns_.get(), n, k_cols_, n_in_},
-                 stream_));
-    }
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
-        best_p_.get() + off_k, p_.get() + off_k, n * k * sizeof(float),
-        cudaMemcpyDeviceToDevice, stream_));
-    NIO_RETURN_IF_ERROR(Launch(
-        FillBody{best_objective_.get() + first_row, INFINITY, n}, stream_));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(best_prediction_.get() + first_row,
-                                             0, n * sizeof(float), stream_));
-    // As the CPU backend: no stale prediction from the slot's last track.
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(prediction_.get() + first_row, 0,
-                                             n * sizeof(float), stream_));
-    NIO_RETURN_IF_CUDA_ERROR(
-        cudaMemsetAsync(stall_.get() + first_row, 0, n * sizeof(int), stream_));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(flags_.get() + first_row, 0,
-                                             n * sizeof(uint8_t), stream_));
-    NIO_RETURN_IF_ERROR(
-        Launch(ScatterColumnsBody{x_stage_.get(), zero_k_.get(), columns_.get(),
-                                  n, k_cols_, n_in_},
-               stream_));
-    float* fixed = fixed_.get() + static_cast<size_t>(first_row) * h1_;
-    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, n_in_, h1_),
-                                   w_[0].get(), x_stage_.get(), fixed));
-    NIO_RETURN_IF_ERROR(Launch(
-        BiasActivationBody{fixed, b_[0].get(), n, h1_, 0, false}, stream_));
-    NIO_RETURN_IF_CUDA_ERROR(
-        cudaMemsetAsync(m_.get() + off_k, 0, n * k * sizeof(float), stream_));
-    NIO_RETURN_IF_CUDA_ERROR(
-        cudaMemsetAsync(v_.get() + off_k, 0, n * k * sizeof(float), stream_));
-    NIO_RETURN_IF_CUDA_ERROR(
-        cudaMemsetAsync(step_.get() + first_row, 0, n * sizeof(int), stream_));
-    NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     return absl::OkStatus();
   }
 
@@ -280,44 +249,40 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(CheckRowMoves(moves, max_rows_));
     if (moves.empty()) return absl::OkStatus();
     const int n = static_cast<int>(moves.size());
-    move_index_host_.resize(2 * moves.size());
-    for (int i = 0; i < n; ++i) {
-      move_index_host_[i] = moves[i].from;
-      move_index_host_[n + i] = moves[i].to;
-    }
-    NIO_RETURN_IF_ERROR(
-        Copy(index_.get(), move_index_host_.data(), move_index_host_.size()));
-    const int* from = index_.get();
-    const int* to = index_.get() + n;
-    // One launch per state array, whatever the number of moves.
-    NIO_RETURN_IF_ERROR(
-        Launch(MoveRowsBody<float>{fixed_.get(), from, to, n, h1_}, stream_));
+    NIO_RETURN_IF_ERROR(StageIndex(n, [&](int* from, int* to) {
+      for (int i = 0; i < n; ++i) {
+        from[i] = moves[i].from;
+        to[i] = moves[i].to;
+      }
+    }));
+    // Every state array of a slot in one launch, whatever the moves.
+    CopyRowsBody body{};
+    auto add = [&](auto& buf, int units) {
+      using T = std::remove_pointer_t<decltype(buf.get())>;
+      unsigned char* data = reinterpret_cast<unsigned char*>(buf.get());
+      AddCopyArray(body, {data, data, static_cast<int>(sizeof(T)), units});
+    };
+    add(fixed_, h1_);
     for (DeviceBuffer<float>* buf :
          {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &best_p_}) {
-      NIO_RETURN_IF_ERROR(Launch(
-          MoveRowsBody<float>{buf->get(), from, to, n, k_cols_}, stream_));
+      add(*buf, k_cols_);
     }
-    NIO_RETURN_IF_ERROR(Launch(
-        MoveRowsBody<uint8_t>{mask_.get(), from, to, n, k_cols_}, stream_));
-    NIO_RETURN_IF_ERROR(
-        Launch(MoveRowsBody<uint8_t>{flags_.get(), from, to, n, 1}, stream_));
-    NIO_RETURN_IF_ERROR(Launch(
-        MoveRowsBody<uint8_t>{optimizer_.get(), from, to, n, 1}, stream_));
-    NIO_RETURN_IF_ERROR(Launch(
-        MoveRowsBody<float>{lbfgs_.get(), from, to, n, LbfgsWidth()}, stream_));
+    add(lbfgs_, LbfgsWidth());
     for (DeviceBuffer<float>* buf :
          {&lr_, &lambda_, &prediction_, &best_objective_, &best_prediction_,
           &target_, &tolerance_}) {
-      NIO_RETURN_IF_ERROR(
-          Launch(MoveRowsBody<float>{buf->get(), from, to, n, 1}, stream_));
+      add(*buf, 1);
     }
     for (DeviceBuffer<int>* buf : {&k_, &step_, &stall_, &window_}) {
-      NIO_RETURN_IF_ERROR(
-          Launch(MoveRowsBody<int>{buf->get(), from, to, n, 1}, stream_));
+      add(*buf, 1);
     }
-    // move_index_host_ may be rewritten by the next call: the copy above was
-    // staged at once (pageable memory), and the kernels only read index_.
-    return absl::OkStatus();
+    add(mask_, k_cols_);
+    add(flags_, 1);
+    add(optimizer_, 1);
+    body.from = index_.get();
+    body.to = index_.get() + n;
+    body.count = n;
+    return Launch(body, stream_);
   }
 
   absl::Status Step(int first_row, int rows) override {
@@ -360,31 +325,49 @@ class CudaBackend final : public Backend {
                                                 max_rows_, " slots"));
     }
     const int n = static_cast<int>(rows.size());
-    NIO_RETURN_IF_ERROR(Copy(index_.get(), rows.data(), rows.size()));
-    // One gather into staging and one copy to the host per requested output.
-    auto gather = [&](auto* host, auto& staging, const auto& state,
-                      int width) -> absl::Status {
-      using T = std::remove_pointer_t<decltype(host)>;
-      if (host == nullptr) return absl::OkStatus();
-      NIO_RETURN_IF_ERROR(Launch(
-          GatherRowsBody<T>{staging.get(), state.get(), index_.get(), n, width},
-          stream_));
-      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
-          host, staging.get(), static_cast<size_t>(n) * width * sizeof(T),
-          cudaMemcpyDeviceToHost, stream_));
-      return absl::OkStatus();
+    NIO_RETURN_IF_ERROR(StageIndex(n, [&](int* from, int*) {
+      std::copy(rows.begin(), rows.end(), from);
+    }));
+    // One gather of every requested output into its section of the
+    // staging, one copy to pinned memory, then out of it on the host.
+    const Readouts wanted = WantedReadouts(out);
+    const Sections sections = GatherSections(n, wanted);
+    CopyRowsBody body{};
+    struct Out {
+      void* host;
+      size_t offset;
+      size_t bytes;
     };
-    NIO_RETURN_IF_ERROR(gather(out.p, gather_p_, p_, k_cols_));
-    NIO_RETURN_IF_ERROR(
-        gather(out.prediction, gather_prediction_, prediction_, 1));
-    NIO_RETURN_IF_ERROR(gather(out.df_dp, gather_df_dp_, df_dp_, k_cols_));
-    NIO_RETURN_IF_ERROR(gather(out.best_p, gather_best_p_, best_p_, k_cols_));
-    NIO_RETURN_IF_ERROR(
-        gather(out.best_objective, gather_best_objective_, best_objective_, 1));
-    NIO_RETURN_IF_ERROR(gather(out.best_prediction, gather_best_prediction_,
-                               best_prediction_, 1));
-    NIO_RETURN_IF_ERROR(gather(out.flags, gather_flags_, flags_, 1));
+    std::vector<Out> outs;
+    int section = 0;
+    auto add = [&](auto* host, auto& state, int units) {
+      using T = std::remove_pointer_t<decltype(host)>;
+      if (host == nullptr) return;
+      const size_t offset = sections.offset[section++];
+      AddCopyArray(body, {reinterpret_cast<const unsigned char*>(state.get()),
+                          gather_stage_.get() + offset,
+                          static_cast<int>(sizeof(T)), units});
+      outs.push_back(
+          {host, offset, static_cast<size_t>(n) * units * sizeof(T)});
+    };
+    add(out.p, p_, k_cols_);
+    add(out.prediction, prediction_, 1);
+    add(out.df_dp, df_dp_, k_cols_);
+    add(out.best_p, best_p_, k_cols_);
+    add(out.best_objective, best_objective_, 1);
+    add(out.best_prediction, best_prediction_, 1);
+    add(out.flags, flags_, 1);
+    if (outs.empty()) return absl::OkStatus();
+    body.from = index_.get();
+    body.count = n;
+    NIO_RETURN_IF_ERROR(Launch(body, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(
+        cudaMemcpyAsync(gather_pinned_.get(), gather_stage_.get(),
+                        sections.bytes, cudaMemcpyDeviceToHost, stream_));
     NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+    for (const Out& o : outs) {
+      std::memcpy(o.host, gather_pinned_.get() + o.offset, o.bytes);
+    }
     return absl::OkStatus();
   }
 
@@ -394,17 +377,11 @@ class CudaBackend final : public Backend {
       NIO_RETURN_IF_ERROR(Copy(x_stage_.get(),
                                x + static_cast<size_t>(first) * n_in_,
                                static_cast<size_t>(n) * n_in_));
-      const DenseLayer& l0 = mlp_.layers.front();
-      NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, l0.in, l0.out),
-                                     w_[0].get(), x_stage_.get(),
-                                     act_[0].get()));
+      Exec exec{this};
       NIO_RETURN_IF_ERROR(
-          Launch(BiasActivationBody{act_[0].get(), b_[0].get(), n, l0.out, 0,
-                                    mlp_.layers.size() > 1},
-                 stream_));
-      NIO_RETURN_IF_ERROR(EnqueueForwardFrom(1, n));
+          RunMlpForward(exec, pass_, x_stage_.get(), n, predict_out_.get()));
       NIO_RETURN_IF_CUDA_ERROR(
-          cudaMemcpyAsync(out + first, act_.back().get(), n * sizeof(float),
+          cudaMemcpyAsync(out + first, predict_out_.get(), n * sizeof(float),
                           cudaMemcpyDeviceToHost, stream_));
       NIO_RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
     }
@@ -415,6 +392,207 @@ class CudaBackend final : public Backend {
   size_t Rows() const { return static_cast<size_t>(max_rows_); }
   int LbfgsWidth() const { return LbfgsStateWidth(k_cols_); }
 
+  // Byte offsets of the sections of a staging block, each 256-byte aligned.
+  struct Sections {
+    std::vector<size_t> offset;
+    size_t bytes = 0;
+    size_t Add(size_t section_bytes) {
+      offset.push_back(bytes);
+      bytes += (section_bytes + 255) / 256 * 256;
+      return offset.back();
+    }
+  };
+
+  // LoadRows' inputs for n rows, in this order: x0, mask, lo, hi, lr,
+  // lambda, k, target, tolerance, window, optimizer, start (with_start).
+  Sections LoadSections(int n, bool with_start) const {
+    Sections s;
+    const size_t rows = n, k = k_cols_;
+    s.Add(rows * n_in_ * sizeof(float));
+    s.Add(rows * k);
+    s.Add(rows * k * sizeof(float));
+    s.Add(rows * k * sizeof(float));
+    for (int i = 0; i < 6; ++i) s.Add(rows * 4);  // lr .. window
+    s.Add(rows);
+    if (with_start) s.Add(rows * k * sizeof(float));
+    return s;
+  }
+
+  // GatherRows' outputs for n rows, those of `wanted` in RowReadout order.
+  using Readouts = std::array<bool, 7>;
+  static constexpr Readouts kAllReadouts = {true, true, true, true,
+                                            true, true, true};
+  static Readouts WantedReadouts(const RowReadout& out) {
+    return {out.p != nullptr,
+            out.prediction != nullptr,
+            out.df_dp != nullptr,
+            out.best_p != nullptr,
+            out.best_objective != nullptr,
+            out.best_prediction != nullptr,
+            out.flags != nullptr};
+  }
+  Sections GatherSections(int n, const Readouts& wanted) const {
+    const size_t rows = n, k = k_cols_;
+    const size_t bytes[7] = {rows * k * 4, rows * 4, rows * k * 4, rows * k * 4,
+                             rows * 4,     rows * 4, rows};
+    Sections s;
+    for (int i = 0; i < 7; ++i) {
+      if (wanted[i]) s.Add(bytes[i]);
+    }
+    return s;
+  }
+
+  static void AddCopyArray(CopyRowsBody& body, const RowCopyArray& array) {
+    body.arrays[body.num_arrays++] = array;
+    body.record_units += array.units;
+  }
+
+  // Rows [first, first + n) of `rows`.
+  NioRows RowsFrom(const NioRows& rows, int first, int n) const {
+    const size_t k = k_cols_, at = first;
+    NioRows r = rows;
+    r.count = n;
+    r.x0 += at * n_in_;
+    r.mask += at * k;
+    r.lo += at * k;
+    r.hi += at * k;
+    r.lr += at;
+    r.lambda += at;
+    if (r.start) r.start += at * k;
+    if (r.target) r.target += at;
+    if (r.tolerance) r.tolerance += at;
+    if (r.window) r.window += at;
+    if (r.optimizer) r.optimizer += at;
+    return r;
+  }
+
+  // Writes a slot list into pinned memory (fill(from, to), to = from + n)
+  // and copies it to index_. The pinned list is rewritten only once the
+  // previous list's copy has run.
+  template <class Fill>
+  absl::Status StageIndex(int n, Fill fill) {
+    NIO_RETURN_IF_CUDA_ERROR(cudaEventSynchronize(index_staged_));
+    int* host = index_pinned_.get();
+    fill(host, host + n);
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
+        index_.get(), host, 2 * static_cast<size_t>(n) * sizeof(int),
+        cudaMemcpyHostToDevice, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaEventRecord(index_staged_, stream_));
+    return absl::OkStatus();
+  }
+
+  // LoadRows for at most load_chunk_rows_ rows: every input packed into
+  // pinned memory, one copy, one launch that writes them into the slots,
+  // then the derived state (p0, p, the watch reset, the fixed part). Does
+  // not wait for the device: the next chunk waits for this one's copy
+  // before it rewrites the pinned block.
+  absl::Status LoadChunk(int first_row, const NioRows& rows) {
+    const int n = rows.count;
+    if (n == 0) return absl::OkStatus();
+    const size_t k = k_cols_;
+    const Sections sec = LoadSections(n, rows.start != nullptr);
+    NIO_RETURN_IF_CUDA_ERROR(cudaEventSynchronize(load_staged_));
+    unsigned char* host = load_pinned_.get();
+    auto put = [&](int section, const auto* src, size_t count) {
+      std::memcpy(host + sec.offset[section], src, count * sizeof(*src));
+    };
+    put(0, rows.x0, static_cast<size_t>(n) * n_in_);
+    put(1, rows.mask, n * k);
+    put(2, rows.lo, n * k);
+    put(3, rows.hi, n * k);
+    put(4, rows.lr, n);
+    put(5, rows.lambda, n);
+    int* k_per_row = reinterpret_cast<int*>(host + sec.offset[6]);
+    float* target = reinterpret_cast<float*>(host + sec.offset[7]);
+    float* tolerance = reinterpret_cast<float*>(host + sec.offset[8]);
+    int* window = reinterpret_cast<int*>(host + sec.offset[9]);
+    uint8_t* optimizer = host + sec.offset[10];
+    for (int r = 0; r < n; ++r) {
+      int count = 0;
+      for (size_t c = 0; c < k; ++c) count += rows.mask[r * k + c] ? 1 : 0;
+      k_per_row[r] = count;
+      // The watch's stop rules and the optimizer: defaults where the
+      // caller gave none.
+      target[r] = rows.target ? rows.target[r] : INFINITY;
+      tolerance[r] = rows.tolerance ? rows.tolerance[r] : 0.0f;
+      window[r] = rows.window ? rows.window[r] : 0;
+      optimizer[r] = rows.optimizer ? rows.optimizer[r] : kOptimizerAdam;
+    }
+    if (rows.start) put(11, rows.start, n * k);
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(load_stage_.get(), host, sec.bytes,
+                                             cudaMemcpyHostToDevice, stream_));
+    NIO_RETURN_IF_CUDA_ERROR(cudaEventRecord(load_staged_, stream_));
+
+    unsigned char* stage = load_stage_.get();
+    CopyRowsBody body{};
+    auto add = [&](int section, auto& state, int units) {
+      using T = std::remove_pointer_t<decltype(state.get())>;
+      AddCopyArray(body, {stage + sec.offset[section],
+                          reinterpret_cast<unsigned char*>(state.get()),
+                          static_cast<int>(sizeof(T)), units});
+    };
+    add(1, mask_, k_cols_);
+    add(2, lo_, k_cols_);
+    add(3, hi_, k_cols_);
+    add(4, lr_, 1);
+    add(5, lambda_, 1);
+    add(6, k_, 1);
+    add(7, target_, 1);
+    add(8, tolerance_, 1);
+    add(9, window_, 1);
+    add(10, optimizer_, 1);
+    if (rows.start) add(11, p_, k_cols_);
+    body.to_first = first_row;
+    body.count = n;
+    NIO_RETURN_IF_ERROR(Launch(body, stream_));
+
+    // p0 = x0[movable], p = start (default p0); then x0[movable] := 0 for
+    // the fixed part.
+    float* x0 = reinterpret_cast<float*>(stage + sec.offset[0]);
+    const size_t off_k = static_cast<size_t>(first_row) * k;
+    NIO_RETURN_IF_ERROR(
+        Launch(GatherColumnsBody{p0_.get() + off_k, x0, columns_.get(), n,
+                                 k_cols_, n_in_},
+               stream_));
+    if (!rows.start) {
+      NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
+          p_.get() + off_k, p0_.get() + off_k, n * k * sizeof(float),
+          cudaMemcpyDeviceToDevice, stream_));
+    }
+    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
+        best_p_.get() + off_k, p_.get() + off_k, n * k * sizeof(float),
+        cudaMemcpyDeviceToDevice, stream_));
+    NIO_RETURN_IF_ERROR(Launch(
+        FillBody{best_objective_.get() + first_row, INFINITY, n}, stream_));
+    // Zeros: the watch, the moments and step count, every L-BFGS row at
+    // phase kLbfgsStart (lbfgs.h), and (as the CPU backend) no stale
+    // prediction from the slot's last track.
+    auto zero = [&](auto& buf, size_t width) -> absl::Status {
+      using T = std::remove_pointer_t<decltype(buf.get())>;
+      NIO_RETURN_IF_CUDA_ERROR(
+          cudaMemsetAsync(buf.get() + static_cast<size_t>(first_row) * width, 0,
+                          static_cast<size_t>(n) * width * sizeof(T), stream_));
+      return absl::OkStatus();
+    };
+    NIO_RETURN_IF_ERROR(zero(best_prediction_, 1));
+    NIO_RETURN_IF_ERROR(zero(prediction_, 1));
+    NIO_RETURN_IF_ERROR(zero(stall_, 1));
+    NIO_RETURN_IF_ERROR(zero(flags_, 1));
+    NIO_RETURN_IF_ERROR(zero(m_, k));
+    NIO_RETURN_IF_ERROR(zero(v_, k));
+    NIO_RETURN_IF_ERROR(zero(step_, 1));
+    NIO_RETURN_IF_ERROR(zero(lbfgs_, LbfgsWidth()));
+    NIO_RETURN_IF_ERROR(
+        Launch(ScatterColumnsBody{x0, zero_k_.get(), columns_.get(), n, k_cols_,
+                                  n_in_},
+               stream_));
+    float* fixed = fixed_.get() + static_cast<size_t>(first_row) * h1_;
+    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(n, n_in_, h1_),
+                                   w_[0].get(), x0, fixed));
+    return Launch(BiasActivationBody{fixed, b_[0].get(), n, h1_, 0, false},
+                  stream_);
+  }
+
   template <class T>
   absl::Status Copy(T* device, const T* host, size_t n) {
     if (n == 0) return absl::OkStatus();
@@ -423,17 +601,60 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  // Layers [first_layer, L) on act_[first_layer - 1] for `rows` rows.
-  absl::Status EnqueueForwardFrom(size_t first_layer, int rows) {
-    for (size_t l = first_layer; l < mlp_.layers.size(); ++l) {
+  // mlp_pass.h's executor on this backend's stream: GEMMs with an
+  // epilogue or a separate C through cuBLASLt, the others through cuBLAS.
+  struct Exec {
+    CudaBackend* backend;
+    absl::Status Gemm(const GemmArgs& g, const float* a, const float* b,
+                      const float* c, float* d, const float* bias,
+                      uint32_t* mask) {
+      if (g.epilogue == GemmEpilogue::kNone && (c == nullptr || c == d)) {
+        return GemmCublas(backend->cublas_, g, a, b, d);
+      }
+      return backend->lt_.Run(g, a, b, c, d, bias, mask);
+    }
+    template <class Body>
+    absl::Status Run(const Body& body) {
+      return Launch(body, backend->stream_);
+    }
+  };
+
+  // The passes' weights and scratch; fused epilogues when cuBLASLt has a
+  // kernel for every fused GEMM of a step at a few row counts (pointers
+  // only 4-byte aligned: then at any).
+  absl::Status InitMlpPass() {
+    const size_t num_layers = mlp_.layers.size();
+    for (size_t l = 0; l < num_layers; ++l) {
       const DenseLayer& layer = mlp_.layers[l];
-      NIO_RETURN_IF_ERROR(
-          GemmCublas(cublas_, LayerForward(rows, layer.in, layer.out),
-                     w_[l].get(), act_[l - 1].get(), act_[l].get()));
-      NIO_RETURN_IF_ERROR(
-          Launch(BiasActivationBody{act_[l].get(), b_[l].get(), rows, layer.out,
-                                    0, l + 1 < mlp_.layers.size()},
-                 stream_));
+      pass_.layers.push_back({w_[l].get(), b_[l].get(), layer.in, layer.out});
+      if (l + 1 < num_layers) {
+        pass_.act.push_back(act_[l].get());
+        pass_.relu_mask.push_back(relu_mask_[l].get());
+      }
+    }
+    pass_.w1_movable = w1_movable_.get();
+    pass_.k_cols = k_cols_;
+    pass_.grad_a = grad_a_.get();
+    pass_.grad_b = grad_b_.get();
+    pass_.fused = num_layers > 1;
+    for (int rows : {1, 8, 256, max_rows_}) {
+      std::vector<GemmArgs> fused = {FirstLayerForwardRelu(rows, k_cols_, h1_),
+                                     LayerForwardRelu(rows, n_in_, h1_)};
+      for (size_t l = 1; l + 1 < num_layers; ++l) {
+        const DenseLayer& layer = mlp_.layers[l];
+        fused.push_back(LayerForwardRelu(rows, layer.in, layer.out));
+        fused.push_back(LayerInputGradDRelu(rows, layer.in, layer.out));
+      }
+      for (const GemmArgs& g : fused) {
+        if (!pass_.fused) break;
+        const absl::Status s = lt_.Supports(g);
+        if (absl::IsUnimplemented(s)) {
+          pass_.fused = false;
+          unfused_reason_ = std::string(s.message());
+        } else {
+          NIO_RETURN_IF_ERROR(s);
+        }
+      }
     }
     return absl::OkStatus();
   }
@@ -441,38 +662,11 @@ class CudaBackend final : public Backend {
   // Forward from p and fixed_, prediction recorded, backward to df_dp_, for
   // slots [first, first + rows) (activations in scratch rows [0, rows)).
   absl::Status EnqueueForwardBackward(int first, int rows) {
-    const size_t num_layers = mlp_.layers.size();
     const size_t k = k_cols_;
-    NIO_RETURN_IF_ERROR(GemmCublas(cublas_, LayerForward(rows, k_cols_, h1_),
-                                   w1_movable_.get(), p_.get() + first * k,
-                                   act_[0].get()));
-    NIO_RETURN_IF_ERROR(Launch(
-        BiasActivationBody{act_[0].get(),
-                           fixed_.get() + static_cast<size_t>(first) * h1_,
-                           rows, h1_, h1_, num_layers > 1},
-        stream_));
-    NIO_RETURN_IF_ERROR(EnqueueForwardFrom(1, rows));
-    NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
-        prediction_.get() + first, act_.back().get(), rows * sizeof(float),
-        cudaMemcpyDeviceToDevice, stream_));
-    float* grad = grad_a_.get();
-    float* next = grad_b_.get();
-    for (size_t l = num_layers; l-- > 1;) {
-      const DenseLayer& layer = mlp_.layers[l];
-      const float* upstream = (l == num_layers - 1) ? ones_.get() : grad;
-      NIO_RETURN_IF_ERROR(GemmCublas(cublas_,
-                                     LayerInputGrad(rows, layer.in, layer.out),
-                                     w_[l].get(), upstream, next));
-      NIO_RETURN_IF_ERROR(
-          Launch(ReluBackwardBody{next, act_[l - 1].get(),
-                                  static_cast<int64_t>(rows) * layer.in},
-                 stream_));
-      std::swap(grad, next);
-    }
-    NIO_RETURN_IF_ERROR(GemmCublas(
-        cublas_, LayerInputGrad(rows, k_cols_, h1_), w1_movable_.get(),
-        num_layers == 1 ? ones_.get() : grad, df_dp_.get() + first * k));
-    return absl::OkStatus();
+    Exec exec{this};
+    return RunMlpStep(exec, pass_, p_.get() + first * k,
+                      fixed_.get() + static_cast<size_t>(first) * h1_, rows,
+                      prediction_.get() + first, df_dp_.get() + first * k);
   }
 
   absl::Status EnqueueStep(int first, int rows) {
@@ -555,6 +749,7 @@ class CudaBackend final : public Backend {
       NIO_RETURN_IF_ERROR(enqueued);
       NIO_RETURN_IF_CUDA_ERROR(ended);
     }
+    ++graph_captures_;
     const cudaError_t made = cudaGraphInstantiate(&g.exec, graph, 0);
     cudaGraphDestroy(graph);
     if (made != cudaSuccess) g.exec = nullptr;
@@ -574,35 +769,42 @@ class CudaBackend final : public Backend {
 
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  GemmLt lt_;
+  MlpPass pass_;
+  std::string unfused_reason_ = "one layer";
   DeviceBuffer<char> workspace_;
   std::vector<StepGraph> graphs_;  // at most kStepGraphs
   cudaEvent_t step_done_[kStepsInFlight] = {};
   uint64_t steps_enqueued_ = 0;
   uint64_t graph_clock_ = 0;
+  int64_t graph_captures_ = 0;
 
   std::vector<DeviceBuffer<float>> w_, b_, act_;
-  DeviceBuffer<float> w1_movable_, fixed_, grad_a_, grad_b_, ones_, zero_k_,
-      x_stage_;
+  std::vector<DeviceBuffer<uint32_t>> relu_mask_;
+  DeviceBuffer<float> w1_movable_, fixed_, grad_a_, grad_b_, zero_k_, x_stage_,
+      predict_out_;
   DeviceBuffer<float> p_, p0_, m_, v_, lo_, hi_, df_dp_, lr_, lambda_,
       prediction_;
   DeviceBuffer<uint8_t> mask_;
   DeviceBuffer<int> k_, step_, columns_;
   DeviceBuffer<uint8_t> optimizer_;
   DeviceBuffer<float> lbfgs_;
-  // MoveRows / GatherRows: slot indices (at most 2 per slot) and the
-  // gathered rows before they cross to the host.
+  // MoveRows / GatherRows: slot lists (at most 2 per slot), staged in
+  // pinned memory; index_staged_ is recorded when the last list's copy ran.
   DeviceBuffer<int> index_;
-  DeviceBuffer<float> gather_p_, gather_df_dp_, gather_prediction_;
-  // The row watch (row_watch.h) and its gather staging.
+  PinnedBuffer<int> index_pinned_;
+  cudaEvent_t index_staged_ = nullptr;
+  // LoadRows' inputs and GatherRows' outputs, one block of sections each
+  // (LoadSections, GatherSections), on the device and in pinned memory.
+  int load_chunk_rows_ = 0;
+  DeviceBuffer<unsigned char> load_stage_, gather_stage_;
+  PinnedBuffer<unsigned char> load_pinned_, gather_pinned_;
+  cudaEvent_t load_staged_ = nullptr;
+  // The row watch (row_watch.h).
   DeviceBuffer<float> best_p_, best_objective_, best_prediction_, target_,
-      tolerance_, gather_best_p_, gather_best_objective_,
-      gather_best_prediction_;
+      tolerance_;
   DeviceBuffer<int> stall_, window_;
-  DeviceBuffer<uint8_t> flags_, gather_flags_;
-  std::vector<int> move_index_host_;
-  std::vector<float> watch_target_host_, watch_tolerance_host_;
-  std::vector<int> watch_window_host_;
-  std::vector<uint8_t> optimizer_host_;
+  DeviceBuffer<uint8_t> flags_;
 };
 
 }  // namespace

@@ -1,4 +1,6 @@
-// DeviceBuffer<T>: RAII ownership of a cudaMalloc'ed array.
+// DeviceBuffer<T>: RAII ownership of a cudaMalloc'ed array; PinnedBuffer<T>:
+// of a page-locked host array (cudaHostAlloc), which a copy on a stream reads
+// or writes asynchronously, in one DMA, without a staging copy by the driver.
 #ifndef NIO_KERNELS_CUDA_DEVICE_BUFFER_CUH_
 #define NIO_KERNELS_CUDA_DEVICE_BUFFER_CUH_
 
@@ -47,6 +49,34 @@ class DeviceBuffer {
     if (n == 0) return absl::OkStatus();
     NIO_RETURN_IF_CUDA_ERROR(
         cudaMemcpy(data_, host, n * sizeof(T), cudaMemcpyHostToDevice));
+    return absl::OkStatus();
+  }
+
+  T* get() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+template <class T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer() {
+    if (data_) cudaFreeHost(data_);
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  absl::Status Allocate(size_t n) {
+    if (data_) cudaFreeHost(data_);
+    data_ = nullptr;
+    size_ = n;
+    if (n == 0) return absl::OkStatus();
+    NIO_RETURN_IF_CUDA_ERROR(cudaHostAlloc(
+        reinterpret_cast<void**>(&data_), n * sizeof(T), cudaHostAllocDefault));
     return absl::OkStatus();
   }
 
