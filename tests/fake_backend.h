@@ -64,6 +64,13 @@ class FakeBackend final : public kernels::Backend {
     if (first_row < 0 || first_row + rows.count > max_rows_) {
       return absl::OutOfRangeError("LoadRows outside the slots");
     }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (fail_next_load_) {
+        fail_next_load_ = false;
+        return absl::InternalError("fake admit failure");
+      }
+    }
     for (int r = 0; r < rows.count; ++r) {
       for (int c = 0; c < k_; ++c) {
         p_[(first_row + r) * k_ + c] = rows.x0[r * n_in_ + movable_[c]];
@@ -166,6 +173,10 @@ class FakeBackend final : public kernels::Backend {
     std::lock_guard<std::mutex> lock(mu_);
     fail_next_step_ = true;
   }
+  void FailNextLoad() {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_next_load_ = true;
+  }
   void FailNextGather() {
     std::lock_guard<std::mutex> lock(mu_);
     fail_next_gather_ = true;
@@ -212,6 +223,7 @@ class FakeBackend final : public kernels::Backend {
   std::condition_variable held_cv_;
   bool held_ = false;              // guarded by mu_
   bool fail_next_step_ = false;    // guarded by mu_
+  bool fail_next_load_ = false;    // guarded by mu_
   bool fail_next_gather_ = false;  // guarded by mu_
   bool broken_ = false;            // guarded by mu_
   bool fail_next_move_ = false;    // guarded by mu_

@@ -481,6 +481,28 @@ TEST_F(SchedulerTest,
   EXPECT_EQ(scheduler_->Stats().failed, 3);
 }
 
+// An admit (LoadRows) that fails: the tracks it was loading are answered
+// INTERNAL once each and their slots freed; the scheduler goes on.
+TEST_F(SchedulerTest, AFailedAdmitAnswersItsTracksOnceAndTheSchedulerGoesOn) {
+  SchedulerOptions o = Blocks(4, 2);
+  Start(o);
+  backend_->FailNextLoad();
+  ASSERT_TRUE(scheduler_->Submit(Jobs("a", 3, 10, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(3);
+  for (const char* id : {"a0", "a1", "a2"}) {
+    const absl::Status& s = outcomes_.Of(id).status;
+    EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << id;
+  }
+  ASSERT_TRUE(scheduler_->Submit(Jobs("z", 4, 10, JobClass::kBatch)).ok());
+  outcomes_.WaitFor(7);
+  for (const char* id : {"z0", "z1", "z2", "z3"}) {
+    EXPECT_TRUE(outcomes_.Of(id).status.ok()) << id;
+  }
+  WaitUntil([](const SchedulerStats& s) { return s.active == 0; });
+  EXPECT_EQ(scheduler_->Stats().failed, 3);
+  EXPECT_EQ(outcomes_.WaitFor(7).size(), 7u) << "each track answered once";
+}
+
 // A fault that stays (a lost device): the tracks in flight fail INTERNAL,
 // the queued ones and every later call UNAVAILABLE naming the fault, each
 // answered once; the server is told once, so health can say NOT_SERVING.
