@@ -65,6 +65,8 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
   SchedulerOptions chosen = options;
   if (chosen.batch_chunk_rows < 0)
     chosen.batch_chunk_rows = created.step_chunk_rows;
+  if (options.wrap_backend)
+    created.backend = options.wrap_backend(std::move(created.backend));
   return CreateWithBackend(model, chosen, std::move(created.backend),
                            created.log_line);
 }
@@ -373,12 +375,14 @@ void Scheduler::Admit(Block& block) {
   if (absl::Status s = block.slots.Admit(rows.View(), tickets, steps);
       !s.ok()) {
     NIO_LOG(ERROR) << "admitting " << tickets.size() << " rows failed: " << s;
-    ForgetTickets(block, tickets);
+    // A fault that stays is reported before any caller hears of it.
+    CheckBackendHealth();
+    ForgetTickets(block, tickets, s);
   }
 }
 
-void Scheduler::ForgetTickets(Block& block,
-                              const std::vector<int64_t>& tickets) {
+void Scheduler::ForgetTickets(Block& block, const std::vector<int64_t>& tickets,
+                              const absl::Status& cause) {
   std::vector<int> lost;  // track ids, each once
   for (int64_t ticket : tickets) {
     const int track = row_owner_[ticket].track;
@@ -387,8 +391,8 @@ void Scheduler::ForgetTickets(Block& block,
     if (track < 0) continue;
     if (--tracks_[track].rows_active == 0) lost.push_back(track);
   }
-  const absl::Status why =
-      absl::InternalError("the compute backend failed; see the server log");
+  const absl::Status why = absl::InternalError(
+      absl::StrCat("the compute backend failed: ", cause.message()));
   std::vector<Job> jobs;
   for (int track : lost) {
     jobs.push_back(std::move(tracks_[track].job));
@@ -412,12 +416,14 @@ void Scheduler::FailBlock(Block& block, const absl::Status& status) {
   std::vector<int64_t> tickets;
   for (const kernels::SlotInfo& slot : block.slots.Abandon())
     tickets.push_back(slot.ticket);
-  // Rows of the same tracks that left already wait in their tracks; the
-  // whole track fails with its last row.
-  ForgetTickets(block, tickets);
   block.step_rows = block.step_done_rows = 0;
   block.step_time = {};
+  // A fault that stays is reported (health NOT_SERVING) before any caller
+  // hears of it.
   CheckBackendHealth();
+  // Rows of the same tracks that left already wait in their tracks; the
+  // whole track fails with its last row.
+  ForgetTickets(block, tickets, status);
 }
 
 void Scheduler::EmitProgress(Block& block) {

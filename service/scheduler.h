@@ -82,6 +82,11 @@ struct SchedulerOptions {
   // The clock for deadlines and time shares; empty: the steady clock.
   // Tests pass a fake one.
   std::function<Clock::time_point()> now;
+  // Wraps the backend Create made before the scheduler gets it; empty:
+  // none. Tests put a fault-injecting backend around the real one.
+  std::function<std::unique_ptr<kernels::Backend>(
+      std::unique_ptr<kernels::Backend>)>
+      wrap_backend;
 };
 
 class Scheduler {
@@ -172,8 +177,10 @@ class Scheduler {
   // Drain time is over: every queued and active track ends as UNAVAILABLE.
   void ShutDownNow(Block* blocks);
   // Answers the tracks of these row tickets (never admitted, or lost from
-  // the block) with INTERNAL, once each, and frees them.
-  void ForgetTickets(Block& block, const std::vector<int64_t>& tickets);
+  // the block) with INTERNAL saying what failed (cause), once each, and
+  // frees them.
+  void ForgetTickets(Block& block, const std::vector<int64_t>& tickets,
+                     const absl::Status& cause);
   // The track id of a new active track, and its release.
   int NewTrack(Job job);
   void ReleaseTrack(int track);

@@ -2,6 +2,7 @@
 // results equal the engine's, concurrency, deadlines and cancellation, queue
 // overflow and malformed requests.
 #include <grpcpp/grpcpp.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "models/feature_box.h"
 #include "models/featurizer.h"
@@ -18,6 +20,7 @@
 #include "service/optimizer.h"
 #include "service/proto_convert.h"
 #include "service/server.h"
+#include "tests/faulty_backend.h"
 #include "tests/test_util.h"
 
 namespace nio::service {
@@ -457,6 +460,77 @@ TEST(ServiceTest, QueueOverflowIsResourceExhaustedAndTheServerKeepsServing) {
   small.mutable_options()->set_steps(10);
   EXPECT_TRUE(stub->Optimize(&ctx2, small, &resp).ok());
   EXPECT_EQ(resp.results_size(), 3);
+}
+
+// A fault that stays (a lost GPU) in the real server, injected around its
+// CPU backend: the call that meets it fails, health turns NOT_SERVING over
+// grpc.health.v1 and /readyz (so an orchestrator restarts the pod), later
+// calls are UNAVAILABLE naming the fault, and GetModel and health still
+// answer.
+TEST(ServiceTest, ABrokenBackendTurnsTheServerNotServingAndHealthStillAnswers) {
+  auto switches = std::make_shared<nio::testing::FaultyBackend::Switches>();
+  ServerOptions o;
+  o.model_dir = TestDataDir() + "/tiny_model";
+  o.listen = "127.0.0.1:0";
+  o.http.listen = "127.0.0.1:0";
+  o.scheduler.backend = kernels::BackendChoice::kCpu;
+  o.scheduler.max_batch = 8;
+  o.scheduler.compute.threads = 2;
+  o.scheduler.wrap_backend = [switches](std::unique_ptr<kernels::Backend> b) {
+    return std::unique_ptr<kernels::Backend>(
+        new nio::testing::FaultyBackend(std::move(b), switches));
+  };
+  auto started = NioServer::Start(o);
+  ASSERT_TRUE(started.ok()) << started.status();
+  NioServer& server = **started;
+  auto stub = Connect(server);
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      server.address(), grpc::InsecureChannelCredentials()));
+  auto health_status = [&] {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse resp;
+    EXPECT_TRUE(health->Check(&ctx, {}, &resp).ok());
+    return resp.status();
+  };
+  httplib::Client http("127.0.0.1", server.http_port());
+  auto request = RequestOf(DefaultOptionTracks(3));
+  request.mutable_options()->set_steps(5);
+
+  grpc::ClientContext ok_ctx;
+  nio::v1::OptimizeResponse resp;
+  ASSERT_TRUE(stub->Optimize(&ok_ctx, request, &resp).ok());
+  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(http.Get("/readyz")->status, 200);
+
+  // Each track of the call that meets the fault fails alone, INTERNAL
+  // saying what failed.
+  switches->broken = true;
+  grpc::ClientContext failed_ctx;
+  ASSERT_TRUE(stub->Optimize(&failed_ctx, request, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 3);
+  for (const nio::v1::TrackResult& r : resp.results()) {
+    EXPECT_EQ(r.status().code(), grpc::StatusCode::INTERNAL) << r.id();
+    EXPECT_NE(r.status().message().find("device lost"), std::string::npos)
+        << r.status().message();
+  }
+  // The scheduler tells the server before it answers anyone.
+  EXPECT_FALSE(server.ready());
+  EXPECT_EQ(health_status(),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(http.Get("/readyz")->status, 503);
+  EXPECT_EQ(http.Get("/healthz")->status, 200);
+
+  grpc::ClientContext later_ctx;
+  const grpc::Status later = stub->Optimize(&later_ctx, request, &resp);
+  EXPECT_EQ(later.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << later.error_message();
+  EXPECT_NE(later.error_message().find("device lost"), std::string::npos)
+      << later.error_message();
+  grpc::ClientContext model_ctx;
+  nio::v1::ModelInfo info;
+  EXPECT_TRUE(stub->GetModel(&model_ctx, {}, &info).ok());
+  EXPECT_NE(server.MetricsText().find("nio_backend_broken 1"),
+            std::string::npos);
 }
 
 TEST(ServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
