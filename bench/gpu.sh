@@ -36,6 +36,8 @@ if grep -q "Skipped" "$log"; then
   echo "bench/gpu.sh: a CUDA test skipped (see above): the GPU was not used" >&2
   exit 1
 fi
+echo "== CUDA parity again on the unfused fallback (cuBLAS + bias/ReLU bodies) =="
+(cd "$build" && NIO_CUDA_UNFUSED=1 ctest --output-on-failure -R 'CudaBackend|CudaServer')
 model=${NIO_BENCH_MODEL:-models/bundled}
 echo "== engine on CUDA (fp32), model $model =="
 "$build/bench/nio_engine_bench" --backend cuda --model_dir "$model" \

@@ -94,7 +94,15 @@ absl::Status RunMlpForward(Exec& exec, const MlpPass& pass, const float* x,
     return exec.Run(TopLayerBody{prediction, nullptr, x, top.w, top.b, 0, rows,
                                  top.in, false});
   }
-  NIO_RETURN_IF_ERROR(HiddenForward(exec, pass, 0, x, rows));
+  // The input layer runs unfused: x's rows (n_in floats) are not aligned
+  // for cuBLASLt's epilogue kernels, and a plain forward is not the step's
+  // hot path. The hidden layers after it fuse as in a step.
+  const MlpPassLayer& first = pass.layers.front();
+  NIO_RETURN_IF_ERROR(exec.Gemm(LayerForward(rows, first.in, first.out),
+                                first.w, x, nullptr, pass.act[0], nullptr,
+                                nullptr));
+  NIO_RETURN_IF_ERROR(exec.Run(
+      BiasActivationBody{pass.act[0], first.b, rows, first.out, 0, true}));
   NIO_RETURN_IF_ERROR(HiddenForwardFrom(exec, pass, rows));
   return exec.Run(TopLayerBody{prediction, nullptr, pass.act[num_layers - 2],
                                top.w, top.b, 0, rows, top.in, true});

@@ -45,6 +45,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -297,12 +299,27 @@ class CudaBackend final : public Backend {
     if (steps_enqueued_ >= kStepsInFlight)
       NIO_RETURN_IF_CUDA_ERROR(cudaEventSynchronize(done));
     StepGraph& g = GraphFor(first_row, rows);
-    if (g.uses < kStableStepsBeforeGraph) {
+    if (g.uses < kStableStepsBeforeGraph || g.eager) {
       ++g.uses;
       NIO_RETURN_IF_ERROR(EnqueueStep(first_row, rows));
     } else {
-      if (!g.exec) NIO_RETURN_IF_ERROR(CaptureStep(g));
-      NIO_RETURN_IF_CUDA_ERROR(cudaGraphLaunch(g.exec, stream_));
+      if (!g.exec) {
+        if (const absl::Status s = CaptureStep(g); !s.ok()) {
+          // Not worth failing tracks for: this range steps without a
+          // graph from now on (slower, same results).
+          std::fprintf(stderr,
+                       "nio cuda backend: capturing the step of rows [%d, "
+                       "%d) failed, running it without a graph: %s\n",
+                       first_row, first_row + rows,
+                       std::string(s.message()).c_str());
+          g.eager = true;
+        }
+      }
+      if (g.exec) {
+        NIO_RETURN_IF_CUDA_ERROR(cudaGraphLaunch(g.exec, stream_));
+      } else {
+        NIO_RETURN_IF_ERROR(EnqueueStep(first_row, rows));
+      }
     }
     NIO_RETURN_IF_CUDA_ERROR(cudaEventRecord(done, stream_));
     ++steps_enqueued_;
@@ -442,7 +459,10 @@ class CudaBackend final : public Backend {
     return s;
   }
 
+  // kMaxCopyArrays is above the 24 state arrays of a slot; adding one
+  // more than it holds is a programming error, caught on the first call.
   static void AddCopyArray(CopyRowsBody& body, const RowCopyArray& array) {
+    if (body.num_arrays == kMaxCopyArrays) std::abort();
     body.arrays[body.num_arrays++] = array;
     body.record_units += array.units;
   }
@@ -637,17 +657,30 @@ class CudaBackend final : public Backend {
     pass_.grad_a = grad_a_.get();
     pass_.grad_b = grad_b_.get();
     pass_.fused = num_layers > 1;
+    if (const char* off = std::getenv("NIO_CUDA_UNFUSED"); off && *off) {
+      // For the parity runs of bench/gpu.sh: the fallback on a device
+      // whose cuBLASLt has every kernel.
+      pass_.fused = false;
+      unfused_reason_ = "NIO_CUDA_UNFUSED is set";
+    }
+    // The step's operands: cudaMalloc'ed buffers at row offsets whose byte
+    // widths are multiples of 256, except the movable features p (K floats
+    // a row, so any slot's row is only 4-byte aligned).
+    const GemmLt::Alignments aligned;
+    GemmLt::Alignments p_as_b;
+    p_as_b.b = 4;
     for (int rows : {1, 8, 256, max_rows_}) {
-      std::vector<GemmArgs> fused = {FirstLayerForwardRelu(rows, k_cols_, h1_),
-                                     LayerForwardRelu(rows, n_in_, h1_)};
+      std::vector<std::pair<GemmArgs, GemmLt::Alignments>> fused = {
+          {FirstLayerForwardRelu(rows, k_cols_, h1_), p_as_b}};
       for (size_t l = 1; l + 1 < num_layers; ++l) {
         const DenseLayer& layer = mlp_.layers[l];
-        fused.push_back(LayerForwardRelu(rows, layer.in, layer.out));
-        fused.push_back(LayerInputGradDRelu(rows, layer.in, layer.out));
+        fused.push_back({LayerForwardRelu(rows, layer.in, layer.out), aligned});
+        fused.push_back(
+            {LayerInputGradDRelu(rows, layer.in, layer.out), aligned});
       }
-      for (const GemmArgs& g : fused) {
+      for (const auto& [g, alignments] : fused) {
         if (!pass_.fused) break;
-        const absl::Status s = lt_.Supports(g);
+        const absl::Status s = lt_.Supports(g, alignments);
         if (absl::IsUnimplemented(s)) {
           pass_.fused = false;
           unfused_reason_ = std::string(s.message());
@@ -715,6 +748,8 @@ class CudaBackend final : public Backend {
     int uses = 0;
     uint64_t last_used = 0;
     cudaGraphExec_t exec = nullptr;
+    // Its capture failed once: the range runs without a graph.
+    bool eager = false;
   };
 
   // The entry of a row range, replacing the least recently used one.
@@ -738,7 +773,30 @@ class CudaBackend final : public Backend {
     return *oldest;
   }
 
+  // mlp_pass.h's executor that only makes the cuBLASLt plans a step will
+  // use, so that no heuristic query runs while the stream is captured.
+  struct PlanExec {
+    CudaBackend* backend;
+    absl::Status Gemm(const GemmArgs& g, const float* a, const float* b,
+                      const float* c, float* d, const float*, uint32_t*) {
+      if (g.epilogue == GemmEpilogue::kNone && (c == nullptr || c == d)) {
+        return absl::OkStatus();
+      }
+      return backend->lt_.Prepare(g, a, b, c, d);
+    }
+    template <class Body>
+    absl::Status Run(const Body&) {
+      return absl::OkStatus();
+    }
+  };
+
   absl::Status CaptureStep(StepGraph& g) {
+    const size_t k = k_cols_;
+    PlanExec plans{this};
+    NIO_RETURN_IF_ERROR(
+        RunMlpStep(plans, pass_, p_.get() + g.first * k,
+                   fixed_.get() + static_cast<size_t>(g.first) * h1_, g.rows,
+                   prediction_.get() + g.first, df_dp_.get() + g.first * k));
     NIO_RETURN_IF_CUDA_ERROR(
         cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     const absl::Status enqueued = EnqueueStep(g.first, g.rows);

@@ -11,8 +11,8 @@
 namespace nio::kernels {
 
 // a, b, c: device pointers. The handle's stream and math mode apply.
-absl::Status GemmCublas(cublasHandle_t handle, const GemmArgs& args, const float* a,
-                        const float* b, float* c);
+absl::Status GemmCublas(cublasHandle_t handle, const GemmArgs& args,
+                        const float* a, const float* b, float* c);
 
 }  // namespace nio::kernels
 

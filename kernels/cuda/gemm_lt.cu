@@ -1,3 +1,5 @@
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/gemm_lt.h"
@@ -6,9 +8,9 @@
 namespace nio::kernels {
 namespace {
 
-// Plans kept at most; Predict's arbitrary row counts would grow it without
-// bound (the step's bucketed counts stay far below).
-constexpr size_t kMaxPlans = 256;
+// Plans kept at most (a few host objects each): some eleven per row bucket
+// and block, more than a server meets; the least recently used goes first.
+constexpr size_t kMaxPlans = 4096;
 
 cublasOperation_t ToCublas(GemmOp op) {
   return op == GemmOp::kTrans ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -75,23 +77,46 @@ absl::Status GemmLt::Init(cudaStream_t stream, void* workspace,
   return absl::OkStatus();
 }
 
-absl::Status GemmLt::PlanFor(const GemmArgs& g, const uint32_t align[4],
+GemmLt::Alignments GemmLt::AlignmentsOf(const float* a, const float* b,
+                                        const float* c, const float* d) {
+  return {Alignment(a), Alignment(b), Alignment(c), Alignment(d)};
+}
+
+absl::Status GemmLt::PlanFor(const GemmArgs& g, const Alignments& align,
                              Plan** out) {
   const std::string key = absl::StrCat(
       static_cast<int>(g.trans_a), ",", static_cast<int>(g.trans_b), ",", g.m,
       ",", g.n, ",", g.k, ",", g.lda, ",", g.ldb, ",", g.ldc, ",",
       static_cast<int>(g.epilogue), ",", g.mask_ld, ",", g.beta != 0.0f, ",",
-      align[0], ",", align[1], ",", align[2], ",", align[3]);
+      align.a, ",", align.b, ",", align.c, ",", align.d);
+  ++clock_;
   if (auto it = plans_.find(key); it != plans_.end()) {
+    it->second.last_used = clock_;
     *out = &it->second;
     return absl::OkStatus();
   }
   if (plans_.size() >= kMaxPlans) {
-    for (auto& [k, plan] : plans_) Destroy(plan);
-    plans_.clear();
+    auto oldest = plans_.begin();
+    for (auto it = plans_.begin(); it != plans_.end(); ++it) {
+      if (it->second.last_used < oldest->second.last_used) oldest = it;
+    }
+    Destroy(oldest->second);
+    plans_.erase(oldest);
   }
-  Plan& plan = plans_[key];
-  *out = &plan;
+  Plan plan;
+  if (absl::Status s = MakePlan(g, align, plan); !s.ok()) {
+    Destroy(plan);
+    return s;
+  }
+  plan.last_used = clock_;
+  Plan& kept = plans_[key];
+  kept = plan;
+  *out = &kept;
+  return absl::OkStatus();
+}
+
+absl::Status GemmLt::MakePlan(const GemmArgs& g, const Alignments& align,
+                              Plan& plan) {
   NIO_RETURN_IF_CUBLAS_ERROR(cublasLtMatmulDescCreate(
       &plan.desc,
       allow_tf32_ ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
@@ -133,14 +158,14 @@ absl::Status GemmLt::PlanFor(const GemmArgs& g, const uint32_t align[4],
   const uint64_t bytes = workspace_bytes_;
   cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(
       pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &bytes, sizeof(bytes));
-  const cublasLtMatmulPreferenceAttributes_t align_attrs[4] = {
-      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
-      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
-      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
-  for (int i = 0; i < 4 && s == CUBLAS_STATUS_SUCCESS; ++i) {
-    s = cublasLtMatmulPreferenceSetAttribute(pref, align_attrs[i], &align[i],
-                                             sizeof(align[i]));
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[4] = {
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align.a},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align.b},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align.c},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align.d}};
+  for (const auto& [attr, value] : aligns) {
+    if (s != CUBLAS_STATUS_SUCCESS) break;
+    s = cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value));
   }
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
@@ -151,21 +176,28 @@ absl::Status GemmLt::PlanFor(const GemmArgs& g, const uint32_t align[4],
   }
   cublasLtMatmulPreferenceDestroy(pref);
   if (s == CUBLAS_STATUS_NOT_SUPPORTED ||
-      (s == CUBLAS_STATUS_SUCCESS && found == 0)) {
+      (s == CUBLAS_STATUS_SUCCESS &&
+       (found == 0 || result.state != CUBLAS_STATUS_SUCCESS))) {
     return absl::UnimplementedError(absl::StrCat(
         "cuBLASLt has no kernel for epilogue ", EpilogueName(g.epilogue),
-        " (m=", g.m, " n=", g.n, " k=", g.k, ")"));
+        " (m=", g.m, " n=", g.n, " k=", g.k, ", alignments ", align.a, "/",
+        align.b, "/", align.c, "/", align.d, " bytes)"));
   }
   NIO_RETURN_IF_CUBLAS_ERROR(s);
   plan.algo = result.algo;
-  plan.found = true;
   return absl::OkStatus();
 }
 
-absl::Status GemmLt::Supports(const GemmArgs& g) {
-  const uint32_t align[4] = {4, 4, 4, 4};
+absl::Status GemmLt::Supports(const GemmArgs& g, const Alignments& at_least) {
   Plan* plan = nullptr;
-  return PlanFor(g, align, &plan);
+  return PlanFor(g, at_least, &plan);
+}
+
+absl::Status GemmLt::Prepare(const GemmArgs& g, const float* a, const float* b,
+                             const float* c, const float* d) {
+  if (g.m <= 0 || g.n <= 0) return absl::OkStatus();
+  Plan* plan = nullptr;
+  return PlanFor(g, AlignmentsOf(a, b, c ? c : d, d), &plan);
 }
 
 absl::Status GemmLt::Run(const GemmArgs& g, const float* a, const float* b,
@@ -173,13 +205,8 @@ absl::Status GemmLt::Run(const GemmArgs& g, const float* a, const float* b,
                          uint32_t* mask) {
   if (g.m <= 0 || g.n <= 0) return absl::OkStatus();
   if (c == nullptr) c = d;
-  const uint32_t align[4] = {Alignment(a), Alignment(b), Alignment(c),
-                             Alignment(d)};
   Plan* plan = nullptr;
-  NIO_RETURN_IF_ERROR(PlanFor(g, align, &plan));
-  if (!plan->found) {
-    return absl::InternalError("cuBLASLt plan without an algorithm");
-  }
+  NIO_RETURN_IF_ERROR(PlanFor(g, AlignmentsOf(a, b, c, d), &plan));
   if (g.epilogue != GemmEpilogue::kNone) {
     const void* aux = mask;
     NIO_RETURN_IF_CUBLAS_ERROR(cublasLtMatmulDescSetAttribute(

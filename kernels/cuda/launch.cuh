@@ -12,8 +12,10 @@
 
 namespace nio::kernels {
 
+// __grid_constant__: the body is read in place from the parameter space, not
+// copied per thread (CopyRowsBody indexes its array table at run time).
 template <class Body>
-__global__ void RunBody(Body body) {
+__global__ void RunBody(const __grid_constant__ Body body) {
   body(ThreadIndex{static_cast<int>(blockIdx.x), static_cast<int>(blockDim.x),
                    static_cast<int>(threadIdx.x)});
 }
