@@ -141,28 +141,6 @@ struct GatherColumnsBody {
   }
 };
 
-// data: (slots, width). For each move m: row to[m] <- row from[m]. The
-// caller guarantees no row is both a source and a destination (row_moves.h),
-// so the threads of one launch never read what another writes.
-template <class T>
-struct MoveRowsBody {
-  T* data;
-  const int* from;
-  const int* to;
-  int moves;
-  int width;
-
-  NIO_HD int64_t Size() const { return static_cast<int64_t>(moves) * width; }
-  NIO_HD void operator()(ThreadIndex t) const {
-    const int64_t i = t.Global();
-    if (i >= Size()) return;
-    const int64_t m = i / width;
-    const int64_t c = i - m * width;
-    data[static_cast<int64_t>(to[m]) * width + c] =
-        data[static_cast<int64_t>(from[m]) * width + c];
-  }
-};
-
 // data: (slots, width); out: (count, width). out[i, :] <- data[rows[i], :]:
 // reads the state of a few scattered slots (the tracks that leave) into one
 // dense block, so only those cross to the host.

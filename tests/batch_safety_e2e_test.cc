@@ -287,10 +287,12 @@ TEST_F(BatchSafetyTest, AServerDeathMidJobLeavesTheSummaryAndTheResumeCommand) {
       catalog_,       "--output", out,          "--steps",       "3000",
       "--window",     "8",        "--progress", "none"};
   ChildProcess job(argv);
-  for (int i = 0; i < 12000 && CountLines(out) < 8; ++i)
+  // Killed once a first result is saved: on a slow build (ASan) the first
+  // wave of 8 takes most of a minute.
+  for (int i = 0; i < 24000 && CountLines(out) < 1; ++i)
     std::this_thread::sleep_for(5ms);
   const size_t saved = CountLines(out);
-  ASSERT_GE(saved, 8u);
+  ASSERT_GE(saved, 1u);
   server->process->Signal(SIGKILL);
   const int code = job.Wait(60s);
   const std::string log = job.output();

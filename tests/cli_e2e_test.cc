@@ -950,8 +950,9 @@ TEST_F(CliE2ETest, SearchOptionFlagsReachTheEngineAndQualityComesBack) {
   const auto delta =
       RunNio(with({"--max-delta", "energy=0.05", "--format", "json"}));
   ASSERT_EQ(delta.code, 0) << delta.output;
-  for (const auto& c :
-       nlohmann::json::parse(delta.output).at(0).at("changes")) {
+  // Named: a range-for over a member of a temporary reads freed memory.
+  const nlohmann::json delta_report = nlohmann::json::parse(delta.output);
+  for (const auto& c : delta_report.at(0).at("changes")) {
     if (c.at("name") == "energy") {
       EXPECT_LE(std::fabs(c.at("optimized").get<double>() - 0.5), 0.05 + 1e-9);
     }

@@ -17,6 +17,7 @@
 #include "kernels/mlp_math.h"
 #include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
+#include "kernels/slot_state.h"
 #include "tests/cblas_gemm.h"
 #include "tests/test_util.h"
 
@@ -250,45 +251,6 @@ TEST(ElementwiseBodyTest, ScatterAndGatherColumns) {
   }
 }
 
-// Moves on a (slots, width) matrix: for n elements, n / width moves (at least
-// one), every source in the upper half and every destination in the lower
-// half, both in a shuffled order.
-template <class T>
-void CheckMoveRowsBody(int n, int width) {
-  const int moves = std::max(1, n / width);
-  const int slots = 2 * moves;
-  std::vector<int> from(moves), to(moves);
-  std::iota(to.begin(), to.end(), 0);
-  std::iota(from.begin(), from.end(), moves);
-  std::mt19937 rng(n + width);
-  std::shuffle(from.begin(), from.end(), rng);
-  std::shuffle(to.begin(), to.end(), rng);
-  std::vector<T> data(static_cast<size_t>(slots) * width + kGuardSize);
-  for (size_t i = 0; i < data.size(); ++i)
-    data[i] = static_cast<T>(i % 101 + 1);
-  std::vector<T> expected = data;
-  for (int m = 0; m < moves; ++m)
-    for (int c = 0; c < width; ++c)
-      expected[static_cast<size_t>(to[m]) * width + c] =
-          data[static_cast<size_t>(from[m]) * width + c];
-  RunElementwiseOnHost(
-      MoveRowsBody<T>{data.data(), from.data(), to.data(), moves, width});
-  for (size_t i = 0; i < data.size(); ++i) {
-    ASSERT_EQ(data[i], expected[i])
-        << "element " << i << " of " << slots << "x" << width;
-  }
-}
-
-TEST(ElementwiseBodyTest, MoveRowsMatchesNaiveLoop) {
-  for (int n : kSizes) {
-    for (int width : {1, 3, 128}) {
-      CheckMoveRowsBody<float>(n, width);
-      CheckMoveRowsBody<uint8_t>(n, width);
-      CheckMoveRowsBody<int>(n, width);
-    }
-  }
-}
-
 TEST(ElementwiseBodyTest, GatherRowsMatchesNaiveLoop) {
   for (int n : kSizes) {
     for (int width : {1, 5}) {
@@ -375,6 +337,33 @@ TEST(ElementwiseBodyTest, CopyRowsMatchesACopyPerArray) {
       }
     }
   }
+}
+
+// The slot table both backends move their state with: a buffer of another
+// size, or one buffer named twice, is refused with the array named.
+TEST(SlotStateTest, CheckRefusesABufferOfAnotherShape) {
+  const int slots = 5;
+  const SlotShapes shapes = SlotArrayShapes(/*h1=*/16, /*k_cols=*/3);
+  std::vector<std::vector<unsigned char>> buffers;
+  SlotBases bases{};
+  SlotBytes bytes{};
+  for (int a = 0; a < kSlotArrays; ++a) {
+    buffers.emplace_back(static_cast<size_t>(slots) * shapes[a].units *
+                         shapes[a].unit_bytes);
+    bases[a] = buffers.back().data();
+    bytes[a] = buffers.back().size();
+  }
+  EXPECT_TRUE(CheckSlotArrays(bases, bytes, shapes, slots).ok());
+  SlotBytes short_lr = bytes;
+  short_lr[kSlotLr] -= 4;
+  const absl::Status s = CheckSlotArrays(bases, short_lr, shapes, slots);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(s.message().find("array " + std::to_string(kSlotLr)),
+            std::string::npos)
+      << s;
+  SlotBases twice = bases;
+  twice[kSlotP0] = bases[kSlotP];
+  EXPECT_FALSE(CheckSlotArrays(twice, bytes, shapes, slots).ok());
 }
 
 // The row watch over several steps of made-up points, against a plain

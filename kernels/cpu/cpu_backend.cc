@@ -33,6 +33,7 @@
 #include "kernels/mlp_math.h"
 #include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
+#include "kernels/slot_state.h"
 #include "kernels/status_macros.h"
 
 namespace nio::kernels {
@@ -200,25 +201,47 @@ class CpuBackend final : public Backend {
       move_from_.push_back(m.from);
       move_to_.push_back(m.to);
     }
-    // The same bodies the CUDA backend launches, run on the host grid.
-    const int n = static_cast<int>(moves.size());
-    auto move = [&](auto& vec, int width) {
-      using T = typename std::decay_t<decltype(vec)>::value_type;
-      RunElementwiseOnHost(MoveRowsBody<T>{vec.data(), move_from_.data(),
-                                           move_to_.data(), n, width});
-    };
-    move(fixed_, h1_);
-    for (auto* vec : {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &best_p_})
-      move(*vec, k_cols_);
-    move(mask_, k_cols_);
-    for (auto* vec : {&lr_, &lambda_, &prediction_, &best_objective_,
-                      &best_prediction_, &target_, &tolerance_})
-      move(*vec, 1);
-    for (auto* vec : {&k_, &step_, &stall_, &window_}) move(*vec, 1);
-    move(flags_, 1);
-    move(optimizer_, 1);
-    move(lbfgs_, lbfgs_width_);
+    // The same body over the same table the CUDA backend launches, run on
+    // the host grid.
+    RunElementwiseOnHost(MoveSlotRowsBody(bases_, shapes_, move_from_.data(),
+                                          move_to_.data(),
+                                          static_cast<int>(moves.size())));
     return absl::OkStatus();
+  }
+
+  // The slot state by SlotArray (slot_state.h), checked against its shapes.
+  absl::Status InitSlotTable() {
+    shapes_ = SlotArrayShapes(h1_, k_cols_);
+    SlotBytes bytes{};
+    auto put = [&](SlotArray a, auto& vec) {
+      bases_[a] = reinterpret_cast<unsigned char*>(vec.data());
+      bytes[a] = vec.size() * sizeof(vec[0]);
+    };
+    put(kSlotFixed, fixed_);
+    put(kSlotP, p_);
+    put(kSlotP0, p0_);
+    put(kSlotM, m_);
+    put(kSlotV, v_);
+    put(kSlotLo, lo_);
+    put(kSlotHi, hi_);
+    put(kSlotDfDp, df_dp_);
+    put(kSlotBestP, best_p_);
+    put(kSlotLbfgs, lbfgs_);
+    put(kSlotLr, lr_);
+    put(kSlotLambda, lambda_);
+    put(kSlotPrediction, prediction_);
+    put(kSlotBestObjective, best_objective_);
+    put(kSlotBestPrediction, best_prediction_);
+    put(kSlotTarget, target_);
+    put(kSlotTolerance, tolerance_);
+    put(kSlotK, k_);
+    put(kSlotStep, step_);
+    put(kSlotStall, stall_);
+    put(kSlotWindow, window_);
+    put(kSlotMask, mask_);
+    put(kSlotFlags, flags_);
+    put(kSlotOptimizer, optimizer_);
+    return CheckSlotArrays(bases_, bytes, shapes_, max_rows_);
   }
 
   absl::Status Step(int first_row, int rows) override {
@@ -458,6 +481,8 @@ class CpuBackend final : public Backend {
   int lbfgs_width_ = 0;
   std::vector<float> lbfgs_;              // (max_rows, lbfgs_width_)
   std::vector<int> move_from_, move_to_;  // MoveRows' index lists
+  SlotShapes shapes_{};
+  SlotBases bases_{};
 };
 
 }  // namespace
@@ -476,8 +501,10 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
           "movable column ", c, " outside the ", mlp.InputSize(), " inputs"));
     }
   }
-  return std::unique_ptr<Backend>(
-      new CpuBackend(mlp, std::move(movable_columns), options));
+  auto backend =
+      std::make_unique<CpuBackend>(mlp, std::move(movable_columns), options);
+  if (absl::Status s = backend->InitSlotTable(); !s.ok()) return s;
+  return std::unique_ptr<Backend>(std::move(backend));
 }
 
 }  // namespace nio::kernels

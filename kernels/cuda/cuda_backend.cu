@@ -65,6 +65,7 @@
 #include "kernels/mlp_pass.h"
 #include "kernels/row_optimizer.h"
 #include "kernels/row_watch.h"
+#include "kernels/slot_state.h"
 #include "kernels/status_macros.h"
 #include "kernels/step_bucket.h"
 
@@ -205,6 +206,7 @@ class CudaBackend final : public Backend {
     }
     NIO_RETURN_IF_ERROR(predict_out_.Allocate(Rows()));
     NIO_RETURN_IF_ERROR(InitMlpPass());
+    NIO_RETURN_IF_ERROR(InitSlotTable());
     // The uploads above ran on the legacy default stream, which a
     // non-blocking stream_ does not wait for: finish them before any work.
     NIO_RETURN_IF_CUDA_ERROR(cudaDeviceSynchronize());
@@ -258,33 +260,9 @@ class CudaBackend final : public Backend {
       }
     }));
     // Every state array of a slot in one launch, whatever the moves.
-    CopyRowsBody body{};
-    auto add = [&](auto& buf, int units) {
-      using T = std::remove_pointer_t<decltype(buf.get())>;
-      unsigned char* data = reinterpret_cast<unsigned char*>(buf.get());
-      AddCopyArray(body, {data, data, static_cast<int>(sizeof(T)), units});
-    };
-    add(fixed_, h1_);
-    for (DeviceBuffer<float>* buf :
-         {&p_, &p0_, &m_, &v_, &lo_, &hi_, &df_dp_, &best_p_}) {
-      add(*buf, k_cols_);
-    }
-    add(lbfgs_, LbfgsWidth());
-    for (DeviceBuffer<float>* buf :
-         {&lr_, &lambda_, &prediction_, &best_objective_, &best_prediction_,
-          &target_, &tolerance_}) {
-      add(*buf, 1);
-    }
-    for (DeviceBuffer<int>* buf : {&k_, &step_, &stall_, &window_}) {
-      add(*buf, 1);
-    }
-    add(mask_, k_cols_);
-    add(flags_, 1);
-    add(optimizer_, 1);
-    body.from = index_.get();
-    body.to = index_.get() + n;
-    body.count = n;
-    return Launch(body, stream_);
+    return Launch(MoveSlotRowsBody(slot_bases_, slot_shapes_, index_.get(),
+                                   index_.get() + n, n),
+                  stream_);
   }
 
   absl::Status Step(int first_row, int rows) override {
@@ -408,6 +386,42 @@ class CudaBackend final : public Backend {
  private:
   size_t Rows() const { return static_cast<size_t>(max_rows_); }
   int LbfgsWidth() const { return LbfgsStateWidth(k_cols_); }
+
+  // The slot state by SlotArray (slot_state.h), checked against its shapes:
+  // a buffer of the wrong size or type fails the start-up, not a move.
+  absl::Status InitSlotTable() {
+    slot_shapes_ = SlotArrayShapes(h1_, k_cols_);
+    SlotBytes bytes{};
+    auto put = [&](SlotArray a, auto& buf) {
+      slot_bases_[a] = reinterpret_cast<unsigned char*>(buf.get());
+      bytes[a] = buf.size() * sizeof(*buf.get());
+    };
+    put(kSlotFixed, fixed_);
+    put(kSlotP, p_);
+    put(kSlotP0, p0_);
+    put(kSlotM, m_);
+    put(kSlotV, v_);
+    put(kSlotLo, lo_);
+    put(kSlotHi, hi_);
+    put(kSlotDfDp, df_dp_);
+    put(kSlotBestP, best_p_);
+    put(kSlotLbfgs, lbfgs_);
+    put(kSlotLr, lr_);
+    put(kSlotLambda, lambda_);
+    put(kSlotPrediction, prediction_);
+    put(kSlotBestObjective, best_objective_);
+    put(kSlotBestPrediction, best_prediction_);
+    put(kSlotTarget, target_);
+    put(kSlotTolerance, tolerance_);
+    put(kSlotK, k_);
+    put(kSlotStep, step_);
+    put(kSlotStall, stall_);
+    put(kSlotWindow, window_);
+    put(kSlotMask, mask_);
+    put(kSlotFlags, flags_);
+    put(kSlotOptimizer, optimizer_);
+    return CheckSlotArrays(slot_bases_, bytes, slot_shapes_, max_rows_);
+  }
 
   // Byte offsets of the sections of a staging block, each 256-byte aligned.
   struct Sections {
@@ -829,6 +843,8 @@ class CudaBackend final : public Backend {
   cublasHandle_t cublas_ = nullptr;
   GemmLt lt_;
   MlpPass pass_;
+  SlotShapes slot_shapes_{};
+  SlotBases slot_bases_{};
   std::string unfused_reason_ = "one layer";
   DeviceBuffer<char> workspace_;
   std::vector<StepGraph> graphs_;  // at most kStepGraphs
