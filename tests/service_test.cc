@@ -986,6 +986,7 @@ TEST(ServiceTest, CudaServerAnswersAsTheCpuServer) {
   nio::v1::OptimizeResponse resp;
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub->Optimize(&ctx, RequestOf(tracks), &resp).ok());
+  ASSERT_EQ(resp.results_size(), 20);
   for (const auto& r : resp.results())
     ExpectSameResult(r, want.at(r.id()), 1e-3);
 }
