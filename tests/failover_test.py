@@ -26,6 +26,7 @@ wait for something. Shares fault_test.py's helpers.
       --model_dir tests/data/tiny_model [--checks a,b,c,d]
 """
 import argparse
+import csv
 import json
 import os
 import signal
@@ -43,6 +44,7 @@ from fault_test import Failure, check  # noqa: E402
 DEFAULT_CHECKS = "a,b,c,d,e"
 # Long enough per track that a kill lands while tracks are in flight.
 STEPS = "1500"
+COPIES = 6
 
 
 def target(servers):
@@ -65,6 +67,27 @@ def records(path):
     return out
 
 
+def catalog(ctx, server):
+    """The demo catalog in the served model's columns, COPIES times over
+    (ids suffixed ~1, ~2, ...): long enough a job that a server stopped once
+    it has answered some tracks still has others running, however busy the
+    machine (the demo catalog alone runs in under a second). Its keys."""
+    small = ctx.catalog + ".demo.csv"
+    ft.tiny_catalog(server, ctx.args.catalog, small)
+    keys = []
+    with open(small, newline="") as f, open(ctx.catalog, "w", newline="") as out:
+        rows = list(csv.reader(f))
+        w = csv.writer(out)
+        w.writerow(rows[0])
+        for copy in range(COPIES):
+            for row in rows[1:]:
+                track_id = row[0] if copy == 0 else f"{row[0]}~{copy}"
+                w.writerow([track_id] + row[1:])
+                keys.append((track_id, row[-1]))
+    check(len(set(keys)) == len(keys) > 0, f"{small}: no rows, or keys repeat")
+    return keys
+
+
 def batch_cmd(ctx, servers, out, extra=()):
     return [ctx.args.cli, "batch", "--server", target(servers), "--lb", "round_robin",
             "--input", ctx.catalog, "--output", out, "--steps", STEPS, "--progress", "none",
@@ -74,7 +97,7 @@ def batch_cmd(ctx, servers, out, extra=()):
 def check_round_robin(ctx, servers, deadline):
     """a: one batch over two servers: both do work, every key once."""
     pair = [servers.start(), servers.start()]
-    ctx.keys = ft.tiny_catalog(pair[0], ctx.args.catalog, ctx.catalog)
+    ctx.keys = catalog(ctx, pair[0])
     out = os.path.join(ctx.tmp, "a.jsonl")
     if os.path.exists(out):
         os.remove(out)
@@ -158,7 +181,7 @@ def comparable(record):
 def check_three_shards(ctx, servers, deadline):
     """c: three shard jobs over three servers: the union holds each key once."""
     trio = [servers.start() for _ in range(3)]
-    keys = ft.tiny_catalog(trio[0], ctx.args.catalog, ctx.catalog)
+    keys = catalog(ctx, trio[0])
     outs = [os.path.join(ctx.tmp, f"c-shard-{i}.jsonl") for i in range(3)]
     jobs = [ft.spawn(batch_cmd(ctx, trio, outs[i], ["--shard", f"{i}/3"]),
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
