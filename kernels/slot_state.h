@@ -43,6 +43,37 @@ enum SlotArray : int {
 };
 static_assert(kSlotArrays <= kMaxCopyArrays);
 
+// Each array with the member that holds it, named alike in both backends
+// (CpuBackend's vectors, CudaBackend's device buffers): X(array, member).
+// Both build their table from this one list.
+// clang-format off
+#define NIO_SLOT_ARRAYS(X) \
+  X(kSlotFixed, fixed_) \
+  X(kSlotP, p_) \
+  X(kSlotP0, p0_) \
+  X(kSlotM, m_) \
+  X(kSlotV, v_) \
+  X(kSlotLo, lo_) \
+  X(kSlotHi, hi_) \
+  X(kSlotDfDp, df_dp_) \
+  X(kSlotBestP, best_p_) \
+  X(kSlotLbfgs, lbfgs_) \
+  X(kSlotLr, lr_) \
+  X(kSlotLambda, lambda_) \
+  X(kSlotPrediction, prediction_) \
+  X(kSlotBestObjective, best_objective_) \
+  X(kSlotBestPrediction, best_prediction_) \
+  X(kSlotTarget, target_) \
+  X(kSlotTolerance, tolerance_) \
+  X(kSlotK, k_) \
+  X(kSlotStep, step_) \
+  X(kSlotStall, stall_) \
+  X(kSlotWindow, window_) \
+  X(kSlotMask, mask_) \
+  X(kSlotFlags, flags_) \
+  X(kSlotOptimizer, optimizer_)
+// clang-format on
+
 struct SlotArrayShape {
   int unit_bytes = 0;  // 4 (float, int) or 1 (byte)
   int units = 0;       // per slot

@@ -396,30 +396,9 @@ class CudaBackend final : public Backend {
       slot_bases_[a] = reinterpret_cast<unsigned char*>(buf.get());
       bytes[a] = buf.size() * sizeof(*buf.get());
     };
-    put(kSlotFixed, fixed_);
-    put(kSlotP, p_);
-    put(kSlotP0, p0_);
-    put(kSlotM, m_);
-    put(kSlotV, v_);
-    put(kSlotLo, lo_);
-    put(kSlotHi, hi_);
-    put(kSlotDfDp, df_dp_);
-    put(kSlotBestP, best_p_);
-    put(kSlotLbfgs, lbfgs_);
-    put(kSlotLr, lr_);
-    put(kSlotLambda, lambda_);
-    put(kSlotPrediction, prediction_);
-    put(kSlotBestObjective, best_objective_);
-    put(kSlotBestPrediction, best_prediction_);
-    put(kSlotTarget, target_);
-    put(kSlotTolerance, tolerance_);
-    put(kSlotK, k_);
-    put(kSlotStep, step_);
-    put(kSlotStall, stall_);
-    put(kSlotWindow, window_);
-    put(kSlotMask, mask_);
-    put(kSlotFlags, flags_);
-    put(kSlotOptimizer, optimizer_);
+#define NIO_PUT_SLOT_ARRAY(array, member) put(array, member);
+    NIO_SLOT_ARRAYS(NIO_PUT_SLOT_ARRAY)
+#undef NIO_PUT_SLOT_ARRAY
     return CheckSlotArrays(slot_bases_, bytes, slot_shapes_, max_rows_);
   }
 
