@@ -50,7 +50,7 @@ elif [ "$asan" = all ]; then
   # whole 114k-row data set (their code is what the demo-catalog tests run)
   # and the bit-identity sweep over batch sizes (BatchInvarianceTest: the
   # same engine code as NioOptionsTest's alone-versus-crowd cases, ten
-  # CPU-minutes under ASan). On 2 cores: build ~15 min, tests ~12 min.
+  # CPU-minutes under ASan). On 2 cores: build ~20 min, tests ~10 min.
   generated=$(cd "$build" && pwd)/tests/generated
   cmake -S . -B "$build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${asan_flags[@]}" \
     -DNIO_TEST_GENERATED_DIR="$generated"
