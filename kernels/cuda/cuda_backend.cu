@@ -253,7 +253,7 @@ class CudaBackend final : public Backend {
     NIO_RETURN_IF_ERROR(CheckRowMoves(moves, max_rows_));
     if (moves.empty()) return absl::OkStatus();
     const int n = static_cast<int>(moves.size());
-    NIO_RETURN_IF_ERROR(StageIndex(n, [&](int* from, int* to) {
+    NIO_RETURN_IF_ERROR(StageIndex(n, 2, [&](int* from, int* to) {
       for (int i = 0; i < n; ++i) {
         from[i] = moves[i].from;
         to[i] = moves[i].to;
@@ -320,7 +320,7 @@ class CudaBackend final : public Backend {
                                                 max_rows_, " slots"));
     }
     const int n = static_cast<int>(rows.size());
-    NIO_RETURN_IF_ERROR(StageIndex(n, [&](int* from, int*) {
+    NIO_RETURN_IF_ERROR(StageIndex(n, 1, [&](int* from, int*) {
       std::copy(rows.begin(), rows.end(), from);
     }));
     // One gather of every requested output into its section of the
@@ -479,16 +479,16 @@ class CudaBackend final : public Backend {
     return r;
   }
 
-  // Writes a slot list into pinned memory (fill(from, to), to = from + n)
-  // and copies it to index_. The pinned list is rewritten only once the
-  // previous list's copy has run.
+  // Writes `lists` slot lists of n into pinned memory (fill(from, to), to =
+  // from + n, unused with one list) and copies them to index_. The pinned
+  // lists are rewritten only once the previous ones' copy has run.
   template <class Fill>
-  absl::Status StageIndex(int n, Fill fill) {
+  absl::Status StageIndex(int n, int lists, Fill fill) {
     NIO_RETURN_IF_CUDA_ERROR(cudaEventSynchronize(index_staged_));
     int* host = index_pinned_.get();
     fill(host, host + n);
     NIO_RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(
-        index_.get(), host, 2 * static_cast<size_t>(n) * sizeof(int),
+        index_.get(), host, static_cast<size_t>(lists) * n * sizeof(int),
         cudaMemcpyHostToDevice, stream_));
     NIO_RETURN_IF_CUDA_ERROR(cudaEventRecord(index_staged_, stream_));
     return absl::OkStatus();
@@ -614,14 +614,19 @@ class CudaBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  // mlp_pass.h's executor on this backend's stream: GEMMs with an
-  // epilogue or a separate C through cuBLASLt, the others through cuBLAS.
+  // GEMMs with an epilogue or a separate C go through cuBLASLt, the others
+  // through cuBLAS.
+  static bool NeedsLt(const GemmArgs& g, const float* c, const float* d) {
+    return g.epilogue != GemmEpilogue::kNone || (c != nullptr && c != d);
+  }
+
+  // mlp_pass.h's executor on this backend's stream.
   struct Exec {
     CudaBackend* backend;
     absl::Status Gemm(const GemmArgs& g, const float* a, const float* b,
                       const float* c, float* d, const float* bias,
                       uint32_t* mask) {
-      if (g.epilogue == GemmEpilogue::kNone && (c == nullptr || c == d)) {
+      if (!NeedsLt(g, c, d)) {
         return GemmCublas(backend->cublas_, g, a, b, d);
       }
       return backend->lt_.Run(g, a, b, c, d, bias, mask);
@@ -686,17 +691,19 @@ class CudaBackend final : public Backend {
   }
 
   // Forward from p and fixed_, prediction recorded, backward to df_dp_, for
-  // slots [first, first + rows) (activations in scratch rows [0, rows)).
-  absl::Status EnqueueForwardBackward(int first, int rows) {
+  // slots [first, first + rows) (activations in scratch rows [0, rows)),
+  // through `exec` (Exec enqueues it, PlanExec makes its plans).
+  template <class E>
+  absl::Status ForwardBackward(E& exec, int first, int rows) {
     const size_t k = k_cols_;
-    Exec exec{this};
     return RunMlpStep(exec, pass_, p_.get() + first * k,
                       fixed_.get() + static_cast<size_t>(first) * h1_, rows,
                       prediction_.get() + first, df_dp_.get() + first * k);
   }
 
   absl::Status EnqueueStep(int first, int rows) {
-    NIO_RETURN_IF_ERROR(EnqueueForwardBackward(first, rows));
+    Exec exec{this};
+    NIO_RETURN_IF_ERROR(ForwardBackward(exec, first, rows));
     const size_t k = k_cols_;
     NIO_RETURN_IF_ERROR(Launch(
         RowWatchBody{p_.get() + first * k, p0_.get() + first * k,
@@ -772,9 +779,7 @@ class CudaBackend final : public Backend {
     CudaBackend* backend;
     absl::Status Gemm(const GemmArgs& g, const float* a, const float* b,
                       const float* c, float* d, const float*, uint32_t*) {
-      if (g.epilogue == GemmEpilogue::kNone && (c == nullptr || c == d)) {
-        return absl::OkStatus();
-      }
+      if (!NeedsLt(g, c, d)) return absl::OkStatus();
       return backend->lt_.Prepare(g, a, b, c, d);
     }
     template <class Body>
@@ -784,12 +789,8 @@ class CudaBackend final : public Backend {
   };
 
   absl::Status CaptureStep(StepGraph& g) {
-    const size_t k = k_cols_;
     PlanExec plans{this};
-    NIO_RETURN_IF_ERROR(
-        RunMlpStep(plans, pass_, p_.get() + g.first * k,
-                   fixed_.get() + static_cast<size_t>(g.first) * h1_, g.rows,
-                   prediction_.get() + g.first, df_dp_.get() + g.first * k));
+    NIO_RETURN_IF_ERROR(ForwardBackward(plans, g.first, g.rows));
     NIO_RETURN_IF_CUDA_ERROR(
         cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     const absl::Status enqueued = EnqueueStep(g.first, g.rows);
